@@ -1,0 +1,19 @@
+"""fastbackprop: fast CPU training of multilayer perceptrons, with
+backpropagation written from scratch in Numba."""
+
+from ._config import get_num_threads, set_num_threads
+from .gradcheck import check_gradients
+from .history import History, NonFiniteLossError
+from .network import Network
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Network",
+    "History",
+    "NonFiniteLossError",
+    "check_gradients",
+    "get_num_threads",
+    "set_num_threads",
+    "__version__",
+]

@@ -1,0 +1,83 @@
+"""Flat buffers with per-layer views.
+
+Parameters live in one contiguous buffer laid out layer by layer as
+``W_0 (n_0, n_1), b_0 (n_1,), W_1 (n_1, n_2), b_1 (n_2,) ...``; gradients
+and optimizer state use the same layout, so an update is one loop over a
+flat array. Activations of a minibatch live in one buffer too, laid out by
+columns: layer ``l`` of a batch of ``nb`` rows starts at
+``max_batch * col_offsets[l]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Layout:
+    """Offsets of every layer's weights, biases and activations."""
+
+    def __init__(self, layer_sizes):
+        self.layer_sizes = np.asarray(layer_sizes, dtype=np.int64)
+        n_layers = len(self.layer_sizes) - 1
+        self.w_offsets = np.empty(n_layers, dtype=np.int64)
+        self.b_offsets = np.empty(n_layers, dtype=np.int64)
+        self.col_offsets = np.empty(n_layers, dtype=np.int64)
+        offset = 0
+        cols = 0
+        for layer in range(n_layers):
+            n_in, n_out = int(self.layer_sizes[layer]), int(self.layer_sizes[layer + 1])
+            self.w_offsets[layer] = offset
+            offset += n_in * n_out
+            self.b_offsets[layer] = offset
+            offset += n_out
+            self.col_offsets[layer] = cols
+            cols += n_out
+        self.n_params = offset
+        self.total_cols = cols
+        self.max_width = int(self.layer_sizes[1:].max())
+        self.n_layers = n_layers
+
+    def weight_views(self, flat):
+        """Per-layer ``(n_in, n_out)`` views of a flat buffer."""
+        return [
+            flat[o : o + int(a) * int(b)].reshape(int(a), int(b))
+            for o, a, b in zip(self.w_offsets, self.layer_sizes[:-1], self.layer_sizes[1:])
+        ]
+
+    def bias_views(self, flat):
+        """Per-layer ``(n_out,)`` views of a flat buffer."""
+        return [flat[o : o + int(b)] for o, b in zip(self.b_offsets, self.layer_sizes[1:])]
+
+
+class Workspace:
+    """Every buffer a forward and backward pass of up to ``max_batch`` rows
+    writes. Allocated once per fit (or per evaluation) and reused by every
+    step, so a step allocates nothing."""
+
+    def __init__(self, layout: Layout, max_batch: int, dtype):
+        n_in = int(layout.layer_sizes[0])
+        n_out = int(layout.layer_sizes[-1])
+        self.max_batch = int(max_batch)
+        self.x_batch = np.empty(max_batch * n_in, dtype=dtype)  # (batch, n_in)
+        self.y_batch = np.empty(max_batch * n_out, dtype=dtype)  # (batch, n_out)
+        self.pre = np.empty(max_batch * layout.total_cols, dtype=dtype)  # z per layer
+        self.acts = np.empty(max_batch * layout.total_cols, dtype=dtype)  # f(z) per layer
+        self.delta_a = np.empty(max_batch * layout.max_width, dtype=dtype)  # (batch, width)
+        self.delta_b = np.empty(max_batch * layout.max_width, dtype=dtype)
+        self.row_loss = np.empty(max_batch, dtype=dtype)  # (batch,)
+        self.grads = np.zeros(layout.n_params, dtype=dtype)  # like params
+        self.backup = np.empty(layout.n_params, dtype=dtype)  # params at epoch start
+
+    def buffers(self):
+        """The buffers in the order the train kernels take them."""
+        return (
+            self.x_batch,
+            self.y_batch,
+            self.pre,
+            self.acts,
+            self.delta_a,
+            self.delta_b,
+            self.row_loss,
+            self.grads,
+            self.backup,
+        )

@@ -1,0 +1,228 @@
+"""Hidden-layer activations: ``<act>_forward(out, inp)`` and
+``<act>_backward(dinp, dout, out, inp)``.
+
+Forward writes ``out = f(inp)``. Backward writes ``dinp = dout * f'(inp)``,
+computing the derivative from the forward output where the math allows
+(sigmoid, tanh, relu, leaky_relu, elu) and from ``inp`` otherwise (gelu,
+silu). ``dinp`` may be the same buffer as ``dout``. All buffers are
+``(batch, n)``; rows are processed in parallel.
+"""
+
+import math
+
+from numba import prange
+
+from .._codes import ELU, GELU, IDENTITY, LEAKY_RELU, RELU, SIGMOID, SILU, TANH
+from .._codes import LEAKY_SLOPE
+from .._config import jit, jit_parallel
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@jit
+def sigmoid_scalar(x):
+    # two branches so that exp never overflows: exp(-|x|) <= 1
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@jit_parallel
+def identity_forward(out, inp):  # out, inp: (batch, n)
+    for i in prange(inp.shape[0]):
+        for j in range(inp.shape[1]):
+            out[i, j] = inp[i, j]
+
+
+@jit_parallel
+def identity_backward(dinp, dout, out, inp):  # all (batch, n)
+    for i in prange(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            dinp[i, j] = dout[i, j]
+
+
+@jit_parallel
+def sigmoid_forward(out, inp):
+    for i in prange(inp.shape[0]):
+        for j in range(inp.shape[1]):
+            out[i, j] = sigmoid_scalar(inp[i, j])
+
+
+@jit_parallel
+def sigmoid_backward(dinp, dout, out, inp):
+    for i in prange(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            s = out[i, j]
+            dinp[i, j] = dout[i, j] * s * (1 - s)
+
+
+@jit_parallel
+def tanh_forward(out, inp):
+    for i in prange(inp.shape[0]):
+        for j in range(inp.shape[1]):
+            out[i, j] = math.tanh(inp[i, j])
+
+
+@jit_parallel
+def tanh_backward(dinp, dout, out, inp):
+    for i in prange(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            t = out[i, j]
+            dinp[i, j] = dout[i, j] * (1 - t * t)
+
+
+@jit_parallel
+def relu_forward(out, inp):
+    zero = inp.dtype.type(0)
+    for i in prange(inp.shape[0]):
+        for j in range(inp.shape[1]):
+            x = inp[i, j]
+            out[i, j] = x if x > zero else zero
+
+
+@jit_parallel
+def relu_backward(dinp, dout, out, inp):
+    zero = dout.dtype.type(0)
+    for i in prange(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            dinp[i, j] = dout[i, j] if out[i, j] > zero else zero
+
+
+@jit_parallel
+def leaky_relu_forward(out, inp):
+    slope = inp.dtype.type(LEAKY_SLOPE)
+    for i in prange(inp.shape[0]):
+        for j in range(inp.shape[1]):
+            x = inp[i, j]
+            out[i, j] = x if x > 0 else slope * x
+
+
+@jit_parallel
+def leaky_relu_backward(dinp, dout, out, inp):
+    slope = dout.dtype.type(LEAKY_SLOPE)
+    for i in prange(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            g = dout[i, j]
+            # out > 0 exactly when inp > 0, since the slope is positive
+            dinp[i, j] = g if out[i, j] > 0 else slope * g
+
+
+@jit_parallel
+def elu_forward(out, inp):
+    for i in prange(inp.shape[0]):
+        for j in range(inp.shape[1]):
+            x = inp[i, j]
+            out[i, j] = x if x > 0 else math.expm1(x)
+
+
+@jit_parallel
+def elu_backward(dinp, dout, out, inp):
+    for i in prange(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            y = out[i, j]
+            # for x <= 0, d/dx (e^x - 1) = e^x = y + 1
+            dinp[i, j] = dout[i, j] if y > 0 else dout[i, j] * (y + 1)
+
+
+@jit_parallel
+def gelu_forward(out, inp):
+    for i in prange(inp.shape[0]):
+        for j in range(inp.shape[1]):
+            x = inp[i, j]
+            out[i, j] = 0.5 * x * (1.0 + math.erf(x * _INV_SQRT2))
+
+
+@jit_parallel
+def gelu_backward(dinp, dout, out, inp):
+    for i in prange(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            x = inp[i, j]
+            # d/dx x*Phi(x) = Phi(x) + x*phi(x)
+            cdf = 0.5 * (1.0 + math.erf(x * _INV_SQRT2))
+            pdf = _INV_SQRT_2PI * math.exp(-0.5 * x * x)
+            dinp[i, j] = dout[i, j] * (cdf + x * pdf)
+
+
+@jit_parallel
+def silu_forward(out, inp):
+    for i in prange(inp.shape[0]):
+        for j in range(inp.shape[1]):
+            x = inp[i, j]
+            out[i, j] = x * sigmoid_scalar(x)
+
+
+@jit_parallel
+def silu_backward(dinp, dout, out, inp):
+    for i in prange(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            x = inp[i, j]
+            s = sigmoid_scalar(x)
+            # d/dx x*s(x) = s + x*s*(1-s)
+            dinp[i, j] = dout[i, j] * s * (1.0 + x * (1.0 - s))
+
+
+ACTIVATIONS = {
+    "identity": identity_forward,
+    "sigmoid": sigmoid_forward,
+    "tanh": tanh_forward,
+    "relu": relu_forward,
+    "leaky_relu": leaky_relu_forward,
+    "elu": elu_forward,
+    "gelu": gelu_forward,
+    "silu": silu_forward,
+}
+
+DERIVATIVES = {
+    "identity": identity_backward,
+    "sigmoid": sigmoid_backward,
+    "tanh": tanh_backward,
+    "relu": relu_backward,
+    "leaky_relu": leaky_relu_backward,
+    "elu": elu_backward,
+    "gelu": gelu_backward,
+    "silu": silu_backward,
+}
+
+
+@jit
+def activation_forward(out, inp, code):
+    """Dispatch on an activation code (see ``_codes``)."""
+    if code == IDENTITY:
+        identity_forward(out, inp)
+    elif code == SIGMOID:
+        sigmoid_forward(out, inp)
+    elif code == TANH:
+        tanh_forward(out, inp)
+    elif code == RELU:
+        relu_forward(out, inp)
+    elif code == LEAKY_RELU:
+        leaky_relu_forward(out, inp)
+    elif code == ELU:
+        elu_forward(out, inp)
+    elif code == GELU:
+        gelu_forward(out, inp)
+    else:
+        silu_forward(out, inp)
+
+
+@jit
+def activation_backward(dinp, dout, out, inp, code):
+    """Dispatch on an activation code (see ``_codes``)."""
+    if code == IDENTITY:
+        identity_backward(dinp, dout, out, inp)
+    elif code == SIGMOID:
+        sigmoid_backward(dinp, dout, out, inp)
+    elif code == TANH:
+        tanh_backward(dinp, dout, out, inp)
+    elif code == RELU:
+        relu_backward(dinp, dout, out, inp)
+    elif code == LEAKY_RELU:
+        leaky_relu_backward(dinp, dout, out, inp)
+    elif code == ELU:
+        elu_backward(dinp, dout, out, inp)
+    elif code == GELU:
+        gelu_backward(dinp, dout, out, inp)
+    else:
+        silu_backward(dinp, dout, out, inp)

@@ -1,0 +1,57 @@
+"""Affine layer ``out = inp @ W + b`` and its backward pass.
+
+The matrix products go to BLAS through ``np.dot`` inside ``@njit`` (scipy's
+BLAS). The transposes are free: ``inp.T`` of a C-ordered array is an
+F-ordered view, which BLAS takes with a transpose flag, so nothing is copied.
+"""
+
+import numpy as np
+from numba import prange
+
+from .._config import jit, jit_parallel
+
+# columns per task in the bias-gradient reduction: wide enough to vectorise
+_COLUMN_BLOCK = 64
+
+
+@jit_parallel
+def add_bias(out, b):  # out: (batch, n_out), b: (n_out,)
+    for i in prange(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] += b[j]
+
+
+@jit_parallel
+def column_sums(db, dout):  # db: (n_out,), dout: (batch, n_out)
+    # Parallel over blocks of output features, serial over the batch: each
+    # db[j] is summed by one thread in row order, so the result does not
+    # depend on the thread count (no racing += into a shared slice).
+    n_out = dout.shape[1]
+    n_blocks = (n_out + _COLUMN_BLOCK - 1) // _COLUMN_BLOCK
+    for blk in prange(n_blocks):
+        lo = blk * _COLUMN_BLOCK
+        hi = min(lo + _COLUMN_BLOCK, n_out)
+        for j in range(lo, hi):
+            db[j] = 0
+        for i in range(dout.shape[0]):
+            for j in range(lo, hi):
+                db[j] += dout[i, j]
+
+
+@jit
+def linear_forward(out, inp, W, b):
+    # out: (batch, n_out), inp: (batch, n_in), W: (n_in, n_out), b: (n_out,)
+    np.dot(inp, W, out)
+    add_bias(out, b)
+
+
+@jit
+def linear_backward(dinp, dW, db, dout, inp, W, compute_dinp):
+    # dinp: (batch, n_in), dW: (n_in, n_out), db: (n_out,)
+    # dout: (batch, n_out), inp: (batch, n_in), W: (n_in, n_out)
+    # dW and db are written, not accumulated: BLAS through np.dot has no
+    # beta=1, and each parameter's gradient comes from exactly one layer.
+    np.dot(inp.T, dout, dW)  # dL/dW = inp^T dout
+    column_sums(db, dout)  # dL/db = sum over the batch of dout
+    if compute_dinp:
+        np.dot(dout, W.T, dinp)  # dL/dinp = dout W^T

@@ -1,0 +1,191 @@
+"""Output activation fused with its loss.
+
+``<loss>_forward(out, row_loss, logits, targets)`` writes the output
+activations and each row's summed loss; ``<loss>_backward(dlogits, out,
+targets)`` writes the gradient of the *mean* loss (PyTorch's definitions)
+with respect to the pre-activations. Shapes: ``(batch, n_out)`` except
+``row_loss``: ``(batch,)``.
+"""
+
+import math
+
+from numba import prange
+
+from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SIGMOID
+from .._config import jit, jit_parallel
+from .activations import identity_forward, sigmoid_forward, sigmoid_scalar
+
+
+@jit_parallel
+def softmax_cross_entropy_forward(out, row_loss, logits, targets):
+    for i in prange(logits.shape[0]):
+        m = logits[i, 0]
+        for j in range(1, logits.shape[1]):
+            m = max(m, logits[i, j])
+        s = 0.0
+        for j in range(logits.shape[1]):
+            e = math.exp(logits[i, j] - m)
+            out[i, j] = e
+            s += e
+        log_sum = m + math.log(s)
+        inv = 1.0 / s
+        loss = 0.0
+        for j in range(logits.shape[1]):
+            out[i, j] *= inv
+            t = targets[i, j]
+            if t != 0:
+                loss += t * (log_sum - logits[i, j])  # -t * log softmax
+        row_loss[i] = loss
+
+
+@jit_parallel
+def softmax_cross_entropy_backward(dlogits, out, targets):
+    # dL/dz = (softmax * sum(t) - t) / batch; sum(t) is 1 for labels
+    scale = 1.0 / dlogits.shape[0]
+    for i in prange(dlogits.shape[0]):
+        t_sum = 0.0
+        for j in range(targets.shape[1]):
+            t_sum += targets[i, j]
+        for j in range(dlogits.shape[1]):
+            dlogits[i, j] = (out[i, j] * t_sum - targets[i, j]) * scale
+
+
+@jit_parallel
+def sigmoid_bce_forward(out, row_loss, logits, targets):
+    for i in prange(logits.shape[0]):
+        loss = 0.0
+        for j in range(logits.shape[1]):
+            z = logits[i, j]
+            out[i, j] = sigmoid_scalar(z)
+            # max(z, 0) - z t + log(1 + e^-|z|): BCE from logits, no overflow
+            loss += max(z, 0.0) - z * targets[i, j] + math.log1p(math.exp(-abs(z)))
+        row_loss[i] = loss
+
+
+@jit_parallel
+def sigmoid_bce_backward(dlogits, out, targets):
+    # dL/dz = (sigmoid - t) / (batch * n_out)
+    scale = 1.0 / (dlogits.shape[0] * dlogits.shape[1])
+    for i in prange(dlogits.shape[0]):
+        for j in range(dlogits.shape[1]):
+            dlogits[i, j] = (out[i, j] - targets[i, j]) * scale
+
+
+@jit_parallel
+def mse_forward(out, row_loss, logits, targets, output_code):
+    for i in prange(logits.shape[0]):
+        loss = 0.0
+        for j in range(logits.shape[1]):
+            z = logits[i, j]
+            y = sigmoid_scalar(z) if output_code == SIGMOID else z
+            out[i, j] = y
+            r = y - targets[i, j]
+            loss += r * r
+        row_loss[i] = loss
+
+
+@jit_parallel
+def mse_backward(dlogits, out, targets, output_code):
+    # dL/dy = 2 (y - t) / (batch * n_out), times sigmoid' = y (1 - y)
+    scale = 2.0 / (dlogits.shape[0] * dlogits.shape[1])
+    for i in prange(dlogits.shape[0]):
+        for j in range(dlogits.shape[1]):
+            y = out[i, j]
+            g = (y - targets[i, j]) * scale
+            if output_code == SIGMOID:
+                g *= y * (1 - y)
+            dlogits[i, j] = g
+
+
+LOSSES = {
+    "cross_entropy": (softmax_cross_entropy_forward, softmax_cross_entropy_backward),
+    "binary_cross_entropy": (sigmoid_bce_forward, sigmoid_bce_backward),
+    "mse": (mse_forward, mse_backward),
+}
+
+
+@jit
+def loss_forward(out, row_loss, logits, targets, loss_code, output_code):
+    """Dispatch on a loss code; returns the mean loss of the batch."""
+    if loss_code == CROSS_ENTROPY:
+        softmax_cross_entropy_forward(out, row_loss, logits, targets)
+        denominator = logits.shape[0]
+    elif loss_code == BINARY_CROSS_ENTROPY:
+        sigmoid_bce_forward(out, row_loss, logits, targets)
+        denominator = logits.shape[0] * logits.shape[1]
+    else:
+        mse_forward(out, row_loss, logits, targets, output_code)
+        denominator = logits.shape[0] * logits.shape[1]
+    total = 0.0
+    for i in range(logits.shape[0]):  # fixed order: thread-count independent
+        total += row_loss[i]
+    return total / denominator
+
+
+@jit
+def loss_backward(dlogits, out, targets, loss_code, output_code):
+    """Dispatch on a loss code."""
+    if loss_code == CROSS_ENTROPY:
+        softmax_cross_entropy_backward(dlogits, out, targets)
+    elif loss_code == BINARY_CROSS_ENTROPY:
+        sigmoid_bce_backward(dlogits, out, targets)
+    else:
+        mse_backward(dlogits, out, targets, output_code)
+
+
+@jit
+def count_correct(out, targets, loss_code):
+    """Number of rows predicted right (0 for mse, which has no accuracy).
+
+    cross_entropy: argmax of the output equals argmax of the target row.
+    binary_cross_entropy: every output thresholded at 0.5 equals its target
+    thresholded at 0.5 (scikit-learn's exact-match accuracy).
+    """
+    correct = 0
+    if loss_code == CROSS_ENTROPY:
+        for i in range(out.shape[0]):
+            best_out = 0
+            best_t = 0
+            for j in range(1, out.shape[1]):
+                if out[i, j] > out[i, best_out]:
+                    best_out = j
+                if targets[i, j] > targets[i, best_t]:
+                    best_t = j
+            if best_out == best_t:
+                correct += 1
+    elif loss_code == BINARY_CROSS_ENTROPY:
+        for i in range(out.shape[0]):
+            ok = True
+            for j in range(out.shape[1]):
+                if (out[i, j] > 0.5) != (targets[i, j] > 0.5):
+                    ok = False
+            if ok:
+                correct += 1
+    return correct
+
+
+@jit_parallel
+def softmax_forward(out, logits):  # out, logits: (batch, n_out)
+    for i in prange(logits.shape[0]):
+        m = logits[i, 0]
+        for j in range(1, logits.shape[1]):
+            m = max(m, logits[i, j])
+        s = 0.0
+        for j in range(logits.shape[1]):
+            e = math.exp(logits[i, j] - m)
+            out[i, j] = e
+            s += e
+        inv = 1.0 / s
+        for j in range(logits.shape[1]):
+            out[i, j] *= inv
+
+
+@jit
+def output_forward(out, logits, loss_code, output_code):
+    """The output activation alone, for prediction (no targets)."""
+    if loss_code == CROSS_ENTROPY:
+        softmax_forward(out, logits)
+    elif loss_code == BINARY_CROSS_ENTROPY or output_code == SIGMOID:
+        sigmoid_forward(out, logits)
+    else:
+        identity_forward(out, logits)

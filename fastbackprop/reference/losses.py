@@ -1,0 +1,95 @@
+"""NumPy twin of :mod:`fastbackprop.kernels.losses`."""
+
+import numpy as np
+
+from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SIGMOID
+from .activations import sigmoid_values
+
+
+def softmax_cross_entropy_forward(out, row_loss, logits, targets):
+    m = logits.max(axis=1, keepdims=True)
+    e = np.exp(logits - m)
+    s = e.sum(axis=1, keepdims=True)
+    out[...] = e / s
+    neg_log_softmax = (m + np.log(s)) - logits
+    # skip zero targets so that 0 * inf never appears
+    row_loss[...] = np.where(targets != 0, targets * neg_log_softmax, 0).sum(axis=1)
+
+
+def softmax_cross_entropy_backward(dlogits, out, targets):
+    t_sum = targets.sum(axis=1, keepdims=True)
+    dlogits[...] = (out * t_sum - targets) / dlogits.shape[0]
+
+
+def sigmoid_bce_forward(out, row_loss, logits, targets):
+    out[...] = sigmoid_values(logits)
+    z = logits
+    elementwise = np.maximum(z, 0) - z * targets + np.log1p(np.exp(-np.abs(z)))
+    row_loss[...] = elementwise.sum(axis=1)
+
+
+def sigmoid_bce_backward(dlogits, out, targets):
+    dlogits[...] = (out - targets) / dlogits.size
+
+
+def mse_forward(out, row_loss, logits, targets, output_code):
+    out[...] = sigmoid_values(logits) if output_code == SIGMOID else logits
+    row_loss[...] = ((out - targets) ** 2).sum(axis=1)
+
+
+def mse_backward(dlogits, out, targets, output_code):
+    g = 2 * (out - targets) / dlogits.size
+    if output_code == SIGMOID:
+        g = g * out * (1 - out)
+    dlogits[...] = g
+
+
+LOSSES = {
+    "cross_entropy": (softmax_cross_entropy_forward, softmax_cross_entropy_backward),
+    "binary_cross_entropy": (sigmoid_bce_forward, sigmoid_bce_backward),
+    "mse": (mse_forward, mse_backward),
+}
+
+
+def loss_forward(out, row_loss, logits, targets, loss_code, output_code):
+    if loss_code == CROSS_ENTROPY:
+        softmax_cross_entropy_forward(out, row_loss, logits, targets)
+        denominator = logits.shape[0]
+    elif loss_code == BINARY_CROSS_ENTROPY:
+        sigmoid_bce_forward(out, row_loss, logits, targets)
+        denominator = logits.size
+    else:
+        mse_forward(out, row_loss, logits, targets, output_code)
+        denominator = logits.size
+    return float(row_loss.sum(dtype=np.float64)) / denominator
+
+
+def loss_backward(dlogits, out, targets, loss_code, output_code):
+    if loss_code == CROSS_ENTROPY:
+        softmax_cross_entropy_backward(dlogits, out, targets)
+    elif loss_code == BINARY_CROSS_ENTROPY:
+        sigmoid_bce_backward(dlogits, out, targets)
+    else:
+        mse_backward(dlogits, out, targets, output_code)
+
+
+def count_correct(out, targets, loss_code):
+    if loss_code == CROSS_ENTROPY:
+        return int(np.sum(out.argmax(axis=1) == targets.argmax(axis=1)))
+    if loss_code == BINARY_CROSS_ENTROPY:
+        return int(np.sum(np.all((out > 0.5) == (targets > 0.5), axis=1)))
+    return 0
+
+
+def softmax_forward(out, logits):
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    out[...] = e / e.sum(axis=1, keepdims=True)
+
+
+def output_forward(out, logits, loss_code, output_code):
+    if loss_code == CROSS_ENTROPY:
+        softmax_forward(out, logits)
+    elif loss_code == BINARY_CROSS_ENTROPY or output_code == SIGMOID:
+        out[...] = sigmoid_values(logits)
+    else:
+        out[...] = logits
