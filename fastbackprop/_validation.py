@@ -30,8 +30,7 @@ def check_name(value, allowed, argument: str) -> str:
     """A string among ``allowed``."""
     if not isinstance(value, str):
         raise TypeError(
-            f"{argument} must be a string, one of {', '.join(allowed)}; "
-            f"got {type(value).__name__}"
+            f"{argument} must be a string, one of {', '.join(allowed)}; got {type(value).__name__}"
         )
     if value not in allowed:
         raise ValueError(f"{argument}={value!r} is not valid; allowed: {', '.join(allowed)}")
@@ -50,8 +49,7 @@ def check_layer_sizes(layer_sizes) -> tuple[int, ...]:
             raise TypeError(f"layer_sizes must contain ints; got {size!r} in {sizes!r}")
     if len(sizes) < 2:
         raise ValueError(
-            "layer_sizes needs at least 2 entries [n_features, ..., n_outputs]; "
-            f"got {sizes!r}"
+            f"layer_sizes needs at least 2 entries [n_features, ..., n_outputs]; got {sizes!r}"
         )
     if any(size < 1 for size in sizes):
         raise ValueError(f"layer_sizes must all be positive; got {sizes!r}")
@@ -158,8 +156,7 @@ def check_X(X, n_features: int, dtype: np.dtype) -> np.ndarray:
     if array.ndim != 2:
         hint = " (use X.reshape(1, -1) for a single sample)" if array.ndim == 1 else ""
         raise ValueError(
-            f"X must be 2-D (n_samples, {n_features}); got {array.ndim}-D "
-            f"shape {array.shape}{hint}"
+            f"X must be 2-D (n_samples, {n_features}); got {array.ndim}-D shape {array.shape}{hint}"
         )
     if array.shape[0] == 0:
         raise ValueError("X is empty: it needs at least one sample (row)")
@@ -198,14 +195,11 @@ def check_targets(y, n_samples: int, loss: str, n_outputs: int, dtype: np.dtype)
     if array.ndim == 1:
         if n_outputs != 1:
             raise ValueError(
-                f"y is 1-D but the network has {n_outputs} outputs; give y as "
-                f"(n, {n_outputs})"
+                f"y is 1-D but the network has {n_outputs} outputs; give y as (n, {n_outputs})"
             )
         array = array.reshape(-1, 1)
     if array.shape[1] != n_outputs:
-        raise ValueError(
-            f"y has {array.shape[1]} columns but the network has {n_outputs} outputs"
-        )
+        raise ValueError(f"y has {array.shape[1]} columns but the network has {n_outputs} outputs")
     if loss == "binary_cross_entropy" and ((array < 0).any() or (array > 1).any()):
         raise ValueError("y for binary_cross_entropy must hold 0/1 labels or values in [0, 1]")
     return np.ascontiguousarray(array, dtype=dtype)

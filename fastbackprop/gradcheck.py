@@ -35,8 +35,12 @@ def check_gradients(net, X, y, eps=1e-5) -> float:
     eps = v.check_positive_float(eps, "eps")
     grad_w, grad_b = net.gradients(X, y)
     twin = Network(
-        net.layer_sizes, activation=list(net.activations), output=net.output, loss=net.loss,
-        dtype="float64", backend="numpy",
+        net.layer_sizes,
+        activation=list(net.activations),
+        output=net.output,
+        loss=net.loss,
+        dtype="float64",
+        backend="numpy",
     )
     twin._params[:] = net._params
     analytic = [np.asarray(g, dtype=np.float64) for g in grad_w + grad_b]
@@ -53,6 +57,8 @@ def check_gradients(net, X, y, eps=1e-5) -> float:
             down = twin.compute_loss(X, y)
             flat_view[k] = saved
             numeric.reshape(-1)[k] = (up - down) / (2 * eps)
-        error = np.linalg.norm(g - numeric) / max(np.linalg.norm(g) + np.linalg.norm(numeric), 1e-12)
+        error = np.linalg.norm(g - numeric) / max(
+            np.linalg.norm(g) + np.linalg.norm(numeric), 1e-12
+        )
         worst = max(worst, float(error))
     return worst

@@ -28,7 +28,9 @@ class History:
 
     def as_dict(self) -> dict:
         """The metrics as ``{name: list}``, leaving out absent ones."""
-        return {k: v for k, v in (("loss", self.loss), ("accuracy", self.accuracy)) if v is not None}
+        return {
+            k: v for k, v in (("loss", self.loss), ("accuracy", self.accuracy)) if v is not None
+        }
 
 
 class NonFiniteLossError(FloatingPointError):

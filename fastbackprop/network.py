@@ -158,16 +158,37 @@ class Network:
         with_loss = Y is not None
         targets = Y if with_loss else out
         loss_sum, correct = self._train.evaluate(
-            out, X, targets, ws.x_batch, ws.pre, ws.acts, ws.row_loss, self._params,
-            *self._layout_args(), self._loss_code, self._output_code, with_loss,
+            out,
+            X,
+            targets,
+            ws.x_batch,
+            ws.pre,
+            ws.acts,
+            ws.row_loss,
+            self._params,
+            *self._layout_args(),
+            self._loss_code,
+            self._output_code,
+            with_loss,
         )
         return out, loss_sum / self._loss_denominator(n), int(correct)
 
     def _batch_gradients(self, X, Y):
         ws = Workspace(self._layout, X.shape[0], self.dtype)
         loss = self._train.batch_gradients(
-            ws.x_batch, ws.y_batch, ws.pre, ws.acts, ws.delta_a, ws.delta_b, ws.row_loss,
-            ws.grads, X, Y, self._params, *self._layout_args(), self._loss_code,
+            ws.x_batch,
+            ws.y_batch,
+            ws.pre,
+            ws.acts,
+            ws.delta_a,
+            ws.delta_b,
+            ws.row_loss,
+            ws.grads,
+            X,
+            Y,
+            self._params,
+            *self._layout_args(),
+            self._loss_code,
             self._output_code,
         )
         return float(loss), ws.grads
@@ -211,7 +232,9 @@ class Network:
         residual = ((Y - out) ** 2).sum(axis=0, dtype=np.float64)
         total = ((Y - Y.mean(axis=0, dtype=np.float64)) ** 2).sum(axis=0, dtype=np.float64)
         safe = total > 0
-        r2 = np.where(safe, 1 - residual / np.where(safe, total, 1), np.where(residual == 0, 1.0, 0.0))
+        r2 = np.where(
+            safe, 1 - residual / np.where(safe, total, 1), np.where(residual == 0, 1.0, 0.0)
+        )
         return float(r2.mean())
 
     # -------------------------------------------------------------- training
@@ -296,9 +319,25 @@ class Network:
             epoch_loss = np.zeros(chunk, dtype=np.float64)
             epoch_correct = np.zeros(chunk, dtype=np.int64)
             failed = self._train.train_epochs(
-                self._params, ws.x_batch, ws.y_batch, ws.pre, ws.acts, ws.delta_a,
-                ws.delta_b, ws.row_loss, ws.grads, ws.backup, epoch_loss, epoch_correct,
-                X, Y, perms, batch_size, lr_typed, *self._layout_args(), self._loss_code,
+                self._params,
+                ws.x_batch,
+                ws.y_batch,
+                ws.pre,
+                ws.acts,
+                ws.delta_a,
+                ws.delta_b,
+                ws.row_loss,
+                ws.grads,
+                ws.backup,
+                epoch_loss,
+                epoch_correct,
+                X,
+                Y,
+                perms,
+                batch_size,
+                lr_typed,
+                *self._layout_args(),
+                self._loss_code,
                 self._output_code,
             )
             completed = chunk if failed < 0 else int(failed)

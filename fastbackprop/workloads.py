@@ -50,20 +50,46 @@ class Workload:
 
 WORKLOADS = {
     "tiny": Workload(
-        "tiny", (2, 16, 8, 1), "tanh", "binary_cross_entropy", 400, 400, "float64",
-        learning_rate=0.5, epochs=1000, init="lecun",
+        "tiny",
+        (2, 16, 8, 1),
+        "tanh",
+        "binary_cross_entropy",
+        400,
+        400,
+        "float64",
+        learning_rate=0.5,
+        epochs=1000,
+        init="lecun",
         description="the notebook's spiral: 2-16-8-1 tanh, BCE, 1000 full-batch epochs",
     ),
     "mnist": Workload(
-        "mnist", (784, 128, 64, 10), "relu", "cross_entropy", 64, 60_000, "float32",
+        "mnist",
+        (784, 128, 64, 10),
+        "relu",
+        "cross_entropy",
+        64,
+        60_000,
+        "float32",
         description="MNIST-sized MLP, one epoch of 60k samples",
     ),
     "wide": Workload(
-        "wide", (784, 1024, 1024, 10), "relu", "cross_entropy", 256, 20_000, "float32",
+        "wide",
+        (784, 1024, 1024, 10),
+        "relu",
+        "cross_entropy",
+        256,
+        20_000,
+        "float32",
         description="two 1024-wide hidden layers",
     ),
     "deep": Workload(
-        "deep", (64,) + (256,) * 8 + (10,), "relu", "cross_entropy", 128, 50_000, "float32",
+        "deep",
+        (64,) + (256,) * 8 + (10,),
+        "relu",
+        "cross_entropy",
+        128,
+        50_000,
+        "float32",
         description="8 hidden layers of 256",
     ),
 }
@@ -100,7 +126,10 @@ def spiral_data(n_samples: int, noise: float, seed: int):
     arms = []
     for arm in range(2):
         r = np.linspace(0.0, 1.0, n_samples)
-        t = np.linspace(4.0 * arm, 4.0 * (arm + 1), n_samples) + rng.standard_normal(n_samples) * noise
+        t = (
+            np.linspace(4.0 * arm, 4.0 * (arm + 1), n_samples)
+            + rng.standard_normal(n_samples) * noise
+        )
         arms.append(np.column_stack((r * np.sin(t), r * np.cos(t))))
     X = np.vstack(arms)
     X = (X - X.mean(axis=0)) / X.std(axis=0)

@@ -12,8 +12,7 @@ import math
 
 from numba import prange
 
-from .._codes import ELU, GELU, IDENTITY, LEAKY_RELU, RELU, SIGMOID, SILU, TANH
-from .._codes import LEAKY_SLOPE
+from .._codes import ELU, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
 from .._config import jit, jit_parallel
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)

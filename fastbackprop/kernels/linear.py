@@ -1,6 +1,6 @@
 """Affine layer ``out = inp @ W + b`` and its backward pass.
 
-The matrix products go to BLAS through ``np.dot`` inside ``@njit`` (scipy's
+The matrix products go to BLAS through ``np.dot`` in compiled code (scipy's
 BLAS). The transposes are free: ``inp.T`` of a C-ordered array is an
 F-ordered view, which BLAS takes with a transpose flag, so nothing is copied.
 """

@@ -32,8 +32,9 @@ def gather_rows(out, src, index, start):
 
 
 @jit
-def forward_pass(pre, acts, x, params, layer_sizes, w_offsets, b_offsets, col_offsets,
-                 act_codes, max_batch):
+def forward_pass(
+    pre, acts, x, params, layer_sizes, w_offsets, b_offsets, col_offsets, act_codes, max_batch
+):
     """Hidden layers and the output logits of a batch ``x`` (batch, n_in).
 
     Writes every layer's pre-activation into ``pre`` and every hidden
@@ -56,8 +57,24 @@ def forward_pass(pre, acts, x, params, layer_sizes, w_offsets, b_offsets, col_of
 
 
 @jit
-def backward_pass(grads, delta_a, delta_b, pre, acts, x, y, params, layer_sizes, w_offsets,
-                  b_offsets, col_offsets, act_codes, max_batch, loss_code, output_code):
+def backward_pass(
+    grads,
+    delta_a,
+    delta_b,
+    pre,
+    acts,
+    x,
+    y,
+    params,
+    layer_sizes,
+    w_offsets,
+    b_offsets,
+    col_offsets,
+    act_codes,
+    max_batch,
+    loss_code,
+    output_code,
+):
     """Gradients of the batch's mean loss into ``grads`` (flat, like params).
 
     Needs the buffers a ``forward_pass`` plus ``loss_forward`` just wrote.
@@ -91,30 +108,86 @@ def backward_pass(grads, delta_a, delta_b, pre, acts, x, y, params, layer_sizes,
 
 
 @jit
-def batch_gradients(x_batch, y_batch, pre, acts, delta_a, delta_b, row_loss, grads, x, y,
-                    params, layer_sizes, w_offsets, b_offsets, col_offsets, act_codes,
-                    loss_code, output_code):
+def batch_gradients(
+    x_batch,
+    y_batch,
+    pre,
+    acts,
+    delta_a,
+    delta_b,
+    row_loss,
+    grads,
+    x,
+    y,
+    params,
+    layer_sizes,
+    w_offsets,
+    b_offsets,
+    col_offsets,
+    act_codes,
+    loss_code,
+    output_code,
+):
     """Forward, loss and backward on one batch; returns its mean loss."""
     max_batch = row_loss.shape[0]
     nb = x.shape[0]
     n_layers = layer_sizes.shape[0] - 1
     n_out = layer_sizes[n_layers]
-    forward_pass(pre, acts, x, params, layer_sizes, w_offsets, b_offsets, col_offsets,
-                 act_codes, max_batch)
+    forward_pass(
+        pre, acts, x, params, layer_sizes, w_offsets, b_offsets, col_offsets, act_codes, max_batch
+    )
     col = max_batch * col_offsets[n_layers - 1]
     out = matrix_view(acts, col, nb, n_out)
     logits = matrix_view(pre, col, nb, n_out)
     loss = loss_forward(out, row_loss[:nb], logits, y, loss_code, output_code)
-    backward_pass(grads, delta_a, delta_b, pre, acts, x, y, params, layer_sizes, w_offsets,
-                  b_offsets, col_offsets, act_codes, max_batch, loss_code, output_code)
+    backward_pass(
+        grads,
+        delta_a,
+        delta_b,
+        pre,
+        acts,
+        x,
+        y,
+        params,
+        layer_sizes,
+        w_offsets,
+        b_offsets,
+        col_offsets,
+        act_codes,
+        max_batch,
+        loss_code,
+        output_code,
+    )
     return loss
 
 
 @jit
-def train_epochs(params, x_batch, y_batch, pre, acts, delta_a, delta_b, row_loss, grads,
-                 backup, epoch_loss, epoch_correct, X, Y, perms, batch_size, learning_rate,
-                 layer_sizes, w_offsets, b_offsets, col_offsets, act_codes, loss_code,
-                 output_code):
+def train_epochs(
+    params,
+    x_batch,
+    y_batch,
+    pre,
+    acts,
+    delta_a,
+    delta_b,
+    row_loss,
+    grads,
+    backup,
+    epoch_loss,
+    epoch_correct,
+    X,
+    Y,
+    perms,
+    batch_size,
+    learning_rate,
+    layer_sizes,
+    w_offsets,
+    b_offsets,
+    col_offsets,
+    act_codes,
+    loss_code,
+    output_code,
+):
     """Minibatch SGD over ``perms.shape[0]`` epochs.
 
     ``perms[e]`` is epoch ``e``'s row order. Writes each epoch's mean batch
@@ -136,9 +209,26 @@ def train_epochs(params, x_batch, y_batch, pre, acts, delta_a, delta_b, row_loss
             yb = matrix_view(y_batch, 0, nb, n_out)
             gather_rows(xb, X, perms[epoch], start)
             gather_rows(yb, Y, perms[epoch], start)
-            loss = batch_gradients(x_batch, y_batch, pre, acts, delta_a, delta_b, row_loss,
-                                   grads, xb, yb, params, layer_sizes, w_offsets, b_offsets,
-                                   col_offsets, act_codes, loss_code, output_code)
+            loss = batch_gradients(
+                x_batch,
+                y_batch,
+                pre,
+                acts,
+                delta_a,
+                delta_b,
+                row_loss,
+                grads,
+                xb,
+                yb,
+                params,
+                layer_sizes,
+                w_offsets,
+                b_offsets,
+                col_offsets,
+                act_codes,
+                loss_code,
+                output_code,
+            )
             if not math.isfinite(loss):
                 params[:] = backup
                 return epoch
@@ -156,8 +246,24 @@ def train_epochs(params, x_batch, y_batch, pre, acts, delta_a, delta_b, row_loss
 
 
 @jit
-def evaluate(out_all, X, Y, x_batch, pre, acts, row_loss, params, layer_sizes, w_offsets,
-             b_offsets, col_offsets, act_codes, loss_code, output_code, with_loss):
+def evaluate(
+    out_all,
+    X,
+    Y,
+    x_batch,
+    pre,
+    acts,
+    row_loss,
+    params,
+    layer_sizes,
+    w_offsets,
+    b_offsets,
+    col_offsets,
+    act_codes,
+    loss_code,
+    output_code,
+    with_loss,
+):
     """Outputs of the whole data set, in chunks of the workspace's rows.
 
     Writes ``out_all`` (n, n_out). With ``with_loss``, also returns the sum
@@ -173,8 +279,18 @@ def evaluate(out_all, X, Y, x_batch, pre, acts, row_loss, params, layer_sizes, w
     for start in range(0, n, max_batch):
         nb = min(max_batch, n - start)
         xb = X[start : start + nb]
-        forward_pass(pre, acts, xb, params, layer_sizes, w_offsets, b_offsets, col_offsets,
-                     act_codes, max_batch)
+        forward_pass(
+            pre,
+            acts,
+            xb,
+            params,
+            layer_sizes,
+            w_offsets,
+            b_offsets,
+            col_offsets,
+            act_codes,
+            max_batch,
+        )
         logits = matrix_view(pre, col, nb, n_out)
         out = out_all[start : start + nb]
         if with_loss:

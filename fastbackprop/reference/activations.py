@@ -5,8 +5,7 @@ import math
 import numpy as np
 from scipy.special import erf
 
-from .._codes import ACTIVATION_CODES
-from .._codes import LEAKY_SLOPE
+from .._codes import ACTIVATION_CODES, LEAKY_SLOPE
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)

@@ -30,8 +30,9 @@ def _layers(layer_sizes, w_offsets, b_offsets, params):
     return pairs
 
 
-def forward_pass(pre, acts, x, params, layer_sizes, w_offsets, b_offsets, col_offsets,
-                 act_codes, max_batch):
+def forward_pass(
+    pre, acts, x, params, layer_sizes, w_offsets, b_offsets, col_offsets, act_codes, max_batch
+):
     nb = x.shape[0]
     layers = _layers(layer_sizes, w_offsets, b_offsets, params)
     inp = x
@@ -44,8 +45,24 @@ def forward_pass(pre, acts, x, params, layer_sizes, w_offsets, b_offsets, col_of
             inp = a
 
 
-def backward_pass(grads, delta_a, delta_b, pre, acts, x, y, params, layer_sizes, w_offsets,
-                  b_offsets, col_offsets, act_codes, max_batch, loss_code, output_code):
+def backward_pass(
+    grads,
+    delta_a,
+    delta_b,
+    pre,
+    acts,
+    x,
+    y,
+    params,
+    layer_sizes,
+    w_offsets,
+    b_offsets,
+    col_offsets,
+    act_codes,
+    max_batch,
+    loss_code,
+    output_code,
+):
     nb = x.shape[0]
     layers = _layers(layer_sizes, w_offsets, b_offsets, params)
     grad_layers = _layers(layer_sizes, w_offsets, b_offsets, grads)
@@ -67,27 +84,140 @@ def backward_pass(grads, delta_a, delta_b, pre, acts, x, y, params, layer_sizes,
             delta = dinp
 
 
-def batch_gradients(x_batch, y_batch, pre, acts, delta_a, delta_b, row_loss, grads, x, y,
-                    params, layer_sizes, w_offsets, b_offsets, col_offsets, act_codes,
-                    loss_code, output_code):
+def batch_gradients(
+    x_batch,
+    y_batch,
+    pre,
+    acts,
+    delta_a,
+    delta_b,
+    row_loss,
+    grads,
+    x,
+    y,
+    params,
+    layer_sizes,
+    w_offsets,
+    b_offsets,
+    col_offsets,
+    act_codes,
+    loss_code,
+    output_code,
+):
     max_batch = row_loss.shape[0]
     nb = x.shape[0]
     last = len(layer_sizes) - 2
     n_out = int(layer_sizes[-1])
-    forward_pass(pre, acts, x, params, layer_sizes, w_offsets, b_offsets, col_offsets,
-                 act_codes, max_batch)
+    forward_pass(
+        pre, acts, x, params, layer_sizes, w_offsets, b_offsets, col_offsets, act_codes, max_batch
+    )
     out = matrix_view(acts, max_batch * col_offsets[last], nb, n_out)
     logits = matrix_view(pre, max_batch * col_offsets[last], nb, n_out)
     loss = loss_forward(out, row_loss[:nb], logits, y, loss_code, output_code)
-    backward_pass(grads, delta_a, delta_b, pre, acts, x, y, params, layer_sizes, w_offsets,
-                  b_offsets, col_offsets, act_codes, max_batch, loss_code, output_code)
+    backward_pass(
+        grads,
+        delta_a,
+        delta_b,
+        pre,
+        acts,
+        x,
+        y,
+        params,
+        layer_sizes,
+        w_offsets,
+        b_offsets,
+        col_offsets,
+        act_codes,
+        max_batch,
+        loss_code,
+        output_code,
+    )
     return loss
 
 
-def train_epochs(params, x_batch, y_batch, pre, acts, delta_a, delta_b, row_loss, grads,
-                 backup, epoch_loss, epoch_correct, X, Y, perms, batch_size, learning_rate,
-                 layer_sizes, w_offsets, b_offsets, col_offsets, act_codes, loss_code,
-                 output_code):
+def train_epochs(
+    params,
+    x_batch,
+    y_batch,
+    pre,
+    acts,
+    delta_a,
+    delta_b,
+    row_loss,
+    grads,
+    backup,
+    epoch_loss,
+    epoch_correct,
+    X,
+    Y,
+    perms,
+    batch_size,
+    learning_rate,
+    layer_sizes,
+    w_offsets,
+    b_offsets,
+    col_offsets,
+    act_codes,
+    loss_code,
+    output_code,
+):
+    # divergence is detected below and reported as NonFiniteLossError, so
+    # NumPy's overflow warnings on the way there are noise
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _train_epochs(
+            params,
+            x_batch,
+            y_batch,
+            pre,
+            acts,
+            delta_a,
+            delta_b,
+            row_loss,
+            grads,
+            backup,
+            epoch_loss,
+            epoch_correct,
+            X,
+            Y,
+            perms,
+            batch_size,
+            learning_rate,
+            layer_sizes,
+            w_offsets,
+            b_offsets,
+            col_offsets,
+            act_codes,
+            loss_code,
+            output_code,
+        )
+
+
+def _train_epochs(
+    params,
+    x_batch,
+    y_batch,
+    pre,
+    acts,
+    delta_a,
+    delta_b,
+    row_loss,
+    grads,
+    backup,
+    epoch_loss,
+    epoch_correct,
+    X,
+    Y,
+    perms,
+    batch_size,
+    learning_rate,
+    layer_sizes,
+    w_offsets,
+    b_offsets,
+    col_offsets,
+    act_codes,
+    loss_code,
+    output_code,
+):
     n = X.shape[0]
     max_batch = row_loss.shape[0]
     n_out = Y.shape[1]
@@ -98,9 +228,26 @@ def train_epochs(params, x_batch, y_batch, pre, acts, delta_a, delta_b, row_loss
         for start in range(0, n, batch_size):
             rows = perm[start : start + batch_size]
             xb, yb = X[rows], Y[rows]
-            loss = batch_gradients(x_batch, y_batch, pre, acts, delta_a, delta_b, row_loss,
-                                   grads, xb, yb, params, layer_sizes, w_offsets, b_offsets,
-                                   col_offsets, act_codes, loss_code, output_code)
+            loss = batch_gradients(
+                x_batch,
+                y_batch,
+                pre,
+                acts,
+                delta_a,
+                delta_b,
+                row_loss,
+                grads,
+                xb,
+                yb,
+                params,
+                layer_sizes,
+                w_offsets,
+                b_offsets,
+                col_offsets,
+                act_codes,
+                loss_code,
+                output_code,
+            )
             if not math.isfinite(loss):
                 params[:] = backup
                 return epoch
@@ -116,8 +263,24 @@ def train_epochs(params, x_batch, y_batch, pre, acts, delta_a, delta_b, row_loss
     return -1
 
 
-def evaluate(out_all, X, Y, x_batch, pre, acts, row_loss, params, layer_sizes, w_offsets,
-             b_offsets, col_offsets, act_codes, loss_code, output_code, with_loss):
+def evaluate(
+    out_all,
+    X,
+    Y,
+    x_batch,
+    pre,
+    acts,
+    row_loss,
+    params,
+    layer_sizes,
+    w_offsets,
+    b_offsets,
+    col_offsets,
+    act_codes,
+    loss_code,
+    output_code,
+    with_loss,
+):
     max_batch = row_loss.shape[0]
     n_out = int(layer_sizes[-1])
     last = len(layer_sizes) - 2
@@ -126,8 +289,18 @@ def evaluate(out_all, X, Y, x_batch, pre, acts, row_loss, params, layer_sizes, w
     for start in range(0, X.shape[0], max_batch):
         xb = X[start : start + max_batch]
         nb = xb.shape[0]
-        forward_pass(pre, acts, xb, params, layer_sizes, w_offsets, b_offsets, col_offsets,
-                     act_codes, max_batch)
+        forward_pass(
+            pre,
+            acts,
+            xb,
+            params,
+            layer_sizes,
+            w_offsets,
+            b_offsets,
+            col_offsets,
+            act_codes,
+            max_batch,
+        )
         logits = matrix_view(pre, max_batch * col_offsets[last], nb, n_out)
         out = out_all[start : start + nb]
         if with_loss:

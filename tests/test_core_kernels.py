@@ -1,0 +1,123 @@
+"""Kernel by kernel: every Numba kernel and its NumPy twin, run on identical
+inputs, write the same values into every buffer they touch."""
+
+import numpy as np
+import pytest
+from conftest import ACTIVATIONS, TOLERANCE
+
+from fastbackprop import kernels, reference  # noqa: F401
+from fastbackprop._codes import SIGMOID
+from fastbackprop.kernels import activations as k_act
+from fastbackprop.kernels import linear as k_lin
+from fastbackprop.kernels import losses as k_loss
+from fastbackprop.kernels import optim as k_opt
+from fastbackprop.reference import activations as r_act
+from fastbackprop.reference import linear as r_lin
+from fastbackprop.reference import losses as r_loss
+from fastbackprop.reference import optim as r_opt
+from fastbackprop.workloads import PARITY_SHAPES
+
+DTYPES = ["float64", "float32"]
+
+
+def run_both(kernel, twin, outputs, inputs):
+    """Call both with fresh copies of ``outputs`` (garbage-filled) and the
+    same ``inputs``; return both sets of outputs."""
+    results = []
+    for fn in (kernel, twin):
+        outs = [np.full_like(o, np.nan) for o in outputs]
+        fn(*outs, *inputs)
+        results.append(outs)
+    return results
+
+
+def assert_same(a_list, b_list, dtype):
+    rtol, atol = TOLERANCE[dtype]
+    for a, b in zip(a_list, b_list):
+        assert np.isfinite(a).all()
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", PARITY_SHAPES, ids=str)
+def test_linear_pair(shape, dtype, rng):
+    n_in, n_out = shape["layer_sizes"][:2]
+    nb = shape["batch"]
+    inp = rng.standard_normal((nb, n_in)).astype(dtype)
+    W = rng.standard_normal((n_in, n_out)).astype(dtype)
+    b = rng.standard_normal(n_out).astype(dtype)
+    out = np.empty((nb, n_out), dtype)
+    fast, ref = run_both(k_lin.linear_forward, r_lin.linear_forward, [out], [inp, W, b])
+    assert_same(fast, ref, dtype)
+    np.testing.assert_allclose(ref[0], inp @ W + b, rtol=TOLERANCE[dtype][0] * 10)
+
+    dout = rng.standard_normal((nb, n_out)).astype(dtype)
+    bufs = [np.empty((nb, n_in), dtype), np.empty((n_in, n_out), dtype), np.empty(n_out, dtype)]
+    fast, ref = run_both(k_lin.linear_backward, r_lin.linear_backward, bufs, [dout, inp, W, True])
+    assert_same(fast, ref, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_pair(name, dtype, rng):
+    inp = (3 * rng.standard_normal((7, 5))).astype(dtype)
+    out = np.empty_like(inp)
+    fast, ref = run_both(k_act.ACTIVATIONS[name], r_act.ACTIVATIONS[name], [out], [inp])
+    assert_same(fast, ref, dtype)
+    dout = rng.standard_normal(inp.shape).astype(dtype)
+    fast_b, ref_b = run_both(
+        k_act.DERIVATIVES[name], r_act.DERIVATIVES[name], [out], [dout, ref[0], inp]
+    )
+    assert_same(fast_b, ref_b, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", list(k_loss.LOSSES))
+def test_loss_pair(name, dtype, rng):
+    logits = (4 * rng.standard_normal((6, 3))).astype(dtype)
+    if name == "cross_entropy":
+        targets = np.eye(3, dtype=dtype)[rng.integers(0, 3, 6)]
+    else:
+        targets = rng.uniform(size=(6, 3)).astype(dtype)
+    extra = [SIGMOID] if name == "mse" else []
+    k_fwd, k_bwd = k_loss.LOSSES[name]
+    r_fwd, r_bwd = r_loss.LOSSES[name]
+    outs = [np.empty_like(logits), np.empty(6, dtype)]
+    fast, ref = run_both(k_fwd, r_fwd, outs, [logits, targets, *extra])
+    assert_same(fast, ref, dtype)
+    fast_b, ref_b = run_both(k_bwd, r_bwd, [np.empty_like(logits)], [ref[0], targets, *extra])
+    assert_same(fast_b, ref_b, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_update_pair(dtype, rng):
+    params = rng.standard_normal(50).astype(dtype)
+    grads = rng.standard_normal(50).astype(dtype)
+    a, b = params.copy(), params.copy()
+    k_opt.sgd_update(a, grads, np.dtype(dtype).type(0.1))
+    r_opt.sgd_update(b, grads, np.dtype(dtype).type(0.1))
+    np.testing.assert_allclose(a, b, rtol=TOLERANCE[dtype][0])
+    np.testing.assert_allclose(a, params - np.dtype(dtype).type(0.1) * grads, rtol=1e-6, atol=1e-6)
+
+
+def test_name_tables_cover_the_same_names():
+    assert list(k_act.ACTIVATIONS) == list(r_act.ACTIVATIONS) == ACTIVATIONS
+    assert list(k_act.DERIVATIVES) == list(r_act.DERIVATIVES) == ACTIVATIONS
+    assert list(k_loss.LOSSES) == list(r_loss.LOSSES)
+
+
+def test_reference_has_the_same_functions_and_signatures():
+    import inspect
+
+    from fastbackprop.kernels import train as k_train
+    from fastbackprop.reference import train as r_train
+
+    pairs = [(k_act, r_act), (k_lin, r_lin), (k_loss, r_loss), (k_opt, r_opt), (k_train, r_train)]
+    for fast_mod, ref_mod in pairs:
+        for name, obj in vars(fast_mod).items():
+            if hasattr(obj, "py_func") and obj.__module__ == fast_mod.__name__:
+                twin = getattr(ref_mod, name, None)
+                if name.endswith("_scalar"):
+                    continue  # scalar helpers are inlined into NumPy expressions
+                assert twin is not None, f"{ref_mod.__name__} lacks {name}"
+                assert inspect.signature(obj.py_func) == inspect.signature(twin), name
