@@ -5,161 +5,303 @@ Forward writes ``out = f(inp)``. Backward writes ``dinp = dout * f'(inp)``,
 computing the derivative from the forward output where the math allows
 (sigmoid, tanh, relu, leaky_relu, elu) and from ``inp`` otherwise (gelu,
 silu). ``dinp`` may be the same buffer as ``dout``. All buffers are
-``(batch, n)``; rows are processed in parallel.
+``(batch, n)``. Each op is a per-row body plus a kernel that runs it.
 """
 
 import math
 
+from .._codes import ELU, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
 from numba import prange
 
-from .._codes import ELU, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
-from .._config import jit, jit_parallel
+from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
+from .elementary import sigmoid_fast, tanh_fast
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@jit
-def sigmoid_scalar(x):
-    # two branches so that exp never overflows: exp(-|x|) <= 1
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+# ---------------------------------------------------------------- row bodies
+@jit_inline
+def _identity_forward_row(i, out, inp):
+    for j in range(inp.shape[1]):
+        out[i, j] = inp[i, j]
+
+
+@jit_inline
+def _identity_backward_row(i, dinp, dout, out, inp):
+    for j in range(dout.shape[1]):
+        dinp[i, j] = dout[i, j]
+
+
+@jit_inline
+def _sigmoid_forward_row(i, out, inp):
+    for j in range(inp.shape[1]):
+        out[i, j] = sigmoid_fast(inp[i, j])
+
+
+@jit_inline
+def _sigmoid_backward_row(i, dinp, dout, out, inp):
+    for j in range(dout.shape[1]):
+        s = out[i, j]
+        dinp[i, j] = dout[i, j] * s * (1 - s)
+
+
+@jit_inline
+def _tanh_forward_row(i, out, inp):
+    for j in range(inp.shape[1]):
+        out[i, j] = tanh_fast(inp[i, j])
+
+
+@jit_inline
+def _tanh_backward_row(i, dinp, dout, out, inp):
+    for j in range(dout.shape[1]):
+        t = out[i, j]
+        dinp[i, j] = dout[i, j] * (1 - t * t)
+
+
+@jit_inline
+def _relu_forward_row(i, out, inp):
+    zero = inp.dtype.type(0)
+    for j in range(inp.shape[1]):
+        x = inp[i, j]
+        out[i, j] = x if x > zero else zero
+
+
+@jit_inline
+def _relu_backward_row(i, dinp, dout, out, inp):
+    zero = dout.dtype.type(0)
+    for j in range(dout.shape[1]):
+        dinp[i, j] = dout[i, j] if out[i, j] > zero else zero
+
+
+@jit_inline
+def _leaky_relu_forward_row(i, out, inp):
+    slope = inp.dtype.type(LEAKY_SLOPE)
+    for j in range(inp.shape[1]):
+        x = inp[i, j]
+        out[i, j] = x if x > 0 else slope * x
+
+
+@jit_inline
+def _leaky_relu_backward_row(i, dinp, dout, out, inp):
+    slope = dout.dtype.type(LEAKY_SLOPE)
+    for j in range(dout.shape[1]):
+        g = dout[i, j]
+        # out > 0 exactly when inp > 0, since the slope is positive
+        dinp[i, j] = g if out[i, j] > 0 else slope * g
+
+
+@jit_inline
+def _elu_forward_row(i, out, inp):
+    for j in range(inp.shape[1]):
+        x = inp[i, j]
+        out[i, j] = x if x > 0 else math.expm1(x)
+
+
+@jit_inline
+def _elu_backward_row(i, dinp, dout, out, inp):
+    for j in range(dout.shape[1]):
+        y = out[i, j]
+        # for x <= 0, d/dx (e^x - 1) = e^x = y + 1
+        dinp[i, j] = dout[i, j] if y > 0 else dout[i, j] * (y + 1)
+
+
+@jit_inline
+def _gelu_forward_row(i, out, inp):
+    for j in range(inp.shape[1]):
+        x = inp[i, j]
+        out[i, j] = 0.5 * x * (1.0 + math.erf(x * _INV_SQRT2))
+
+
+@jit_inline
+def _gelu_backward_row(i, dinp, dout, out, inp):
+    for j in range(dout.shape[1]):
+        x = inp[i, j]
+        # d/dx x*Phi(x) = Phi(x) + x*phi(x)
+        cdf = 0.5 * (1.0 + math.erf(x * _INV_SQRT2))
+        pdf = _INV_SQRT_2PI * math.exp(-0.5 * x * x)
+        dinp[i, j] = dout[i, j] * (cdf + x * pdf)
+
+
+@jit_inline
+def _silu_forward_row(i, out, inp):
+    for j in range(inp.shape[1]):
+        x = inp[i, j]
+        out[i, j] = x * sigmoid_fast(x)
+
+
+@jit_inline
+def _silu_backward_row(i, dinp, dout, out, inp):
+    for j in range(dout.shape[1]):
+        x = inp[i, j]
+        s = sigmoid_fast(x)
+        # d/dx x*s(x) = s + x*s*(1-s)
+        dinp[i, j] = dout[i, j] * s * (1.0 + x * (1.0 - s))
+
+
+# ------------------------------------------------------------------- kernels
+# Each kernel runs its row body on one thread below PARALLEL_MIN_WORK
+# elements, else over the thread team (rows are independent).
 
 
 @jit_parallel
-def identity_forward(out, inp):  # out, inp: (batch, n)
-    for i in prange(inp.shape[0]):
-        for j in range(inp.shape[1]):
-            out[i, j] = inp[i, j]
+def identity_forward(out, inp):
+    if out.size >= PARALLEL_MIN_WORK:
+        for i in prange(out.shape[0]):
+            _identity_forward_row(i, out, inp)
+    else:
+        for i in range(out.shape[0]):
+            _identity_forward_row(i, out, inp)
 
 
 @jit_parallel
-def identity_backward(dinp, dout, out, inp):  # all (batch, n)
-    for i in prange(dout.shape[0]):
-        for j in range(dout.shape[1]):
-            dinp[i, j] = dout[i, j]
+def identity_backward(dinp, dout, out, inp):
+    if dout.size >= PARALLEL_MIN_WORK:
+        for i in prange(dout.shape[0]):
+            _identity_backward_row(i, dinp, dout, out, inp)
+    else:
+        for i in range(dout.shape[0]):
+            _identity_backward_row(i, dinp, dout, out, inp)
 
 
 @jit_parallel
 def sigmoid_forward(out, inp):
-    for i in prange(inp.shape[0]):
-        for j in range(inp.shape[1]):
-            out[i, j] = sigmoid_scalar(inp[i, j])
+    if out.size >= PARALLEL_MIN_WORK:
+        for i in prange(out.shape[0]):
+            _sigmoid_forward_row(i, out, inp)
+    else:
+        for i in range(out.shape[0]):
+            _sigmoid_forward_row(i, out, inp)
 
 
 @jit_parallel
 def sigmoid_backward(dinp, dout, out, inp):
-    for i in prange(dout.shape[0]):
-        for j in range(dout.shape[1]):
-            s = out[i, j]
-            dinp[i, j] = dout[i, j] * s * (1 - s)
+    if dout.size >= PARALLEL_MIN_WORK:
+        for i in prange(dout.shape[0]):
+            _sigmoid_backward_row(i, dinp, dout, out, inp)
+    else:
+        for i in range(dout.shape[0]):
+            _sigmoid_backward_row(i, dinp, dout, out, inp)
 
 
 @jit_parallel
 def tanh_forward(out, inp):
-    for i in prange(inp.shape[0]):
-        for j in range(inp.shape[1]):
-            out[i, j] = math.tanh(inp[i, j])
+    if out.size >= PARALLEL_MIN_WORK:
+        for i in prange(out.shape[0]):
+            _tanh_forward_row(i, out, inp)
+    else:
+        for i in range(out.shape[0]):
+            _tanh_forward_row(i, out, inp)
 
 
 @jit_parallel
 def tanh_backward(dinp, dout, out, inp):
-    for i in prange(dout.shape[0]):
-        for j in range(dout.shape[1]):
-            t = out[i, j]
-            dinp[i, j] = dout[i, j] * (1 - t * t)
+    if dout.size >= PARALLEL_MIN_WORK:
+        for i in prange(dout.shape[0]):
+            _tanh_backward_row(i, dinp, dout, out, inp)
+    else:
+        for i in range(dout.shape[0]):
+            _tanh_backward_row(i, dinp, dout, out, inp)
 
 
 @jit_parallel
 def relu_forward(out, inp):
-    zero = inp.dtype.type(0)
-    for i in prange(inp.shape[0]):
-        for j in range(inp.shape[1]):
-            x = inp[i, j]
-            out[i, j] = x if x > zero else zero
+    if out.size >= PARALLEL_MIN_WORK:
+        for i in prange(out.shape[0]):
+            _relu_forward_row(i, out, inp)
+    else:
+        for i in range(out.shape[0]):
+            _relu_forward_row(i, out, inp)
 
 
 @jit_parallel
 def relu_backward(dinp, dout, out, inp):
-    zero = dout.dtype.type(0)
-    for i in prange(dout.shape[0]):
-        for j in range(dout.shape[1]):
-            dinp[i, j] = dout[i, j] if out[i, j] > zero else zero
+    if dout.size >= PARALLEL_MIN_WORK:
+        for i in prange(dout.shape[0]):
+            _relu_backward_row(i, dinp, dout, out, inp)
+    else:
+        for i in range(dout.shape[0]):
+            _relu_backward_row(i, dinp, dout, out, inp)
 
 
 @jit_parallel
 def leaky_relu_forward(out, inp):
-    slope = inp.dtype.type(LEAKY_SLOPE)
-    for i in prange(inp.shape[0]):
-        for j in range(inp.shape[1]):
-            x = inp[i, j]
-            out[i, j] = x if x > 0 else slope * x
+    if out.size >= PARALLEL_MIN_WORK:
+        for i in prange(out.shape[0]):
+            _leaky_relu_forward_row(i, out, inp)
+    else:
+        for i in range(out.shape[0]):
+            _leaky_relu_forward_row(i, out, inp)
 
 
 @jit_parallel
 def leaky_relu_backward(dinp, dout, out, inp):
-    slope = dout.dtype.type(LEAKY_SLOPE)
-    for i in prange(dout.shape[0]):
-        for j in range(dout.shape[1]):
-            g = dout[i, j]
-            # out > 0 exactly when inp > 0, since the slope is positive
-            dinp[i, j] = g if out[i, j] > 0 else slope * g
+    if dout.size >= PARALLEL_MIN_WORK:
+        for i in prange(dout.shape[0]):
+            _leaky_relu_backward_row(i, dinp, dout, out, inp)
+    else:
+        for i in range(dout.shape[0]):
+            _leaky_relu_backward_row(i, dinp, dout, out, inp)
 
 
 @jit_parallel
 def elu_forward(out, inp):
-    for i in prange(inp.shape[0]):
-        for j in range(inp.shape[1]):
-            x = inp[i, j]
-            out[i, j] = x if x > 0 else math.expm1(x)
+    if out.size >= PARALLEL_MIN_WORK:
+        for i in prange(out.shape[0]):
+            _elu_forward_row(i, out, inp)
+    else:
+        for i in range(out.shape[0]):
+            _elu_forward_row(i, out, inp)
 
 
 @jit_parallel
 def elu_backward(dinp, dout, out, inp):
-    for i in prange(dout.shape[0]):
-        for j in range(dout.shape[1]):
-            y = out[i, j]
-            # for x <= 0, d/dx (e^x - 1) = e^x = y + 1
-            dinp[i, j] = dout[i, j] if y > 0 else dout[i, j] * (y + 1)
+    if dout.size >= PARALLEL_MIN_WORK:
+        for i in prange(dout.shape[0]):
+            _elu_backward_row(i, dinp, dout, out, inp)
+    else:
+        for i in range(dout.shape[0]):
+            _elu_backward_row(i, dinp, dout, out, inp)
 
 
 @jit_parallel
 def gelu_forward(out, inp):
-    for i in prange(inp.shape[0]):
-        for j in range(inp.shape[1]):
-            x = inp[i, j]
-            out[i, j] = 0.5 * x * (1.0 + math.erf(x * _INV_SQRT2))
+    if out.size >= PARALLEL_MIN_WORK:
+        for i in prange(out.shape[0]):
+            _gelu_forward_row(i, out, inp)
+    else:
+        for i in range(out.shape[0]):
+            _gelu_forward_row(i, out, inp)
 
 
 @jit_parallel
 def gelu_backward(dinp, dout, out, inp):
-    for i in prange(dout.shape[0]):
-        for j in range(dout.shape[1]):
-            x = inp[i, j]
-            # d/dx x*Phi(x) = Phi(x) + x*phi(x)
-            cdf = 0.5 * (1.0 + math.erf(x * _INV_SQRT2))
-            pdf = _INV_SQRT_2PI * math.exp(-0.5 * x * x)
-            dinp[i, j] = dout[i, j] * (cdf + x * pdf)
+    if dout.size >= PARALLEL_MIN_WORK:
+        for i in prange(dout.shape[0]):
+            _gelu_backward_row(i, dinp, dout, out, inp)
+    else:
+        for i in range(dout.shape[0]):
+            _gelu_backward_row(i, dinp, dout, out, inp)
 
 
 @jit_parallel
 def silu_forward(out, inp):
-    for i in prange(inp.shape[0]):
-        for j in range(inp.shape[1]):
-            x = inp[i, j]
-            out[i, j] = x * sigmoid_scalar(x)
+    if out.size >= PARALLEL_MIN_WORK:
+        for i in prange(out.shape[0]):
+            _silu_forward_row(i, out, inp)
+    else:
+        for i in range(out.shape[0]):
+            _silu_forward_row(i, out, inp)
 
 
 @jit_parallel
 def silu_backward(dinp, dout, out, inp):
-    for i in prange(dout.shape[0]):
-        for j in range(dout.shape[1]):
-            x = inp[i, j]
-            s = sigmoid_scalar(x)
-            # d/dx x*s(x) = s + x*s*(1-s)
-            dinp[i, j] = dout[i, j] * s * (1.0 + x * (1.0 - s))
+    if dout.size >= PARALLEL_MIN_WORK:
+        for i in prange(dout.shape[0]):
+            _silu_backward_row(i, dinp, dout, out, inp)
+    else:
+        for i in range(dout.shape[0]):
+            _silu_backward_row(i, dinp, dout, out, inp)
 
 
 ACTIVATIONS = {

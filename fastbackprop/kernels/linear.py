@@ -8,17 +8,37 @@ F-ordered view, which BLAS takes with a transpose flag, so nothing is copied.
 import numpy as np
 from numba import prange
 
-from .._config import jit, jit_parallel
+from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
 
 # columns per task in the bias-gradient reduction: wide enough to vectorise
 _COLUMN_BLOCK = 64
 
 
+@jit_inline
+def _add_bias_row(i, out, b):
+    for j in range(out.shape[1]):
+        out[i, j] += b[j]
+
+
 @jit_parallel
 def add_bias(out, b):  # out: (batch, n_out), b: (n_out,)
-    for i in prange(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] += b[j]
+    if out.size >= PARALLEL_MIN_WORK:
+        for i in prange(out.shape[0]):
+            _add_bias_row(i, out, b)
+    else:
+        for i in range(out.shape[0]):
+            _add_bias_row(i, out, b)
+
+
+@jit_inline
+def _column_block_sums(blk, db, dout):
+    lo = blk * _COLUMN_BLOCK
+    hi = min(lo + _COLUMN_BLOCK, dout.shape[1])
+    for j in range(lo, hi):
+        db[j] = 0
+    for i in range(dout.shape[0]):
+        for j in range(lo, hi):
+            db[j] += dout[i, j]
 
 
 @jit_parallel
@@ -26,16 +46,13 @@ def column_sums(db, dout):  # db: (n_out,), dout: (batch, n_out)
     # Parallel over blocks of output features, serial over the batch: each
     # db[j] is summed by one thread in row order, so the result does not
     # depend on the thread count (no racing += into a shared slice).
-    n_out = dout.shape[1]
-    n_blocks = (n_out + _COLUMN_BLOCK - 1) // _COLUMN_BLOCK
-    for blk in prange(n_blocks):
-        lo = blk * _COLUMN_BLOCK
-        hi = min(lo + _COLUMN_BLOCK, n_out)
-        for j in range(lo, hi):
-            db[j] = 0
-        for i in range(dout.shape[0]):
-            for j in range(lo, hi):
-                db[j] += dout[i, j]
+    n_blocks = (dout.shape[1] + _COLUMN_BLOCK - 1) // _COLUMN_BLOCK
+    if dout.size >= PARALLEL_MIN_WORK:
+        for blk in prange(n_blocks):
+            _column_block_sums(blk, db, dout)
+    else:
+        for blk in range(n_blocks):
+            _column_block_sums(blk, db, dout)
 
 
 @jit

@@ -4,7 +4,8 @@
 activations and each row's summed loss; ``<loss>_backward(dlogits, out,
 targets)`` writes the gradient of the *mean* loss (PyTorch's definitions)
 with respect to the pre-activations. Shapes: ``(batch, n_out)`` except
-``row_loss``: ``(batch,)``.
+``row_loss``: ``(batch,)``. Each op is a per-row body plus a kernel that runs
+it on one thread or, from ``PARALLEL_MIN_WORK`` elements, on all.
 """
 
 import math
@@ -12,89 +13,161 @@ import math
 from numba import prange
 
 from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SIGMOID
-from .._config import jit, jit_parallel
-from .activations import identity_forward, sigmoid_forward, sigmoid_scalar
+from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
+from .activations import identity_forward, sigmoid_forward
+from .elementary import exp_nonpositive, sigmoid_fast
+
+
+@jit_inline
+def _softmax_row(i, out, logits):
+    """Softmax of row i into out; returns log(sum(exp(logits[i])))."""
+    m = logits[i, 0]
+    for j in range(1, logits.shape[1]):
+        m = max(m, logits[i, j])
+    s = 0.0
+    for j in range(logits.shape[1]):
+        e = exp_nonpositive(logits[i, j] - m)  # shifted by the max: never overflows
+        out[i, j] = e
+        s += e
+    inv = 1.0 / s
+    for j in range(logits.shape[1]):
+        out[i, j] *= inv
+    return m + math.log(s)
+
+
+@jit_inline
+def _softmax_cross_entropy_forward_row(i, out, row_loss, logits, targets):
+    log_sum = _softmax_row(i, out, logits)
+    loss = 0.0
+    for j in range(logits.shape[1]):
+        t = targets[i, j]
+        if t != 0:  # skip zero targets so that 0 * inf never appears
+            loss += t * (log_sum - logits[i, j])  # -t * log softmax
+    row_loss[i] = loss
+
+
+@jit_inline
+def _softmax_cross_entropy_backward_row(i, dlogits, out, targets):
+    # dL/dz = (softmax * sum(t) - t) / batch; sum(t) is 1 for labels
+    scale = 1.0 / dlogits.shape[0]
+    t_sum = 0.0
+    for j in range(targets.shape[1]):
+        t_sum += targets[i, j]
+    for j in range(dlogits.shape[1]):
+        dlogits[i, j] = (out[i, j] * t_sum - targets[i, j]) * scale
+
+
+@jit_inline
+def _sigmoid_bce_forward_row(i, out, row_loss, logits, targets):
+    loss = 0.0
+    for j in range(logits.shape[1]):
+        z = logits[i, j]
+        out[i, j] = sigmoid_fast(z)
+        # max(z, 0) - z t + log(1 + e^-|z|): BCE from logits, no overflow
+        loss += max(z, 0.0) - z * targets[i, j] + math.log1p(exp_nonpositive(-abs(z)))
+    row_loss[i] = loss
+
+
+@jit_inline
+def _sigmoid_bce_backward_row(i, dlogits, out, targets):
+    # dL/dz = (sigmoid - t) / (batch * n_out)
+    scale = 1.0 / (dlogits.shape[0] * dlogits.shape[1])
+    for j in range(dlogits.shape[1]):
+        dlogits[i, j] = (out[i, j] - targets[i, j]) * scale
+
+
+@jit_inline
+def _mse_forward_row(i, out, row_loss, logits, targets, output_code):
+    loss = 0.0
+    for j in range(logits.shape[1]):
+        z = logits[i, j]
+        y = sigmoid_fast(z) if output_code == SIGMOID else z
+        out[i, j] = y
+        r = out[i, j] - targets[i, j]
+        loss += r * r
+    row_loss[i] = loss
+
+
+@jit_inline
+def _mse_backward_row(i, dlogits, out, targets, output_code):
+    # dL/dy = 2 (y - t) / (batch * n_out), times sigmoid' = y (1 - y)
+    scale = 2.0 / (dlogits.shape[0] * dlogits.shape[1])
+    for j in range(dlogits.shape[1]):
+        y = out[i, j]
+        g = (y - targets[i, j]) * scale
+        if output_code == SIGMOID:
+            g *= y * (1 - y)
+        dlogits[i, j] = g
 
 
 @jit_parallel
 def softmax_cross_entropy_forward(out, row_loss, logits, targets):
-    for i in prange(logits.shape[0]):
-        m = logits[i, 0]
-        for j in range(1, logits.shape[1]):
-            m = max(m, logits[i, j])
-        s = 0.0
-        for j in range(logits.shape[1]):
-            e = math.exp(logits[i, j] - m)
-            out[i, j] = e
-            s += e
-        log_sum = m + math.log(s)
-        inv = 1.0 / s
-        loss = 0.0
-        for j in range(logits.shape[1]):
-            out[i, j] *= inv
-            t = targets[i, j]
-            if t != 0:
-                loss += t * (log_sum - logits[i, j])  # -t * log softmax
-        row_loss[i] = loss
+    if logits.size >= PARALLEL_MIN_WORK:
+        for i in prange(logits.shape[0]):
+            _softmax_cross_entropy_forward_row(i, out, row_loss, logits, targets)
+    else:
+        for i in range(logits.shape[0]):
+            _softmax_cross_entropy_forward_row(i, out, row_loss, logits, targets)
 
 
 @jit_parallel
 def softmax_cross_entropy_backward(dlogits, out, targets):
-    # dL/dz = (softmax * sum(t) - t) / batch; sum(t) is 1 for labels
-    scale = 1.0 / dlogits.shape[0]
-    for i in prange(dlogits.shape[0]):
-        t_sum = 0.0
-        for j in range(targets.shape[1]):
-            t_sum += targets[i, j]
-        for j in range(dlogits.shape[1]):
-            dlogits[i, j] = (out[i, j] * t_sum - targets[i, j]) * scale
+    if dlogits.size >= PARALLEL_MIN_WORK:
+        for i in prange(dlogits.shape[0]):
+            _softmax_cross_entropy_backward_row(i, dlogits, out, targets)
+    else:
+        for i in range(dlogits.shape[0]):
+            _softmax_cross_entropy_backward_row(i, dlogits, out, targets)
 
 
 @jit_parallel
 def sigmoid_bce_forward(out, row_loss, logits, targets):
-    for i in prange(logits.shape[0]):
-        loss = 0.0
-        for j in range(logits.shape[1]):
-            z = logits[i, j]
-            out[i, j] = sigmoid_scalar(z)
-            # max(z, 0) - z t + log(1 + e^-|z|): BCE from logits, no overflow
-            loss += max(z, 0.0) - z * targets[i, j] + math.log1p(math.exp(-abs(z)))
-        row_loss[i] = loss
+    if logits.size >= PARALLEL_MIN_WORK:
+        for i in prange(logits.shape[0]):
+            _sigmoid_bce_forward_row(i, out, row_loss, logits, targets)
+    else:
+        for i in range(logits.shape[0]):
+            _sigmoid_bce_forward_row(i, out, row_loss, logits, targets)
 
 
 @jit_parallel
 def sigmoid_bce_backward(dlogits, out, targets):
-    # dL/dz = (sigmoid - t) / (batch * n_out)
-    scale = 1.0 / (dlogits.shape[0] * dlogits.shape[1])
-    for i in prange(dlogits.shape[0]):
-        for j in range(dlogits.shape[1]):
-            dlogits[i, j] = (out[i, j] - targets[i, j]) * scale
+    if dlogits.size >= PARALLEL_MIN_WORK:
+        for i in prange(dlogits.shape[0]):
+            _sigmoid_bce_backward_row(i, dlogits, out, targets)
+    else:
+        for i in range(dlogits.shape[0]):
+            _sigmoid_bce_backward_row(i, dlogits, out, targets)
 
 
 @jit_parallel
 def mse_forward(out, row_loss, logits, targets, output_code):
-    for i in prange(logits.shape[0]):
-        loss = 0.0
-        for j in range(logits.shape[1]):
-            z = logits[i, j]
-            y = sigmoid_scalar(z) if output_code == SIGMOID else z
-            out[i, j] = y
-            r = y - targets[i, j]
-            loss += r * r
-        row_loss[i] = loss
+    if logits.size >= PARALLEL_MIN_WORK:
+        for i in prange(logits.shape[0]):
+            _mse_forward_row(i, out, row_loss, logits, targets, output_code)
+    else:
+        for i in range(logits.shape[0]):
+            _mse_forward_row(i, out, row_loss, logits, targets, output_code)
 
 
 @jit_parallel
 def mse_backward(dlogits, out, targets, output_code):
-    # dL/dy = 2 (y - t) / (batch * n_out), times sigmoid' = y (1 - y)
-    scale = 2.0 / (dlogits.shape[0] * dlogits.shape[1])
-    for i in prange(dlogits.shape[0]):
-        for j in range(dlogits.shape[1]):
-            y = out[i, j]
-            g = (y - targets[i, j]) * scale
-            if output_code == SIGMOID:
-                g *= y * (1 - y)
-            dlogits[i, j] = g
+    if dlogits.size >= PARALLEL_MIN_WORK:
+        for i in prange(dlogits.shape[0]):
+            _mse_backward_row(i, dlogits, out, targets, output_code)
+    else:
+        for i in range(dlogits.shape[0]):
+            _mse_backward_row(i, dlogits, out, targets, output_code)
+
+
+@jit_parallel
+def softmax_forward(out, logits):  # out, logits: (batch, n_out)
+    if logits.size >= PARALLEL_MIN_WORK:
+        for i in prange(logits.shape[0]):
+            _softmax_row(i, out, logits)
+    else:
+        for i in range(logits.shape[0]):
+            _softmax_row(i, out, logits)
 
 
 LOSSES = {
@@ -162,22 +235,6 @@ def count_correct(out, targets, loss_code):
             if ok:
                 correct += 1
     return correct
-
-
-@jit_parallel
-def softmax_forward(out, logits):  # out, logits: (batch, n_out)
-    for i in prange(logits.shape[0]):
-        m = logits[i, 0]
-        for j in range(1, logits.shape[1]):
-            m = max(m, logits[i, j])
-        s = 0.0
-        for j in range(logits.shape[1]):
-            e = math.exp(logits[i, j] - m)
-            out[i, j] = e
-            s += e
-        inv = 1.0 / s
-        for j in range(logits.shape[1]):
-            out[i, j] *= inv
 
 
 @jit

@@ -10,7 +10,7 @@ import math
 
 from numba import prange
 
-from .._config import jit, jit_parallel
+from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
 from .activations import activation_backward, activation_forward
 from .linear import linear_backward, linear_forward
 from .losses import count_correct, loss_backward, loss_forward, output_forward
@@ -22,13 +22,22 @@ def matrix_view(flat, offset, rows, cols):
     return flat[offset : offset + rows * cols].reshape((rows, cols))
 
 
+@jit_inline
+def _gather_row(i, out, src, index, start):
+    r = index[start + i]
+    for j in range(out.shape[1]):
+        out[i, j] = src[r, j]
+
+
 @jit_parallel
 def gather_rows(out, src, index, start):
     # out: (batch, n) <- src[index[start : start + batch]]
-    for i in prange(out.shape[0]):
-        r = index[start + i]
-        for j in range(out.shape[1]):
-            out[i, j] = src[r, j]
+    if out.size >= PARALLEL_MIN_WORK:
+        for i in prange(out.shape[0]):
+            _gather_row(i, out, src, index, start)
+    else:
+        for i in range(out.shape[0]):
+            _gather_row(i, out, src, index, start)
 
 
 @jit
