@@ -1,0 +1,303 @@
+"""Peer engines for ``fastbackprop.bench``: the same training, other libraries.
+
+Each builder takes a :class:`~fastbackprop.workloads.Workload` and its data
+(from ``make_data``) and returns a zero-argument callable that runs ONE unit
+of training and returns that unit's last-epoch mean batch loss (a Python
+float, so every engine's result is fully computed when the call returns).
+
+A unit is ``epochs`` epochs of minibatch SGD over all rows, each epoch in a
+fresh random order: one epoch for the standard workloads, the whole fit
+(``workload.epochs`` full-batch epochs) for ``tiny``. Every peer trains the
+same network: same layer sizes and activation, the *same initial weights*
+(copied from a fastbackprop ``Network`` with seed 0, so the init scheme
+matches by construction), same dtype, same loss (mean softmax cross-entropy,
+or mean sigmoid BCE from logits) and plain SGD at ``workload.learning_rate``.
+
+The optional peers (torch, jax) are imported lazily; their builders return
+``None`` when the library is not installed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .network import Network
+from .workloads import Workload
+
+__all__ = [
+    "numpy_peer",
+    "fastbackprop_peer",
+    "torch_peer",
+    "jax_peer",
+    "sgemm_peak",
+    "initial_parameters",
+    "PEERS",
+]
+
+
+def _dtype(workload: Workload, X) -> str:
+    return np.dtype(X.dtype).name if X.dtype.kind == "f" else workload.dtype
+
+
+def _epochs(workload: Workload, epochs: int | None) -> int:
+    return workload.epochs if epochs is None else int(epochs)
+
+
+def _batch_size(workload: Workload, n: int) -> int:
+    return min(workload.batch_size, n)
+
+
+def initial_parameters(workload: Workload, dtype: str) -> list:
+    """The seed-0 initial ``(W, b)`` pairs of the workload's network.
+
+    Parameters
+    ----------
+    workload : Workload
+    dtype : str
+        ``"float32"`` or ``"float64"``.
+
+    Returns
+    -------
+    list of (ndarray, ndarray)
+        ``W`` is ``(n_in, n_out)``, ``b`` is ``(n_out,)``; fresh copies.
+    """
+    net = Network(**workload.network_kwargs(backend="numpy", dtype=dtype))
+    return [(W.copy(), b.copy()) for W, b in zip(net.weights, net.biases)]
+
+
+# ---------------------------------------------------------------- fastbackprop
+def _network_unit(workload, X, y, backend, epochs):
+    net = Network(**workload.network_kwargs(backend=backend, dtype=_dtype(workload, X)))
+    fit_args = {
+        "epochs": _epochs(workload, epochs),
+        "batch_size": _batch_size(workload, X.shape[0]),
+        "learning_rate": workload.learning_rate,
+        "shuffle": True,
+    }
+
+    def unit():
+        return net.fit(X, y, **fit_args).loss[-1]
+
+    return unit
+
+
+def numpy_peer(workload: Workload, X, y, epochs: int | None = None):
+    """fastbackprop's NumPy reference backend (``backend="numpy"``).
+
+    Parameters
+    ----------
+    workload : Workload
+    X, y : ndarray
+        Data from ``make_data``; ``X.dtype`` sets the network's dtype.
+    epochs : int, optional
+        Epochs per unit; default ``workload.epochs``.
+
+    Returns
+    -------
+    callable
+        Runs one unit, returns the last epoch's mean loss.
+    """
+    return _network_unit(workload, X, y, "numpy", epochs)
+
+
+def fastbackprop_peer(workload: Workload, X, y, epochs: int | None = None):
+    """fastbackprop's Numba backend, compiled by one small fit first.
+
+    Parameters and return value as :func:`numpy_peer`.
+    """
+    # Warm on a separate network so compile time stays out of every timing
+    # and the timed network starts from the seed-0 weights like the peers.
+    n_warm = min(X.shape[0], 2 * workload.batch_size)
+    _network_unit(workload, X[:n_warm], y[:n_warm], "numba", 1)()
+    return _network_unit(workload, X, y, "numba", epochs)
+
+
+# ----------------------------------------------------------------------- torch
+def torch_peer(workload: Workload, X, y, epochs: int | None = None):
+    """PyTorch eager: ``nn.Sequential`` of Linear + ReLU/Tanh, ``optim.SGD``.
+
+    Parameters and return value as :func:`numpy_peer`; returns ``None`` when
+    torch is not installed.
+    """
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(2)
+    dtype = _dtype(workload, X)
+    model = _torch_model(torch, workload, dtype)
+    optimizer = torch.optim.SGD(model.parameters(), lr=workload.learning_rate)
+    if workload.loss == "cross_entropy":
+        loss_fn = torch.nn.CrossEntropyLoss()
+        targets = torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
+    else:
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+        targets = torch.from_numpy(np.ascontiguousarray(y, dtype=dtype).reshape(len(y), -1))
+    inputs = torch.from_numpy(np.ascontiguousarray(X))
+    n, batch_size = X.shape[0], _batch_size(workload, X.shape[0])
+    n_epochs = _epochs(workload, epochs)
+    generator = torch.Generator().manual_seed(0)
+
+    def epoch():
+        perm = torch.randperm(n, generator=generator)
+        total = torch.zeros((), dtype=inputs.dtype)
+        n_batches = 0
+        for start in range(0, n, batch_size):
+            index = perm[start : start + batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(inputs[index]), targets[index])
+            loss.backward()
+            optimizer.step()
+            total += loss.detach()  # stays a tensor: no sync per batch
+            n_batches += 1
+        return float(total) / n_batches
+
+    def unit():
+        for _ in range(n_epochs):
+            last = epoch()
+        return last
+
+    return unit
+
+
+def _torch_model(torch, workload, dtype):
+    layers = []
+    act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[workload.activation]
+    params = initial_parameters(workload, dtype)
+    for i, (W, b) in enumerate(params):
+        linear = torch.nn.Linear(*W.shape, dtype=getattr(torch, dtype))
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W.T.copy()))  # torch stores (out, in)
+            linear.bias.copy_(torch.from_numpy(b))
+        layers.append(linear)
+        if i < len(params) - 1:
+            layers.append(act())
+    return torch.nn.Sequential(*layers)
+
+
+# ------------------------------------------------------------------------- jax
+def jax_peer(workload: Workload, X, y, epochs: int | None = None):
+    """JAX: the whole unit is one ``jax.jit`` call, compiled here.
+
+    Epochs are a ``lax.scan``; inside each, full minibatches are a
+    ``lax.scan`` over index batches of a ``jax.random.permutation``, and the
+    ragged last batch (``n % batch_size`` rows) is one more step with its own
+    static shape, so every row is used exactly as fastbackprop does (no
+    dropping, no padding that would change the mean loss).
+
+    Parameters and return value as :func:`numpy_peer`; returns ``None`` when
+    jax is not installed.
+    """
+    try:
+        import jax
+    except ImportError:
+        return None
+    # float64 needs x64 mode; arrays below carry explicit dtypes, so float32
+    # runs stay float32 with it on.
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    dtype = _dtype(workload, X)
+    params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in initial_parameters(workload, dtype)]
+    inputs = jnp.asarray(X)
+    if workload.loss == "cross_entropy":
+        targets = jnp.asarray(y, dtype=jnp.int32)
+    else:
+        targets = jnp.asarray(np.asarray(y, dtype=dtype).reshape(len(y), -1))
+    run = _jax_unit_fn(jax, jnp, workload, X.shape[0], _epochs(workload, epochs))
+    key = jax.random.PRNGKey(0)
+    compiled = jax.jit(run).lower(params, key, inputs, targets).compile()
+    state = {"params": params, "key": key}
+
+    def unit():
+        state["key"], sub = jax.random.split(state["key"])
+        state["params"], loss = compiled(state["params"], sub, inputs, targets)
+        return float(loss.block_until_ready())
+
+    return unit
+
+
+def _jax_unit_fn(jax, jnp, workload, n, n_epochs):
+    """Pure function ``(params, key, X, Y) -> (params, last epoch's mean loss)``."""
+    batch_size = min(workload.batch_size, n)
+    n_full, tail = divmod(n, batch_size)
+    act = {"relu": jax.nn.relu, "tanh": jnp.tanh}[workload.activation]
+    lr = workload.learning_rate
+
+    def forward(params, x):
+        for W, b in params[:-1]:
+            x = act(x @ W + b)
+        W, b = params[-1]
+        return x @ W + b
+
+    def loss_fn(params, x, t):
+        z = forward(params, x)
+        if workload.loss == "cross_entropy":
+            logp = jax.nn.log_softmax(z)
+            return -jnp.mean(jnp.take_along_axis(logp, t[:, None], axis=1))
+        return jnp.mean(jax.nn.softplus(z) - z * t)  # BCE from logits
+
+    grad_fn = jax.value_and_grad(loss_fn)
+
+    def step(params, X, Y, index):
+        loss, grads = grad_fn(params, X[index], Y[index])
+        params = jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
+        return params, loss
+
+    def epoch(params, key, X, Y):
+        perm = jax.random.permutation(key, n)
+        batches = perm[: n_full * batch_size].reshape(n_full, batch_size)
+        params, losses = jax.lax.scan(lambda p, idx: step(p, X, Y, idx), params, batches)
+        total = losses.sum()
+        if tail:
+            params, loss = step(params, X, Y, perm[n_full * batch_size :])
+            total = total + loss
+        return params, total / (n_full + (1 if tail else 0))
+
+    def run(params, key, X, Y):
+        keys = jax.random.split(key, n_epochs)
+        params, losses = jax.lax.scan(lambda p, k: epoch(p, k, X, Y), params, keys)
+        return params, losses[-1]
+
+    return run
+
+
+# ------------------------------------------------------------------------ peak
+def sgemm_peak(dtype="float32", n: int = 2048, repeats: int = 5) -> float:
+    """Whole-machine GEMM throughput through NumPy's BLAS.
+
+    Parameters
+    ----------
+    dtype : {"float32", "float64"}
+    n : int, default 2048
+        Side of the square matrices.
+    repeats : int, default 5
+        Best of this many products.
+
+    Returns
+    -------
+    float
+        GFLOP/s of the fastest ``(n, n) @ (n, n)`` product (``2 n^3`` flops).
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    out = np.empty((n, n), dtype=dtype)
+    np.matmul(a, b, out=out)  # first call spins up the BLAS threads
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * n**3 / best / 1e9
+
+
+#: name -> builder, in the order the bench prints them
+PEERS = {
+    "fastbackprop": fastbackprop_peer,
+    "numpy": numpy_peer,
+    "torch": torch_peer,
+    "jax": jax_peer,
+}

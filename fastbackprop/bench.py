@@ -1,0 +1,430 @@
+"""Benchmark fastbackprop against NumPy, PyTorch and JAX on the standard workloads.
+
+Run ``python -m fastbackprop.bench`` (or ``fastbackprop-bench``). Every
+engine trains the same network on the same data in ONE process; the engines
+take turns (each repeat runs every engine once), so a slow spell on a shared
+machine hits all of them, and the best of the repeats is reported.
+
+``--quick`` is a smoke run (1/20 of the samples, 20 epochs for ``tiny``, one
+repeat): it checks that everything works, it measures nothing worth quoting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from . import _peers
+from .network import Network
+from .workloads import WORKLOADS, make_data
+
+#: optional peers; fastbackprop itself always runs
+OPTIONAL_PEERS = ("torch", "jax")
+ALL_PEERS = ("numpy",) + OPTIONAL_PEERS
+QUICK_FRACTION = 20
+QUICK_TINY_EPOCHS = 20
+#: pause between turns so one engine's spinning worker threads (OpenMP,
+#: BLAS) go to sleep before the next engine starts
+PAUSE_SECONDS = 0.05
+
+# The subprocess for start-up times: import, then one epoch of ``tiny``. Run
+# with an empty NUMBA_CACHE_DIR it measures the cold compile; with the normal
+# (already filled) cache it measures a warm start. Same script, so cold minus
+# warm is the compile time.
+_STARTUP_SCRIPT = """
+import time
+start = time.perf_counter()
+import fastbackprop
+from fastbackprop.workloads import WORKLOADS, make_data
+w = WORKLOADS["tiny"]
+X, y = make_data(w)
+net = fastbackprop.Network(**w.network_kwargs(backend="numba"))
+net.fit(X, y, epochs=1, batch_size=w.batch_size, learning_rate=w.learning_rate)
+print(time.perf_counter() - start)
+"""
+
+
+# ------------------------------------------------------------------ arguments
+def _csv(allowed):
+    def parse(text):
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in allowed]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown name(s) {unknown}; choose from {', '.join(allowed)}"
+            )
+        return names
+
+    return parse
+
+
+def installed_peers() -> list:
+    """Peers whose library is importable: numpy always, torch and jax if installed."""
+    return ["numpy"] + [name for name in OPTIONAL_PEERS if importlib.util.find_spec(name)]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="fastbackprop-bench",
+        description="Time one unit of training (an epoch; the whole fit for tiny) "
+        "in fastbackprop and its peers, taking turns, best of N.",
+    )
+    parser.add_argument(
+        "--workloads",
+        type=_csv(tuple(WORKLOADS)),
+        default=list(WORKLOADS),
+        help=f"comma-separated, from {','.join(WORKLOADS)} (default: all)",
+    )
+    parser.add_argument(
+        "--peers",
+        type=_csv(("fastbackprop",) + ALL_PEERS),
+        default=None,
+        help=f"comma-separated, from {','.join(ALL_PEERS)} (default: all installed)",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="turns per engine (default 3)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 1/20 of the samples, 1 repeat"
+    )
+    parser.add_argument(
+        "--dtype", choices=("float32", "float64"), default=None, help="override every workload"
+    )
+    parser.add_argument("--json", metavar="PATH", default=None, help="also write results here")
+    parser.add_argument(
+        "--skip-startup",
+        action="store_true",
+        help="skip the cold-compile and warm-start subprocesses",
+    )
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if args.quick:
+        args.repeats = 1
+    return args
+
+
+# -------------------------------------------------------------- machine facts
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo, else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(distribution: str) -> str:
+    # package metadata, not an import: importing torch or jax just for its
+    # version would cost seconds and load their thread pools
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _blas() -> list:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return ["threadpoolctl not installed"]
+    return [
+        f"{pool.get('internal_api')} {pool.get('version')} ({pool.get('num_threads')} threads)"
+        for pool in threadpool_info()
+    ]
+
+
+def machine_facts() -> dict:
+    """CPU, cores, library versions, Numba threading layer and threads, BLAS.
+
+    Call after a parallel kernel has run: Numba picks its threading layer
+    lazily and raises if asked before.
+    """
+    import numba
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:
+        layer = "not yet chosen"
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "torch": _version("torch"),
+        "jax": _version("jax"),
+        "numba_threading_layer": layer,
+        "numba_threads": numba.get_num_threads(),
+        "blas": _blas(),
+    }
+
+
+def format_facts(facts: dict) -> str:
+    return (
+        f"machine: {facts['cpu']}, {facts['cores']} cores | python {facts['python']}, "
+        f"numpy {facts['numpy']}, numba {facts['numba']}, torch {facts['torch']}, "
+        f"jax {facts['jax']} | numba threading layer {facts['numba_threading_layer']}, "
+        f"{facts['numba_threads']} threads | BLAS: {'; '.join(facts['blas']) or 'none found'}"
+    )
+
+
+# ------------------------------------------------------------------ workloads
+def workload_case(name: str, quick: bool, dtype: str | None):
+    """The workload, its data and the epochs per unit, reduced when ``quick``."""
+    workload = WORKLOADS[name]
+    epochs = workload.epochs
+    n_samples = workload.n_samples
+    if quick and name == "tiny":
+        epochs = min(epochs, QUICK_TINY_EPOCHS)  # tiny's cost is its epochs, not its rows
+    elif quick:
+        n_samples = max(workload.batch_size, n_samples // QUICK_FRACTION)
+    X, y = make_data(workload, n_samples=n_samples, dtype=dtype)
+    return workload, X, y, epochs
+
+
+def build_engines(workload, X, y, epochs: int, peers) -> dict:
+    """``{engine: unit}`` for fastbackprop and every requested peer that is installed."""
+    engines = {}
+    for name in ["fastbackprop"] + [p for p in peers if p != "fastbackprop"]:
+        unit = _peers.PEERS[name](workload, X, y, epochs=epochs)
+        if unit is None:
+            print(f"  {name}: not installed, skipped")
+        else:
+            engines[name] = unit
+    return engines
+
+
+def time_in_turns(engines: dict, repeats: int) -> tuple[dict, dict]:
+    """Each repeat runs every engine once, in turn.
+
+    Returns
+    -------
+    times : dict
+        ``{engine: [seconds per unit, ...]}``
+    losses : dict
+        ``{engine: [loss after each unit, ...]}``
+    """
+    times = {name: [] for name in engines}
+    losses = {name: [] for name in engines}
+    for _ in range(repeats):
+        for name, unit in engines.items():
+            gc.collect()
+            time.sleep(PAUSE_SECONDS)
+            start = time.perf_counter()
+            loss = unit()
+            times[name].append(time.perf_counter() - start)
+            losses[name].append(float(loss))
+    return times, losses
+
+
+def summarize(workload, n_samples: int, epochs: int, times: dict, peak: float) -> list:
+    """One row per engine from its best time."""
+    samples = n_samples * epochs
+    flops = workload.flops_per_sample() * samples
+    rows = []
+    for name, seconds in times.items():
+        best = min(seconds)
+        gflops = flops / best / 1e9
+        rows.append(
+            {
+                "engine": name,
+                "ms_per_unit": best * 1e3,
+                "samples_per_s": samples / best,
+                "gflops": gflops,
+                "pct_peak": 100.0 * gflops / peak,
+                "times_s": seconds,
+            }
+        )
+    return rows
+
+
+def speed_ratios(rows: list) -> dict:
+    """``{peer: peer time / fastbackprop time}``: above 1 means fastbackprop is faster."""
+    best = {row["engine"]: row["ms_per_unit"] for row in rows}
+    if "fastbackprop" not in best:
+        return {}
+    return {name: ms / best["fastbackprop"] for name, ms in best.items() if name != "fastbackprop"}
+
+
+def format_table(rows: list) -> str:
+    header = f"{'engine':<14}{'ms/unit':>12}{'samples/s':>14}{'GFLOP/s':>10}{'% peak':>9}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(
+            f"{row['engine']:<14}{row['ms_per_unit']:>12.2f}{row['samples_per_s']:>14,.0f}"
+            f"{row['gflops']:>10.2f}{row['pct_peak']:>8.1f}%"
+        )
+    return "\n".join(lines)
+
+
+def describe_case(workload, X, epochs: int, repeats: int) -> str:
+    sizes = "-".join(map(str, workload.layer_sizes))
+    batch = min(workload.batch_size, X.shape[0])
+    return (
+        f"{workload.name}: {sizes} {workload.activation}, {X.dtype.name}, "
+        f"{X.shape[0]} samples x {epochs} epoch(s) per unit, batch {batch}, "
+        f"lr {workload.learning_rate:g}, best of {repeats}"
+    )
+
+
+def run_workload(name: str, args, peers, peaks: dict) -> dict:
+    workload, X, y, epochs = workload_case(name, args.quick, args.dtype)
+    print()
+    print(describe_case(workload, X, epochs, args.repeats))
+    engines = build_engines(workload, X, y, epochs, peers)
+    times, losses = time_in_turns(engines, args.repeats)
+    rows = summarize(workload, X.shape[0], epochs, times, peaks[X.dtype.name])
+    ratios = speed_ratios(rows)
+    print(format_table(rows))
+    for peer, ratio in ratios.items():
+        print(f"fastbackprop vs {peer}: {ratio:.2f}x")
+    return {
+        "workload": name,
+        "dtype": X.dtype.name,
+        "n_samples": int(X.shape[0]),
+        "epochs_per_unit": epochs,
+        "rows": rows,
+        "ratios": ratios,
+        "losses": losses,
+    }
+
+
+# ------------------------------------------------------- latency and start-up
+def predict_latency_us(dtype: str | None, n_calls: int) -> float:
+    """Median wall time of ``Network.predict`` on one row of the mnist network."""
+    workload = WORKLOADS["mnist"]
+    net = Network(**workload.network_kwargs(backend="numba", dtype=dtype))
+    X, _ = make_data(workload, n_samples=1, dtype=dtype)
+    for _ in range(10):  # compile and warm caches
+        net.predict(X)
+    samples = []
+    for _ in range(n_calls):
+        start = time.perf_counter()
+        net.predict(X)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1e6
+
+
+def _time_subprocess(env: dict) -> float:
+    result = subprocess.run(
+        [sys.executable, "-c", _STARTUP_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def cold_compile_seconds() -> float:
+    """Import fastbackprop and run one ``tiny`` epoch in a subprocess whose
+    NUMBA_CACHE_DIR is a fresh empty directory, so every kernel compiles.
+
+    Returns
+    -------
+    float
+        Seconds, timed inside the subprocess (interpreter start excluded).
+    """
+    with tempfile.TemporaryDirectory(prefix="fastbackprop-cold-") as cache_dir:
+        return _time_subprocess({**os.environ, "NUMBA_CACHE_DIR": cache_dir})
+
+
+def warm_start_seconds() -> float:
+    """The same subprocess as :func:`cold_compile_seconds` with the normal
+    on-disk cache, run twice so the second finds it filled.
+
+    Returns
+    -------
+    float
+        Seconds of the second run.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    _time_subprocess(env)  # fills the normal cache if it is empty
+    return _time_subprocess(env)
+
+
+def startup_seconds() -> dict:
+    """Cold compile and warm start; cold minus warm is the compile time."""
+    return {"cold_compile_s": cold_compile_seconds(), "warm_start_s": warm_start_seconds()}
+
+
+# ----------------------------------------------------------------------- main
+def _warm_numba():
+    """One tiny fit so Numba has chosen its threading layer before we report it."""
+    workload = WORKLOADS["tiny"]
+    X, y = make_data(workload)
+    Network(**workload.network_kwargs(backend="numba")).fit(X, y, epochs=1)
+
+
+def main(argv=None) -> int:
+    """Run the benchmark; see ``fastbackprop-bench --help``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status, 0 on success.
+    """
+    args = parse_args(argv)
+    peers = installed_peers() if args.peers is None else args.peers
+    _warm_numba()
+    facts = machine_facts()
+    print(format_facts(facts))
+
+    dtypes = {args.dtype} if args.dtype else {WORKLOADS[w].dtype for w in args.workloads}
+    side = 1024 if args.quick else 2048
+    peaks = {dt: _peers.sgemm_peak(dt, n=side, repeats=3 if args.quick else 5) for dt in dtypes}
+    print(
+        "sgemm peak (NumPy BLAS, whole machine): "
+        + ", ".join(f"{dt} {gf:.1f} GFLOP/s" for dt, gf in sorted(peaks.items()))
+    )
+
+    results = [run_workload(name, args, peers, peaks) for name in args.workloads]
+
+    print()
+    latency = predict_latency_us(args.dtype, 200 if args.quick else 2000)
+    print(f"predict latency, one row, mnist network: {latency:.1f} us (median)")
+    startup = None
+    if not args.skip_startup:
+        startup = startup_seconds()
+        print(
+            "start-up (import + first tiny epoch): "
+            f"cold compile {startup['cold_compile_s']:.2f} s, "
+            f"warm cache {startup['warm_start_s']:.2f} s"
+        )
+
+    if args.json:
+        report = {
+            "machine": facts,
+            "args": {k: v for k, v in vars(args).items() if k != "json"},
+            "sgemm_peak_gflops": peaks,
+            "workloads": results,
+            "predict_latency_us": latency,
+            "startup": startup,
+        }
+        with open(args.json, "w") as handle:
+            json.dump(report, handle, indent=2)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The benchmark harness runs, and its peers train the same problem.
+
+No timings are asserted here: a speed claim lives in ``fastbackprop.bench``
+and ``benchmarks/``, never in a unit test.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fastbackprop import Network, _peers
+from fastbackprop.workloads import WORKLOADS, make_data
+
+TINY_EPOCHS = 20
+PEER_NAMES = ["numpy", "fastbackprop", "torch", "jax"]
+
+
+def _require(peer):
+    if peer in ("torch", "jax"):
+        pytest.importorskip(peer)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    workload = WORKLOADS["tiny"]
+    return (workload, *make_data(workload))
+
+
+@pytest.fixture(scope="module")
+def reference_losses(tiny):
+    unit = _peers.numpy_peer(*tiny, epochs=TINY_EPOCHS)
+    return [unit() for _ in range(3)]
+
+
+def test_quick_bench_prints_a_table():
+    command = [sys.executable, "-m", "fastbackprop.bench", "--quick", "--workloads", "tiny"]
+    command += ["--peers", "numpy", "--skip-startup"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stdout.splitlines()]
+    assert ["engine", "ms/unit", "samples/s", "GFLOP/s", "%", "peak"] in lines
+    engines = ("fastbackprop", "numpy")
+    rows = {w[0]: w for w in lines if w and w[0] in engines and len(w) == 5}
+    assert set(rows) == {"fastbackprop", "numpy"}
+    for words in rows.values():
+        assert float(words[1]) > 0  # ms per unit
+    assert "fastbackprop vs numpy:" in result.stdout
+    assert result.stdout.startswith("machine: ")
+    assert "predict latency" in result.stdout
+
+
+@pytest.mark.parametrize("peer", PEER_NAMES)
+def test_peer_loss_decreases_on_tiny(peer, tiny):
+    _require(peer)
+    unit = _peers.PEERS[peer](*tiny, epochs=TINY_EPOCHS)
+    losses = [unit() for _ in range(3)]
+    assert losses[0] > losses[1] > losses[2]
+
+
+@pytest.mark.parametrize("peer", PEER_NAMES[1:])
+def test_peer_matches_the_reference_on_tiny(peer, tiny, reference_losses):
+    # tiny is full batch, so the row order cannot matter: with the same
+    # initial weights, loss and learning rate every engine takes the same
+    # steps, up to float64 rounding
+    _require(peer)
+    unit = _peers.PEERS[peer](*tiny, epochs=TINY_EPOCHS)
+    losses = [unit() for _ in range(3)]
+    np.testing.assert_allclose(losses, reference_losses, rtol=1e-6)
+
+
+def test_initial_parameters_are_the_networks(tiny):
+    workload = tiny[0]
+    params = _peers.initial_parameters(workload, "float64")
+    net = Network(**workload.network_kwargs(backend="numba"))
+    assert len(params) == len(net.weights)
+    for (W, b), W_net, b_net in zip(params, net.weights, net.biases):
+        np.testing.assert_array_equal(W, W_net)
+        np.testing.assert_array_equal(b, b_net)
+
+
+def test_sgemm_peak_is_positive():
+    assert _peers.sgemm_peak("float32", n=64, repeats=2) > 0
