@@ -50,3 +50,18 @@ ALLOWED_OUTPUTS = {
 
 #: slope of leaky_relu for negative inputs, as in PyTorch's default
 LEAKY_SLOPE = 0.01
+
+SGD = 0
+ADAM = 1
+ADAMW = 2
+RMSPROP = 3
+
+# Slots of the float64 hyperparameter vector every optimizer kernel takes
+# (unused slots are ignored by the optimizers that have no such setting).
+HYPER_MOMENTUM = 0  # SGD momentum, Adam beta1, RMSprop alpha
+HYPER_BETA2 = 1  # Adam beta2
+HYPER_EPS = 2
+HYPER_WEIGHT_DECAY = 3
+HYPER_NESTEROV = 4  # 1.0 for Nesterov SGD
+HYPER_RMS_MOMENTUM = 5  # RMSprop momentum
+N_HYPER = 6

@@ -57,27 +57,35 @@ class Workspace:
     def __init__(self, layout: Layout, max_batch: int, dtype):
         n_in = int(layout.layer_sizes[0])
         n_out = int(layout.layer_sizes[-1])
-        self.max_batch = int(max_batch)
-        self.x_batch = np.empty(max_batch * n_in, dtype=dtype)  # (batch, n_in)
-        self.y_batch = np.empty(max_batch * n_out, dtype=dtype)  # (batch, n_out)
-        self.pre = np.empty(max_batch * layout.total_cols, dtype=dtype)  # z per layer
-        self.acts = np.empty(max_batch * layout.total_cols, dtype=dtype)  # f(z) per layer
-        self.delta_a = np.empty(max_batch * layout.max_width, dtype=dtype)  # (batch, width)
-        self.delta_b = np.empty(max_batch * layout.max_width, dtype=dtype)
-        self.row_loss = np.empty(max_batch, dtype=dtype)  # (batch,)
+        rows = int(max_batch)
+        self.max_batch = rows
+        self.x_batch = np.empty(rows * n_in, dtype=dtype)  # (batch, n_in)
+        self.y_batch = np.empty(rows * n_out, dtype=dtype)  # (batch, n_out)
+        self.w_batch = np.empty(rows, dtype=dtype)  # (batch,) sample weights
+        self.pre = np.empty(rows * layout.total_cols, dtype=dtype)  # z of every layer
+        self.acts = np.empty(rows * layout.total_cols, dtype=dtype)  # f(z) of every layer
+        self.dropped = np.empty(rows * layout.total_cols, dtype=dtype)  # f(z) after dropout
+        self.delta_a = np.empty(rows * layout.max_width, dtype=dtype)  # (batch, width)
+        self.delta_b = np.empty(rows * layout.max_width, dtype=dtype)
+        self.row_loss = np.empty(rows, dtype=dtype)  # (batch,)
+        self.row_scale = np.empty(rows, dtype=dtype)  # (batch,) each row's share of the mean
         self.grads = np.zeros(layout.n_params, dtype=dtype)  # like params
-        self.backup = np.empty(layout.n_params, dtype=dtype)  # params at epoch start
+        # params and both optimizer-state slots at an epoch's start
+        self.backup = np.empty(3 * layout.n_params, dtype=dtype)
 
-    def buffers(self):
+    def buffers(self) -> tuple:
         """The buffers in the order the train kernels take them."""
         return (
             self.x_batch,
             self.y_batch,
+            self.w_batch,
             self.pre,
             self.acts,
+            self.dropped,
             self.delta_a,
             self.delta_b,
             self.row_loss,
+            self.row_scale,
             self.grads,
             self.backup,
         )

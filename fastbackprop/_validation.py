@@ -216,3 +216,44 @@ def _one_hot(labels: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
     one_hot = np.zeros((labels.shape[0], n_classes), dtype=dtype)
     one_hot[np.arange(labels.shape[0]), labels.astype(np.int64)] = 1
     return one_hot
+
+
+def check_sample_weight(sample_weight, n_samples: int, dtype: np.dtype) -> np.ndarray:
+    """Per-row weights as a C-contiguous ``(n, 1)`` array; ones for ``None``."""
+    if sample_weight is None:
+        return np.ones((n_samples, 1), dtype=dtype)
+    array = _as_numeric_array(sample_weight, "sample_weight")
+    if array.ndim != 1 or array.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight must be 1-D with one weight per row ({n_samples}); "
+            f"got shape {array.shape}"
+        )
+    if not np.isfinite(array).all() or (array < 0).any():
+        raise ValueError("sample_weight must be finite and >= 0")
+    if not array.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum")
+    return np.ascontiguousarray(array.reshape(-1, 1), dtype=dtype)
+
+
+def check_fraction(value, argument: str) -> float:
+    value = check_positive_float(value, argument)
+    if value >= 1:
+        raise ValueError(f"{argument} must lie in (0, 1); got {value}")
+    return value
+
+
+def check_dropout(dropout, n_hidden: int) -> np.ndarray:
+    """One dropout rate in [0, 1) per hidden layer, as float64."""
+    rates = (
+        list(dropout) if isinstance(dropout, (list, tuple, np.ndarray)) else [dropout] * n_hidden
+    )
+    if len(rates) != n_hidden:
+        raise ValueError(
+            f"dropout lists {len(rates)} rates but the network has {n_hidden} hidden layers"
+        )
+    for rate in rates:
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
+            raise TypeError(f"dropout rates must be numbers in [0, 1); got {rate!r}")
+        if not 0 <= rate < 1:
+            raise ValueError(f"dropout rates must lie in [0, 1); got {rate!r}")
+    return np.array(rates, dtype=np.float64)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import inspect
 import os
 import sys
 import zipfile
@@ -339,18 +338,14 @@ def load_model(path):
 
 
 def _fit_kwargs(net, args):
-    """``fit`` keywords; ``--optimizer`` is passed on only if ``fit`` takes it."""
-    kwargs = {
+    """``fit`` keywords from the command line."""
+    return {
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "verbose": args.verbose if args.verbose is not None else max(1, args.epochs // 10),
+        "optimizer": args.optimizer,
     }
-    if "optimizer" in inspect.signature(net.fit).parameters:
-        kwargs["optimizer"] = args.optimizer
-    elif args.optimizer != "sgd":
-        raise CLIError(f"--optimizer {args.optimizer!r} is not available in this version; use sgd")
-    return kwargs
 
 
 def _cmd_train(args) -> int:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+
 
 @dataclass
 class History:
-    """Per-epoch metrics of one call to :meth:`Network.fit`.
+    """Per-epoch metrics of :meth:`Network.fit`.
 
     Attributes
     ----------
@@ -16,21 +18,45 @@ class History:
     accuracy : list of float or None
         Fraction of training rows predicted right during each epoch, for the
         classification losses; ``None`` for ``mse``.
+    val_loss, val_accuracy : list of float
+        The same on the validation data after each epoch (empty without
+        validation data; ``val_accuracy`` is ``None`` for ``mse``).
+    learning_rate : list of float
+        The rate each epoch ran with.
     """
 
     loss: list = field(default_factory=list)
     accuracy: list | None = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_accuracy: list | None = field(default_factory=list)
+    learning_rate: list = field(default_factory=list)
 
     @property
     def epochs(self) -> int:
         """Number of epochs recorded."""
         return len(self.loss)
 
+    def append(self, logs: dict) -> None:
+        """Add one epoch's metrics."""
+        for key in _KEYS:
+            values = getattr(self, key)
+            if values is not None and key in logs:
+                values.append(float(logs[key]))
+
+    def extend(self, other: History) -> None:
+        """Add every epoch of ``other``."""
+        for key in _KEYS:
+            mine, theirs = getattr(self, key), getattr(other, key)
+            if mine is not None and theirs:
+                mine.extend(theirs)
+
     def as_dict(self) -> dict:
-        """The metrics as ``{name: list}``, leaving out absent ones."""
-        return {
-            k: v for k, v in (("loss", self.loss), ("accuracy", self.accuracy)) if v is not None
-        }
+        """The metrics as ``{name: list}``; absent ones are ``None``."""
+        return {key: getattr(self, key) for key in _KEYS}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> History:
+        return cls(**{key: data.get(key, []) for key in _KEYS})
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -5,25 +5,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _persistence
 from . import _validation as v
 from ._codes import ACTIVATION_CODES, LOSS_CODES, SIGMOID
+from ._data import class_weight_per_row, validation_split_indices
 from ._init import default_init, draw_weights
 from ._layout import Layout, Workspace
 from .history import History, NonFiniteLossError
+from .optim import SGD, make_optimizer
 
 #: rows per chunk when evaluating a whole data set (bounds workspace memory)
 EVAL_CHUNK = 2048
+#: rows per block that partial_fit converts and validates at a time
+STREAM_BLOCK = 8192
 #: most permutation entries generated ahead for one compiled call of epochs
 MAX_PERMUTATION_ENTRIES = 1 << 22
 DEFAULT_LEARNING_RATE = 0.01
 
 
-def _backend_modules(backend: str):
+def _backend_module(backend: str):
     if backend == "numba":
-        from .kernels import optim, train
+        from .kernels import train
     else:
-        from .reference import optim, train
-    return train, optim
+        from .reference import train
+    return train
 
 
 class Network:
@@ -50,9 +55,12 @@ class Network:
     dtype : {"float64", "float32"}
         Precision of parameters and computation, end to end.
     seed : int or None
-        Seeds initialisation and shuffling.
+        Seeds initialisation, shuffling and dropout masks.
     backend : {"numba", "numpy"}
         ``numba`` runs the compiled kernels; ``numpy`` the reference.
+    dropout : float or list of float, default 0.0
+        Inverted-dropout rate of each hidden layer's output, active only
+        while training.
 
     Examples
     --------
@@ -60,7 +68,7 @@ class Network:
     >>> from fastbackprop import Network
     >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
     >>> net = Network([2, 4, 2], activation="relu", seed=0)
-    >>> history = net.fit(X, [0, 1, 1, 0], epochs=500, learning_rate=0.5)
+    >>> history = net.fit(X, [0, 1, 1, 0], epochs=1000, learning_rate=0.1)
     >>> net.predict(X).tolist()
     [0, 1, 1, 0]
     """
@@ -75,6 +83,7 @@ class Network:
         dtype="float64",
         seed=None,
         backend="numba",
+        dropout=0.0,
     ):
         sizes = v.check_layer_sizes(layer_sizes)
         activations = v.check_activation(activation, len(sizes) - 2)
@@ -83,6 +92,7 @@ class Network:
         dtype = v.check_dtype(dtype)
         seed = v.check_seed(seed)
         backend = v.check_name(backend, v.BACKENDS, "backend")
+        dropout = v.check_dropout(dropout, len(sizes) - 2)
 
         self.layer_sizes = sizes
         self.activations = activations
@@ -90,16 +100,23 @@ class Network:
         self.output = output
         self.init = init
         self.dtype = dtype
-        self.seed = seed
         self.backend = backend
+        self._dropout = dropout
         self._layout = Layout(sizes)
         self._act_codes = np.array([ACTIVATION_CODES[a] for a in activations], dtype=np.int64)
         self._loss_code = LOSS_CODES[loss]
         self._output_code = SIGMOID if output == "sigmoid" else 0
-        self._train, self._optim = _backend_modules(backend)
+        self._train = _backend_module(backend)
         self._rng = np.random.default_rng(seed)
         self._params = np.zeros(self._layout.n_params, dtype=dtype)
         self._initialise()
+        # drawn once, so masks depend only on (seed, step, layer): a resumed
+        # run sees the same masks as an uninterrupted one
+        self._dropout_seed = int(self._rng.integers(2**63))
+        self.optimizer = SGD(DEFAULT_LEARNING_RATE)
+        self._opt_state = np.zeros((2, self._layout.n_params), dtype=dtype)
+        self._counters = np.zeros(2, dtype=np.int64)  # [optimizer step, global step]
+        self.history = History(accuracy=self._empty_accuracy(), val_accuracy=self._empty_accuracy())
 
     # ------------------------------------------------------------------ state
     def _initialise(self):
@@ -107,6 +124,9 @@ class Network:
         for layer, W in enumerate(self.weights):
             scheme = self.init or default_init(after[layer])
             W[...] = draw_weights(self._rng, scheme, *W.shape)
+
+    def _empty_accuracy(self):
+        return None if self.loss == "mse" else []
 
     @property
     def weights(self) -> list:
@@ -117,6 +137,11 @@ class Network:
     def biases(self) -> list:
         """Per-layer ``(n_out,)`` bias arrays, live views of the parameters."""
         return self._layout.bias_views(self._params)
+
+    @property
+    def dropout(self) -> list:
+        """Dropout rate of each hidden layer."""
+        return self._dropout.tolist()
 
     @property
     def n_features(self) -> int:
@@ -137,59 +162,71 @@ class Network:
             f"backend={self.backend!r})"
         )
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_train"]  # a module: re-resolved from the backend name
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._train = _backend_module(self.backend)
+
+    def save(self, path) -> None:
+        """Write the network, optimizer state, RNG state and history to one
+        ``.npz`` file, atomically (temporary file, then rename)."""
+        _persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path) -> Network:
+        """Read a network written by :meth:`save` (``allow_pickle=False``).
+
+        Raises
+        ------
+        ValueError
+            For a foreign, truncated or inconsistent file.
+        """
+        return _persistence.load(path, cls)
+
     # ---------------------------------------------------------------- helpers
-    def _check_Xy(self, X, y):
+    def _check_Xy(self, X, y, sample_weight=None):
         X = v.check_X(X, self.n_features, self.dtype)
         Y = v.check_targets(y, X.shape[0], self.loss, self.n_outputs, self.dtype)
-        return X, Y
+        W = v.check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        return X, Y, W
 
-    def _layout_args(self):
+    def _model(self):
         lay = self._layout
-        return (lay.layer_sizes, lay.w_offsets, lay.b_offsets, lay.col_offsets, self._act_codes)
+        return (
+            lay.layer_sizes,
+            lay.w_offsets,
+            lay.b_offsets,
+            lay.col_offsets,
+            self._act_codes,
+            self._dropout,
+            self._loss_code,
+            self._output_code,
+        )
 
-    def _loss_denominator(self, n_rows: int) -> int:
-        return n_rows if self.loss == "cross_entropy" else n_rows * self.n_outputs
-
-    def _evaluate(self, X, Y=None):
-        """Outputs of ``X``; with ``Y``, also the mean loss and correct count."""
+    def _evaluate(self, X, Y=None, W=None):
+        """Outputs of ``X``; with ``Y``, also the weighted mean loss and the
+        number of correct rows."""
         n = X.shape[0]
         ws = Workspace(self._layout, min(n, EVAL_CHUNK), self.dtype)
         out = np.empty((n, self.n_outputs), dtype=self.dtype)
         with_loss = Y is not None
         targets = Y if with_loss else out
-        loss_sum, correct = self._train.evaluate(
-            out,
-            X,
-            targets,
-            ws.x_batch,
-            ws.pre,
-            ws.acts,
-            ws.row_loss,
-            self._params,
-            *self._layout_args(),
-            self._loss_code,
-            self._output_code,
-            with_loss,
+        weights = W if W is not None else np.ones((n, 1), dtype=self.dtype)
+        loss_sum, weight_sum, correct = self._train.evaluate(
+            out, X, targets, weights, ws.buffers(), self._params, self._model(), with_loss
         )
-        return out, loss_sum / self._loss_denominator(n), int(correct)
+        per_row = 1 if self.loss == "cross_entropy" else self.n_outputs
+        mean = loss_sum / (weight_sum * per_row) if with_loss else None
+        return out, mean, int(correct)
 
-    def _batch_gradients(self, X, Y):
+    def _batch_gradients(self, X, Y, W):
         ws = Workspace(self._layout, X.shape[0], self.dtype)
         loss = self._train.batch_gradients(
-            ws.x_batch,
-            ws.y_batch,
-            ws.pre,
-            ws.acts,
-            ws.delta_a,
-            ws.delta_b,
-            ws.row_loss,
-            ws.grads,
-            X,
-            Y,
-            self._params,
-            *self._layout_args(),
-            self._loss_code,
-            self._output_code,
+            ws.buffers(), X, Y, W[:, 0].copy(), self._params, self._model(), 0, 0, False
         )
         return float(loss), ws.grads
 
@@ -217,15 +254,16 @@ class Network:
             out = (out > 0.5).astype(np.int64)
         return out[:, 0] if self.n_outputs == 1 else out
 
-    def compute_loss(self, X, y) -> float:
-        """Mean loss over the rows of ``X`` against targets ``y``."""
-        X, Y = self._check_Xy(X, y)
-        return float(self._evaluate(X, Y)[1])
+    def compute_loss(self, X, y, sample_weight=None) -> float:
+        """Mean loss over the rows of ``X`` against targets ``y``; with
+        ``sample_weight``, ``sum(w * l) / sum(w)``."""
+        X, Y, W = self._check_Xy(X, y, sample_weight)
+        return float(self._evaluate(X, Y, W)[1])
 
     def score(self, X, y) -> float:
         """Accuracy for the classification losses; R^2 (averaged over
         outputs) for mse."""
-        X, Y = self._check_Xy(X, y)
+        X, Y, _ = self._check_Xy(X, y)
         out, _, correct = self._evaluate(X, Y)
         if self.loss != "mse":
             return correct / X.shape[0]
@@ -238,7 +276,7 @@ class Network:
         return float(r2.mean())
 
     # -------------------------------------------------------------- training
-    def gradients(self, X, y):
+    def gradients(self, X, y, sample_weight=None):
         """Gradients of the mean loss, shaped like the parameters.
 
         Returns
@@ -246,26 +284,52 @@ class Network:
         grad_weights, grad_biases : list of ndarray
             New arrays; the parameters are left unchanged.
         """
-        X, Y = self._check_Xy(X, y)
-        _, grads = self._batch_gradients(X, Y)
+        X, Y, W = self._check_Xy(X, y, sample_weight)
+        _, grads = self._batch_gradients(X, Y, W)
         return self._layout.weight_views(grads), self._layout.bias_views(grads)
 
+    def gradient_stats(self, X, y) -> list:
+        """Per-layer weight norm, gradient norm and their ratio (one dict per
+        layer), as plotted by :func:`fastbackprop.plotting.plot_gradient_flow`."""
+        from .diagnostics import gradient_stats
+
+        return gradient_stats(self, X, y)
+
     def train_step(self, X, y, learning_rate) -> float:
-        """One gradient-descent step on ``(X, y)``; returns the loss before it."""
-        X, Y = self._check_Xy(X, y)
+        """One plain gradient-descent step on ``(X, y)``; returns the loss before it."""
+        X, Y, W = self._check_Xy(X, y)
         lr = v.check_positive_float(learning_rate, "learning_rate")
-        loss, grads = self._batch_gradients(X, Y)
+        loss, grads = self._batch_gradients(X, Y, W)
         if not np.isfinite(loss):
             raise NonFiniteLossError(
                 f"loss is {loss} before the step; no step taken. The parameters or "
                 "data have diverged; try a lower learning_rate.",
                 epoch=0,
             )
-        self._optim.sgd_update(self._params, grads, self.dtype.type(lr))
+        self._params -= self.dtype.type(lr) * grads
         return loss
 
-    def fit(self, X, y, epochs=100, batch_size=None, learning_rate=None, shuffle=True, verbose=0):
-        """Train with minibatch SGD.
+    def fit(
+        self,
+        X,
+        y,
+        epochs=100,
+        batch_size=None,
+        learning_rate=None,
+        shuffle=True,
+        verbose=0,
+        *,
+        optimizer=None,
+        clip_norm=None,
+        lr_schedule=None,
+        sample_weight=None,
+        class_weight=None,
+        validation_data=None,
+        validation_split=None,
+        callbacks=None,
+        progress=False,
+    ) -> History:
+        """Train by minibatch gradient descent with the network's optimizer.
 
         Parameters
         ----------
@@ -279,16 +343,38 @@ class Network:
         batch_size : int or None
             Rows per step; ``None`` (or more than ``n_samples``) is full batch.
         learning_rate : float or None
-            Step size; ``None`` means 0.01.
+            With ``optimizer=None``, sets the current optimizer's rate; with a
+            name, that optimizer's rate. Not allowed with an optimizer object.
         shuffle : bool, default True
             Visit the rows in a fresh random order every epoch.
         verbose : int, default 0
             Print a line every ``verbose`` epochs and at the last, in the form
             ``Epoch 100/1000 - Loss: 0.0972 - Accuracy: 0.9900``.
+        optimizer : None, str or Optimizer
+            ``None`` keeps the current optimizer and its state (a new network
+            has ``SGD(0.01)``); ``"sgd"``, ``"adam"``, ``"adamw"``,
+            ``"rmsprop"`` or an instance from :mod:`fastbackprop.optim` sets
+            a new one with fresh state (the same instance keeps its state).
+        clip_norm : float or None
+            Clip the global gradient norm, as ``torch.nn.utils.clip_grad_norm_``.
+        lr_schedule : None, str or Schedule
+            See :mod:`fastbackprop.schedules`.
+        sample_weight : array-like (n,), optional
+            Per-row weights: the loss becomes ``sum(w * l) / sum(w)``.
+        class_weight : "balanced" or dict, optional
+            Per-class weights, multiplied into ``sample_weight``.
+        validation_data : (X_val, y_val), optional
+        validation_split : float, optional
+            Hold out this fraction (stratified for classification).
+        callbacks : list of Callback, optional
+            See :mod:`fastbackprop.callbacks`.
+        progress : bool, default False
+            A progress bar over epochs (tqdm on a terminal, plain lines otherwise).
 
         Returns
         -------
         History
+            This call's epochs; ``net.history`` accumulates every fit.
 
         Raises
         ------
@@ -296,67 +382,188 @@ class Network:
             (a ``FloatingPointError``) if the loss becomes NaN or inf; the
             parameters are restored to the start of the failing epoch.
         """
-        X, Y = self._check_Xy(X, y)
+        from .callbacks import CallbackList, ProgressBar
+        from .schedules import get_schedule
+
+        X, Y, W = self._check_Xy(X, y, sample_weight)
         epochs = v.check_count(epochs, "epochs", 0)
+        shuffle = v.check_bool(shuffle, "shuffle")
+        verbose = v.check_count(verbose, "verbose", 0)
+        progress = v.check_bool(progress, "progress")
+        clip = 0.0 if clip_norm is None else v.check_positive_float(clip_norm, "clip_norm")
+        if learning_rate is not None:
+            learning_rate = v.check_positive_float(learning_rate, "learning_rate")
+        new_optimizer = None if optimizer is None else make_optimizer(optimizer, learning_rate)
+        schedule = get_schedule(lr_schedule, epochs=max(epochs, 1))
+        schedule.reset()
+        if class_weight is not None:
+            W = W * class_weight_per_row(class_weight, Y, self.loss)[:, None].astype(self.dtype)
+            if not W.sum() > 0:
+                raise ValueError("class_weight leaves every row with weight 0")
+        if validation_data is not None and validation_split is not None:
+            raise ValueError("give validation_data or validation_split, not both")
+        validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a pair (X_val, y_val)")
+            validation = self._check_Xy(*validation_data)
+        elif validation_split is not None:
+            fraction = v.check_fraction(validation_split, "validation_split")
+            train_rows, val_rows = validation_split_indices(Y, self.loss, fraction, self._rng)
+            validation = (X[val_rows], Y[val_rows], np.ones((len(val_rows), 1), self.dtype))
+            X, Y, W = X[train_rows], Y[train_rows], np.ascontiguousarray(W[train_rows])
         n = X.shape[0]
         batch_size = n if batch_size is None else v.check_count(batch_size, "batch_size", 1)
         batch_size = min(batch_size, n)
-        lr = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
-        lr = v.check_positive_float(lr, "learning_rate")
-        shuffle = v.check_bool(shuffle, "shuffle")
-        verbose = v.check_count(verbose, "verbose", 0)
+        callback_list = CallbackList(callbacks)
+        if progress:
+            callback_list = CallbackList([*callback_list.callbacks, ProgressBar(epochs)])
 
-        classification = self.loss != "mse"
-        history = History(accuracy=[] if classification else None)
+        # every check passed: from here on the network changes
+        if new_optimizer is not None:
+            if new_optimizer is not self.optimizer:
+                self._opt_state[:] = 0
+                self._counters[0] = 0
+            self.optimizer = new_optimizer
+        elif learning_rate is not None:
+            self.optimizer.learning_rate = learning_rate
+        history = History(accuracy=self._empty_accuracy(), val_accuracy=self._empty_accuracy())
+        per_epoch_python = bool(validation or len(callback_list) or not schedule.is_static)
+        callback_list.on_train_begin(self)
+        try:
+            self._run_epochs(
+                X,
+                Y,
+                W,
+                epochs,
+                batch_size,
+                shuffle,
+                verbose,
+                clip,
+                schedule,
+                validation,
+                callback_list,
+                per_epoch_python,
+                history,
+            )
+        finally:
+            # closes log files and restores best weights, however training ended
+            callback_list.on_train_end()
+        return history
+
+    def _run_epochs(
+        self,
+        X,
+        Y,
+        W,
+        epochs,
+        batch_size,
+        shuffle,
+        verbose,
+        clip,
+        schedule,
+        validation,
+        callback_list,
+        per_epoch_python,
+        history,
+    ):
+        n = X.shape[0]
         ws = Workspace(self._layout, batch_size, self.dtype)
-        lr_typed = self.dtype.type(lr)
+        base_lr = self.optimizer.learning_rate
         done = 0
-        while done < epochs:
-            chunk = self._epochs_in_next_call(done, epochs, n, verbose)
+        stop = False
+        while done < epochs and not stop:
+            chunk = 1 if per_epoch_python else self._epochs_in_next_call(done, epochs, n, verbose)
             perms = np.empty((chunk, n), dtype=np.int64)
             for e in range(chunk):
                 perms[e] = self._rng.permutation(n) if shuffle else np.arange(n)
+            rates = np.array([schedule.learning_rate(done + e, base_lr) for e in range(chunk)])
             epoch_loss = np.zeros(chunk, dtype=np.float64)
             epoch_correct = np.zeros(chunk, dtype=np.int64)
             failed = self._train.train_epochs(
                 self._params,
-                ws.x_batch,
-                ws.y_batch,
-                ws.pre,
-                ws.acts,
-                ws.delta_a,
-                ws.delta_b,
-                ws.row_loss,
-                ws.grads,
-                ws.backup,
-                epoch_loss,
-                epoch_correct,
+                self._opt_state,
+                self._counters,
+                ws.buffers(),
                 X,
                 Y,
+                W,
                 perms,
+                rates.astype(self.dtype),
+                epoch_loss,
+                epoch_correct,
                 batch_size,
-                lr_typed,
-                *self._layout_args(),
-                self._loss_code,
-                self._output_code,
+                self._model(),
+                self.optimizer.code,
+                self.optimizer.hyperparameters(),
+                clip,
+                self._dropout_seed,
             )
             completed = chunk if failed < 0 else int(failed)
             for e in range(completed):
-                history.loss.append(float(epoch_loss[e]))
-                if classification:
-                    history.accuracy.append(float(epoch_correct[e]) / n)
-                self._report(verbose, done + e + 1, epochs, history)
+                logs = {"loss": float(epoch_loss[e]), "learning_rate": float(rates[e])}
+                if self.loss != "mse":
+                    logs["accuracy"] = float(epoch_correct[e]) / n
+                if validation:
+                    _, logs["val_loss"], correct = self._evaluate(*validation)
+                    if self.loss != "mse":
+                        logs["val_accuracy"] = correct / validation[0].shape[0]
+                history.append(logs)
+                self.history.append(logs)
+                self._report(verbose, done + e + 1, epochs, logs)
+                stop = bool(callback_list.on_epoch_end(done + e + 1, logs)) or stop
+                if not schedule.is_static:
+                    base_lr = schedule.update(logs)
             if failed >= 0:
                 bad_epoch = done + completed + 1
                 raise NonFiniteLossError(
                     f"loss became non-finite in epoch {bad_epoch}/{epochs}; parameters "
                     f"were restored to the start of that epoch. Try a lower learning_rate "
-                    f"(it was {lr:g}).",
+                    f"(it was {float(rates[completed]):g}).",
                     epoch=bad_epoch,
                     history=history,
                 )
             done += chunk
-        return history
+
+    def partial_fit(self, X, y, batch_size=None, sample_weight=None, shuffle=False):
+        """One pass over the given rows with the current optimizer and its state.
+
+        For streaming and out-of-core data: rows are converted and checked
+        in blocks of ``STREAM_BLOCK``, so a ``numpy.memmap`` is never loaded
+        whole. ``batch_size=None`` takes each block as one batch.
+
+        Returns
+        -------
+        Network
+            ``self``.
+        """
+        if not hasattr(X, "shape") or len(X.shape) != 2:
+            X = np.asarray(X)
+        y_rows = len(y) if hasattr(y, "__len__") else None
+        if y_rows is not None and X.ndim == 2 and y_rows != X.shape[0]:
+            raise ValueError(f"y has {y_rows} rows but X has {X.shape[0]}; they must match")
+        if batch_size is not None:
+            batch_size = v.check_count(batch_size, "batch_size", 1)
+        block = (
+            STREAM_BLOCK
+            if batch_size is None
+            else max(batch_size, STREAM_BLOCK // batch_size * batch_size)
+        )
+        n = X.shape[0] if X.ndim == 2 else 0
+        if n == 0:
+            v.check_X(X, self.n_features, self.dtype)  # raises the usual message
+        weights = None if sample_weight is None else np.asarray(sample_weight)
+        for start in range(0, n, block):
+            rows = slice(start, min(start + block, n))
+            self.fit(
+                X[rows],
+                y[rows],
+                epochs=1,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                sample_weight=None if weights is None else weights[rows],
+            )
+        return self
 
     @staticmethod
     def _epochs_in_next_call(done, epochs, n, verbose):
@@ -368,10 +575,17 @@ class Network:
             chunk = next_report - done
         return max(1, min(chunk, MAX_PERMUTATION_ENTRIES // n))
 
-    def _report(self, verbose, epoch, epochs, history):
+    @staticmethod
+    def _report(verbose, epoch, epochs, logs):
         if not verbose or (epoch % verbose and epoch != epochs):
             return
-        line = f"Epoch {epoch}/{epochs} - Loss: {history.loss[-1]:.4f}"
-        if history.accuracy is not None:
-            line += f" - Accuracy: {history.accuracy[-1]:.4f}"
+        line = f"Epoch {epoch}/{epochs} - Loss: {logs['loss']:.4f}"
+        labels = (
+            ("accuracy", "Accuracy"),
+            ("val_loss", "Val Loss"),
+            ("val_accuracy", "Val Accuracy"),
+        )
+        for key, label in labels:
+            if key in logs:
+                line += f" - {label}: {logs[key]:.4f}"
         print(line, flush=True)

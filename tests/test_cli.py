@@ -195,7 +195,7 @@ def csv_file(tmp_path):
         (["--target", "label", "--activation", "swish"], "activation='swish'"),
         (["--target", "label", "--learning-rate", "-1"], "learning_rate"),
         (["--target", "label", "--epochs", "0"], "--epochs"),
-        (["--target", "label", "--optimizer", "adam"], "adam"),
+        (["--target", "label", "--optimizer", "nadam"], "nadam"),
         (["--target", "label", "--loss", "hinge"], "loss='hinge'"),
     ],
 )

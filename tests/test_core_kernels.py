@@ -87,7 +87,10 @@ def test_loss_pair(name, dtype, rng):
     outs = [np.empty_like(logits), np.empty(6, dtype)]
     fast, ref = run_both(k_fwd, r_fwd, outs, [logits, targets, *extra])
     assert_same(fast, ref, dtype)
-    fast_b, ref_b = run_both(k_bwd, r_bwd, [np.empty_like(logits)], [ref[0], targets, *extra])
+    # each row's share of the mean: uneven, as sample weights make it
+    row_scale = rng.uniform(0.1, 1.0, 6).astype(dtype) / 6
+    inputs = [ref[0], targets, row_scale, *extra]
+    fast_b, ref_b = run_both(k_bwd, r_bwd, [np.empty_like(logits)], inputs)
     assert_same(fast_b, ref_b, dtype)
 
 

@@ -10,9 +10,9 @@ silu). ``dinp`` may be the same buffer as ``dout``. All buffers are
 
 import math
 
-from .._codes import ELU, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
 from numba import prange
 
+from .._codes import ELU, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
 from .elementary import sigmoid_fast, tanh_fast
 

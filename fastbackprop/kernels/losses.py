@@ -2,9 +2,13 @@
 
 ``<loss>_forward(out, row_loss, logits, targets)`` writes the output
 activations and each row's summed loss; ``<loss>_backward(dlogits, out,
-targets)`` writes the gradient of the *mean* loss (PyTorch's definitions)
+targets, row_scale)`` writes the gradient of the *mean* loss (PyTorch's
+definitions)
 with respect to the pre-activations. Shapes: ``(batch, n_out)`` except
-``row_loss``: ``(batch,)``. Each op is a per-row body plus a kernel that runs
+``row_loss`` and ``row_scale``: ``(batch,)``. ``row_scale[i]`` is row i's
+share of the mean, ``w_i / (sum(w) * n)`` with ``n`` 1 for cross-entropy and
+``n_out`` for the element-wise losses (``1 / batch`` without sample
+weights). Each op is a per-row body plus a kernel that runs
 it on one thread or, from ``PARALLEL_MIN_WORK`` elements, on all.
 """
 
@@ -47,9 +51,9 @@ def _softmax_cross_entropy_forward_row(i, out, row_loss, logits, targets):
 
 
 @jit_inline
-def _softmax_cross_entropy_backward_row(i, dlogits, out, targets):
-    # dL/dz = (softmax * sum(t) - t) / batch; sum(t) is 1 for labels
-    scale = 1.0 / dlogits.shape[0]
+def _softmax_cross_entropy_backward_row(i, dlogits, out, targets, row_scale):
+    # dL/dz = (softmax * sum(t) - t) * row_scale; sum(t) is 1 for labels
+    scale = row_scale[i]
     t_sum = 0.0
     for j in range(targets.shape[1]):
         t_sum += targets[i, j]
@@ -69,9 +73,9 @@ def _sigmoid_bce_forward_row(i, out, row_loss, logits, targets):
 
 
 @jit_inline
-def _sigmoid_bce_backward_row(i, dlogits, out, targets):
-    # dL/dz = (sigmoid - t) / (batch * n_out)
-    scale = 1.0 / (dlogits.shape[0] * dlogits.shape[1])
+def _sigmoid_bce_backward_row(i, dlogits, out, targets, row_scale):
+    # dL/dz = (sigmoid - t) * row_scale
+    scale = row_scale[i]
     for j in range(dlogits.shape[1]):
         dlogits[i, j] = (out[i, j] - targets[i, j]) * scale
 
@@ -89,9 +93,9 @@ def _mse_forward_row(i, out, row_loss, logits, targets, output_code):
 
 
 @jit_inline
-def _mse_backward_row(i, dlogits, out, targets, output_code):
-    # dL/dy = 2 (y - t) / (batch * n_out), times sigmoid' = y (1 - y)
-    scale = 2.0 / (dlogits.shape[0] * dlogits.shape[1])
+def _mse_backward_row(i, dlogits, out, targets, row_scale, output_code):
+    # dL/dy = 2 (y - t) * row_scale, times sigmoid' = y (1 - y)
+    scale = 2.0 * row_scale[i]
     for j in range(dlogits.shape[1]):
         y = out[i, j]
         g = (y - targets[i, j]) * scale
@@ -111,13 +115,13 @@ def softmax_cross_entropy_forward(out, row_loss, logits, targets):
 
 
 @jit_parallel
-def softmax_cross_entropy_backward(dlogits, out, targets):
+def softmax_cross_entropy_backward(dlogits, out, targets, row_scale):
     if dlogits.size >= PARALLEL_MIN_WORK:
         for i in prange(dlogits.shape[0]):
-            _softmax_cross_entropy_backward_row(i, dlogits, out, targets)
+            _softmax_cross_entropy_backward_row(i, dlogits, out, targets, row_scale)
     else:
         for i in range(dlogits.shape[0]):
-            _softmax_cross_entropy_backward_row(i, dlogits, out, targets)
+            _softmax_cross_entropy_backward_row(i, dlogits, out, targets, row_scale)
 
 
 @jit_parallel
@@ -131,13 +135,13 @@ def sigmoid_bce_forward(out, row_loss, logits, targets):
 
 
 @jit_parallel
-def sigmoid_bce_backward(dlogits, out, targets):
+def sigmoid_bce_backward(dlogits, out, targets, row_scale):
     if dlogits.size >= PARALLEL_MIN_WORK:
         for i in prange(dlogits.shape[0]):
-            _sigmoid_bce_backward_row(i, dlogits, out, targets)
+            _sigmoid_bce_backward_row(i, dlogits, out, targets, row_scale)
     else:
         for i in range(dlogits.shape[0]):
-            _sigmoid_bce_backward_row(i, dlogits, out, targets)
+            _sigmoid_bce_backward_row(i, dlogits, out, targets, row_scale)
 
 
 @jit_parallel
@@ -151,13 +155,13 @@ def mse_forward(out, row_loss, logits, targets, output_code):
 
 
 @jit_parallel
-def mse_backward(dlogits, out, targets, output_code):
+def mse_backward(dlogits, out, targets, row_scale, output_code):
     if dlogits.size >= PARALLEL_MIN_WORK:
         for i in prange(dlogits.shape[0]):
-            _mse_backward_row(i, dlogits, out, targets, output_code)
+            _mse_backward_row(i, dlogits, out, targets, row_scale, output_code)
     else:
         for i in range(dlogits.shape[0]):
-            _mse_backward_row(i, dlogits, out, targets, output_code)
+            _mse_backward_row(i, dlogits, out, targets, row_scale, output_code)
 
 
 @jit_parallel
@@ -178,32 +182,42 @@ LOSSES = {
 
 
 @jit
-def loss_forward(out, row_loss, logits, targets, loss_code, output_code):
-    """Dispatch on a loss code; returns the mean loss of the batch."""
+def loss_forward(out, row_loss, logits, targets, weights, loss_code, output_code):
+    """Dispatch on a loss code; returns the (sample-weighted) mean loss,
+    sum(w_i l_i) / sum(w_i), with l_i averaged over outputs for bce and mse."""
     if loss_code == CROSS_ENTROPY:
         softmax_cross_entropy_forward(out, row_loss, logits, targets)
-        denominator = logits.shape[0]
+        per_row = 1
     elif loss_code == BINARY_CROSS_ENTROPY:
         sigmoid_bce_forward(out, row_loss, logits, targets)
-        denominator = logits.shape[0] * logits.shape[1]
+        per_row = logits.shape[1]
     else:
         mse_forward(out, row_loss, logits, targets, output_code)
-        denominator = logits.shape[0] * logits.shape[1]
+        per_row = logits.shape[1]
     total = 0.0
+    weight_sum = 0.0
     for i in range(logits.shape[0]):  # fixed order: thread-count independent
-        total += row_loss[i]
-    return total / denominator
+        total += weights[i] * row_loss[i]
+        weight_sum += weights[i]
+    return total / (weight_sum * per_row)
 
 
 @jit
-def loss_backward(dlogits, out, targets, loss_code, output_code):
-    """Dispatch on a loss code."""
+def loss_backward(dlogits, out, targets, weights, row_scale, loss_code, output_code):
+    """Dispatch on a loss code; fills ``row_scale`` from the weights first."""
+    per_row = 1 if loss_code == CROSS_ENTROPY else dlogits.shape[1]
+    weight_sum = 0.0
+    for i in range(dlogits.shape[0]):
+        weight_sum += weights[i]
+    inv = 1.0 / (weight_sum * per_row)
+    for i in range(dlogits.shape[0]):
+        row_scale[i] = weights[i] * inv
     if loss_code == CROSS_ENTROPY:
-        softmax_cross_entropy_backward(dlogits, out, targets)
+        softmax_cross_entropy_backward(dlogits, out, targets, row_scale)
     elif loss_code == BINARY_CROSS_ENTROPY:
-        sigmoid_bce_backward(dlogits, out, targets)
+        sigmoid_bce_backward(dlogits, out, targets, row_scale)
     else:
-        mse_backward(dlogits, out, targets, output_code)
+        mse_backward(dlogits, out, targets, row_scale, output_code)
 
 
 @jit

@@ -16,9 +16,9 @@ def softmax_cross_entropy_forward(out, row_loss, logits, targets):
     row_loss[...] = np.where(targets != 0, targets * neg_log_softmax, 0).sum(axis=1)
 
 
-def softmax_cross_entropy_backward(dlogits, out, targets):
+def softmax_cross_entropy_backward(dlogits, out, targets, row_scale):
     t_sum = targets.sum(axis=1, keepdims=True)
-    dlogits[...] = (out * t_sum - targets) / dlogits.shape[0]
+    dlogits[...] = (out * t_sum - targets) * row_scale[:, None]
 
 
 def sigmoid_bce_forward(out, row_loss, logits, targets):
@@ -28,8 +28,8 @@ def sigmoid_bce_forward(out, row_loss, logits, targets):
     row_loss[...] = elementwise.sum(axis=1)
 
 
-def sigmoid_bce_backward(dlogits, out, targets):
-    dlogits[...] = (out - targets) / dlogits.size
+def sigmoid_bce_backward(dlogits, out, targets, row_scale):
+    dlogits[...] = (out - targets) * row_scale[:, None]
 
 
 def mse_forward(out, row_loss, logits, targets, output_code):
@@ -37,8 +37,8 @@ def mse_forward(out, row_loss, logits, targets, output_code):
     row_loss[...] = ((out - targets) ** 2).sum(axis=1)
 
 
-def mse_backward(dlogits, out, targets, output_code):
-    g = 2 * (out - targets) / dlogits.size
+def mse_backward(dlogits, out, targets, row_scale, output_code):
+    g = 2 * (out - targets) * row_scale[:, None]
     if output_code == SIGMOID:
         g = g * out * (1 - out)
     dlogits[...] = g
@@ -51,26 +51,29 @@ LOSSES = {
 }
 
 
-def loss_forward(out, row_loss, logits, targets, loss_code, output_code):
+def loss_forward(out, row_loss, logits, targets, weights, loss_code, output_code):
     if loss_code == CROSS_ENTROPY:
         softmax_cross_entropy_forward(out, row_loss, logits, targets)
-        denominator = logits.shape[0]
+        per_row = 1
     elif loss_code == BINARY_CROSS_ENTROPY:
         sigmoid_bce_forward(out, row_loss, logits, targets)
-        denominator = logits.size
+        per_row = logits.shape[1]
     else:
         mse_forward(out, row_loss, logits, targets, output_code)
-        denominator = logits.size
-    return float(row_loss.sum(dtype=np.float64)) / denominator
+        per_row = logits.shape[1]
+    w = weights.astype(np.float64)
+    return float((w * row_loss).sum()) / (float(w.sum()) * per_row)
 
 
-def loss_backward(dlogits, out, targets, loss_code, output_code):
+def loss_backward(dlogits, out, targets, weights, row_scale, loss_code, output_code):
+    per_row = 1 if loss_code == CROSS_ENTROPY else dlogits.shape[1]
+    row_scale[...] = weights / (weights.astype(np.float64).sum() * per_row)
     if loss_code == CROSS_ENTROPY:
-        softmax_cross_entropy_backward(dlogits, out, targets)
+        softmax_cross_entropy_backward(dlogits, out, targets, row_scale)
     elif loss_code == BINARY_CROSS_ENTROPY:
-        sigmoid_bce_backward(dlogits, out, targets)
+        sigmoid_bce_backward(dlogits, out, targets, row_scale)
     else:
-        mse_backward(dlogits, out, targets, output_code)
+        mse_backward(dlogits, out, targets, row_scale, output_code)
 
 
 def count_correct(out, targets, loss_code):

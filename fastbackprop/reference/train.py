@@ -1,14 +1,15 @@
 """NumPy twin of :mod:`fastbackprop.kernels.train`: the same loop, spelled
-out with NumPy arrays and Python control flow."""
+out with NumPy arrays and Python control flow. Same argument groups."""
 
 import math
 
 import numpy as np
 
 from .activations import activation_backward, activation_forward
+from .dropout import dropout_backward, dropout_forward, dropout_key
 from .linear import linear_backward, linear_forward
 from .losses import count_correct, loss_backward, loss_forward, output_forward
-from .optim import all_finite, sgd_update
+from .optim import all_finite, clip_gradients, optimizer_update
 
 
 def matrix_view(flat, offset, rows, cols):
@@ -19,295 +20,158 @@ def gather_rows(out, src, index, start):
     out[...] = src[index[start : start + out.shape[0]]]
 
 
-def _layers(layer_sizes, w_offsets, b_offsets, params):
-    """(W, b) views of every layer."""
+def _layer_params(flat, model):
+    """(W, b) views of every layer in a flat buffer."""
+    layer_sizes, w_offsets, b_offsets = model[0], model[1], model[2]
     pairs = []
     for layer in range(len(layer_sizes) - 1):
         n_in, n_out = int(layer_sizes[layer]), int(layer_sizes[layer + 1])
-        W = matrix_view(params, w_offsets[layer], n_in, n_out)
-        b = params[b_offsets[layer] : b_offsets[layer] + n_out]
-        pairs.append((W, b))
+        W = matrix_view(flat, w_offsets[layer], n_in, n_out)
+        pairs.append((W, flat[b_offsets[layer] : b_offsets[layer] + n_out]))
     return pairs
 
 
-def forward_pass(
-    pre, acts, x, params, layer_sizes, w_offsets, b_offsets, col_offsets, act_codes, max_batch
-):
-    nb = x.shape[0]
-    layers = _layers(layer_sizes, w_offsets, b_offsets, params)
+def _layer_buffer(flat, model, max_batch, layer, nb):
+    width = int(model[0][layer + 1])
+    return matrix_view(flat, max_batch * model[3][layer], nb, width)
+
+
+def forward_pass(buffers, x, params, model, dropout_seed, step, training):
+    pre, acts, dropped, max_batch = buffers[3], buffers[4], buffers[5], buffers[8].shape[0]
+    act_codes, drop_rates = model[4], model[5]
+    layers = _layer_params(params, model)
     inp = x
     for layer, (W, b) in enumerate(layers):
-        z = matrix_view(pre, max_batch * col_offsets[layer], nb, W.shape[1])
+        z = _layer_buffer(pre, model, max_batch, layer, len(x))
         linear_forward(z, inp, W, b)
         if layer < len(layers) - 1:
-            a = matrix_view(acts, max_batch * col_offsets[layer], nb, W.shape[1])
+            a = _layer_buffer(acts, model, max_batch, layer, len(x))
             activation_forward(a, z, act_codes[layer])
             inp = a
+            if training and drop_rates[layer] > 0:
+                inp = _layer_buffer(dropped, model, max_batch, layer, len(x))
+                key = dropout_key(dropout_seed, step, layer)
+                dropout_forward(inp, a, drop_rates[layer], key)
 
 
-def backward_pass(
-    grads,
-    delta_a,
-    delta_b,
-    pre,
-    acts,
-    x,
-    y,
-    params,
-    layer_sizes,
-    w_offsets,
-    b_offsets,
-    col_offsets,
-    act_codes,
-    max_batch,
-    loss_code,
-    output_code,
-):
-    nb = x.shape[0]
-    layers = _layers(layer_sizes, w_offsets, b_offsets, params)
-    grad_layers = _layers(layer_sizes, w_offsets, b_offsets, grads)
+def backward_pass(buffers, x, y, w, params, model, dropout_seed, step, training):
+    pre, acts, dropped = buffers[3], buffers[4], buffers[5]
+    row_scale, grads, max_batch = buffers[9], buffers[10], buffers[8].shape[0]
+    act_codes, drop_rates, loss_code, output_code = model[4], model[5], model[6], model[7]
+    nb = len(x)
+    layers = _layer_params(params, model)
+    grad_layers = _layer_params(grads, model)
     last = len(layers) - 1
-    out = matrix_view(acts, max_batch * col_offsets[last], nb, layers[last][0].shape[1])
+    out = _layer_buffer(acts, model, max_batch, last, nb)
     delta = np.empty_like(out)
-    loss_backward(delta, out, y, loss_code, output_code)
+    loss_backward(delta, out, y, w, row_scale[:nb], loss_code, output_code)
     for layer in range(last, -1, -1):
-        W, _ = layers[layer]
+        W = layers[layer][0]
         dW, db = grad_layers[layer]
         if layer == 0:
             linear_backward(None, dW, db, delta, x, W, False)
-        else:
-            inp = matrix_view(acts, max_batch * col_offsets[layer - 1], nb, W.shape[0])
-            z_in = matrix_view(pre, max_batch * col_offsets[layer - 1], nb, W.shape[0])
-            dinp = np.empty_like(inp)
-            linear_backward(dinp, dW, db, delta, inp, W, True)
-            activation_backward(dinp, dinp, inp, z_in, act_codes[layer - 1])
-            delta = dinp
+            continue
+        below = layer - 1
+        a = _layer_buffer(acts, model, max_batch, below, nb)
+        z = _layer_buffer(pre, model, max_batch, below, nb)
+        dropping = training and drop_rates[below] > 0
+        inp = _layer_buffer(dropped, model, max_batch, below, nb) if dropping else a
+        dinp = np.empty_like(a)
+        linear_backward(dinp, dW, db, delta, inp, W, True)
+        if dropping:
+            dropout_backward(dinp, dinp, drop_rates[below], dropout_key(dropout_seed, step, below))
+        activation_backward(dinp, dinp, a, z, act_codes[below])
+        delta = dinp
 
 
-def batch_gradients(
-    x_batch,
-    y_batch,
-    pre,
-    acts,
-    delta_a,
-    delta_b,
-    row_loss,
-    grads,
-    x,
-    y,
-    params,
-    layer_sizes,
-    w_offsets,
-    b_offsets,
-    col_offsets,
-    act_codes,
-    loss_code,
-    output_code,
-):
-    max_batch = row_loss.shape[0]
-    nb = x.shape[0]
-    last = len(layer_sizes) - 2
-    n_out = int(layer_sizes[-1])
-    forward_pass(
-        pre, acts, x, params, layer_sizes, w_offsets, b_offsets, col_offsets, act_codes, max_batch
-    )
-    out = matrix_view(acts, max_batch * col_offsets[last], nb, n_out)
-    logits = matrix_view(pre, max_batch * col_offsets[last], nb, n_out)
-    loss = loss_forward(out, row_loss[:nb], logits, y, loss_code, output_code)
-    backward_pass(
-        grads,
-        delta_a,
-        delta_b,
-        pre,
-        acts,
-        x,
-        y,
-        params,
-        layer_sizes,
-        w_offsets,
-        b_offsets,
-        col_offsets,
-        act_codes,
-        max_batch,
-        loss_code,
-        output_code,
-    )
+def batch_gradients(buffers, x, y, w, params, model, dropout_seed, step, training):
+    pre, acts, row_loss = buffers[3], buffers[4], buffers[8]
+    max_batch, nb, last = row_loss.shape[0], len(x), len(model[0]) - 2
+    forward_pass(buffers, x, params, model, dropout_seed, step, training)
+    out = _layer_buffer(acts, model, max_batch, last, nb)
+    logits = _layer_buffer(pre, model, max_batch, last, nb)
+    loss = loss_forward(out, row_loss[:nb], logits, y, w, model[6], model[7])
+    backward_pass(buffers, x, y, w, params, model, dropout_seed, step, training)
     return loss
 
 
 def train_epochs(
     params,
-    x_batch,
-    y_batch,
-    pre,
-    acts,
-    delta_a,
-    delta_b,
-    row_loss,
-    grads,
-    backup,
-    epoch_loss,
-    epoch_correct,
+    opt_state,
+    counters,
+    buffers,
     X,
     Y,
+    sample_weight,
     perms,
+    epoch_lrs,
+    epoch_loss,
+    epoch_correct,
     batch_size,
-    learning_rate,
-    layer_sizes,
-    w_offsets,
-    b_offsets,
-    col_offsets,
-    act_codes,
-    loss_code,
-    output_code,
+    model,
+    opt_code,
+    opt_hyper,
+    clip_norm,
+    dropout_seed,
 ):
     # divergence is detected below and reported as NonFiniteLossError, so
     # NumPy's overflow warnings on the way there are noise
     with np.errstate(over="ignore", invalid="ignore"):
-        return _train_epochs(
-            params,
-            x_batch,
-            y_batch,
-            pre,
-            acts,
-            delta_a,
-            delta_b,
-            row_loss,
-            grads,
-            backup,
-            epoch_loss,
-            epoch_correct,
-            X,
-            Y,
-            perms,
-            batch_size,
-            learning_rate,
-            layer_sizes,
-            w_offsets,
-            b_offsets,
-            col_offsets,
-            act_codes,
-            loss_code,
-            output_code,
-        )
-
-
-def _train_epochs(
-    params,
-    x_batch,
-    y_batch,
-    pre,
-    acts,
-    delta_a,
-    delta_b,
-    row_loss,
-    grads,
-    backup,
-    epoch_loss,
-    epoch_correct,
-    X,
-    Y,
-    perms,
-    batch_size,
-    learning_rate,
-    layer_sizes,
-    w_offsets,
-    b_offsets,
-    col_offsets,
-    act_codes,
-    loss_code,
-    output_code,
-):
-    n = X.shape[0]
-    max_batch = row_loss.shape[0]
-    n_out = Y.shape[1]
-    for epoch, perm in enumerate(perms):
-        backup[:] = params
-        losses = []
-        correct = 0
-        for start in range(0, n, batch_size):
-            rows = perm[start : start + batch_size]
-            xb, yb = X[rows], Y[rows]
-            loss = batch_gradients(
-                x_batch,
-                y_batch,
-                pre,
-                acts,
-                delta_a,
-                delta_b,
-                row_loss,
-                grads,
-                xb,
-                yb,
-                params,
-                layer_sizes,
-                w_offsets,
-                b_offsets,
-                col_offsets,
-                act_codes,
-                loss_code,
-                output_code,
-            )
-            if not math.isfinite(loss):
-                params[:] = backup
+        for epoch, perm in enumerate(perms):
+            saved = (params.copy(), opt_state.copy(), counters.copy())
+            losses, correct = [], 0
+            for start in range(0, len(X), batch_size):
+                rows = perm[start : start + batch_size]
+                step = int(counters[0])
+                loss = batch_gradients(
+                    buffers,
+                    X[rows],
+                    Y[rows],
+                    sample_weight[rows, 0],
+                    params,
+                    model,
+                    dropout_seed,
+                    int(counters[1]),
+                    True,
+                )
+                if not math.isfinite(loss):
+                    break
+                out = _layer_buffer(
+                    buffers[4], model, buffers[8].shape[0], len(model[0]) - 2, len(rows)
+                )
+                correct += count_correct(out, Y[rows], model[6])
+                losses.append(loss)
+                if clip_norm > 0:
+                    clip_gradients(buffers[10], clip_norm)
+                optimizer_update(
+                    params, buffers[10], opt_state, opt_hyper, step, epoch_lrs[epoch], opt_code
+                )
+                counters[0] = step + 1
+                counters[1] += 1
+            if not math.isfinite(loss) or not all_finite(params):
+                params[:], opt_state[:], counters[:] = saved
                 return epoch
-            out = matrix_view(acts, max_batch * col_offsets[-1], len(rows), n_out)
-            correct += count_correct(out, yb, loss_code)
-            losses.append(loss)
-            sgd_update(params, grads, learning_rate)
-        if not all_finite(params):
-            params[:] = backup
-            return epoch
-        epoch_loss[epoch] = sum(losses) / len(losses)
-        epoch_correct[epoch] = correct
+            epoch_loss[epoch] = sum(losses) / len(losses)
+            epoch_correct[epoch] = correct
     return -1
 
 
-def evaluate(
-    out_all,
-    X,
-    Y,
-    x_batch,
-    pre,
-    acts,
-    row_loss,
-    params,
-    layer_sizes,
-    w_offsets,
-    b_offsets,
-    col_offsets,
-    act_codes,
-    loss_code,
-    output_code,
-    with_loss,
-):
-    max_batch = row_loss.shape[0]
-    n_out = int(layer_sizes[-1])
-    last = len(layer_sizes) - 2
-    loss_sum = 0.0
-    correct = 0
-    for start in range(0, X.shape[0], max_batch):
+def evaluate(out_all, X, Y, sample_weight, buffers, params, model, with_loss):
+    pre, row_loss = buffers[3], buffers[8]
+    max_batch, last = row_loss.shape[0], len(model[0]) - 2
+    loss_sum, weight_sum, correct = 0.0, 0.0, 0
+    for start in range(0, len(X), max_batch):
         xb = X[start : start + max_batch]
-        nb = xb.shape[0]
-        forward_pass(
-            pre,
-            acts,
-            xb,
-            params,
-            layer_sizes,
-            w_offsets,
-            b_offsets,
-            col_offsets,
-            act_codes,
-            max_batch,
-        )
-        logits = matrix_view(pre, max_batch * col_offsets[last], nb, n_out)
+        nb = len(xb)
+        forward_pass(buffers, xb, params, model, 0, 0, False)
+        logits = _layer_buffer(pre, model, max_batch, last, nb)
         out = out_all[start : start + nb]
         if with_loss:
-            yb = Y[start : start + nb]
-            loss_forward(out, row_loss[:nb], logits, yb, loss_code, output_code)
-            loss_sum += float(row_loss[:nb].sum(dtype=np.float64))
-            correct += count_correct(out, yb, loss_code)
+            yb, wb = Y[start : start + nb], sample_weight[start : start + nb, 0]
+            loss_forward(out, row_loss[:nb], logits, yb, wb, model[6], model[7])
+            loss_sum += float((wb.astype(np.float64) * row_loss[:nb]).sum())
+            weight_sum += float(wb.astype(np.float64).sum())
+            correct += count_correct(out, yb, model[6])
         else:
-            output_forward(out, logits, loss_code, output_code)
-    return loss_sum, correct
+            output_forward(out, logits, model[6], model[7])
+    return loss_sum, weight_sum, correct

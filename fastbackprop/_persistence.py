@@ -1,0 +1,138 @@
+"""Saving and loading networks as one ``.npz`` file (no pickle inside).
+
+The file holds the architecture, dtype, parameters, optimizer and its
+state, the step counters, the RNG state, the dropout seed and the history,
+so that training resumes exactly. It is written to a temporary file in the
+same directory and renamed into place, so a crash mid-save never leaves a
+broken model behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+FORMAT = "fastbackprop-model"
+FORMAT_VERSION = 1
+_REQUIRED = (
+    "format",
+    "format_version",
+    "layer_sizes",
+    "activations",
+    "loss",
+    "output",
+    "init",
+    "dtype",
+    "backend",
+    "dropout",
+    "params",
+    "opt_state",
+    "counters",
+    "optimizer",
+    "rng_state",
+    "dropout_seed",
+    "history",
+)
+
+
+def save(net, path) -> None:
+    from . import __version__
+
+    arrays = {
+        "format": np.array(FORMAT),
+        "format_version": np.array(FORMAT_VERSION),
+        "library_version": np.array(__version__),
+        "layer_sizes": np.array(net.layer_sizes, dtype=np.int64),
+        "activations": np.array(list(net.activations), dtype=str),
+        "loss": np.array(net.loss),
+        "output": np.array(net.output),
+        "init": np.array(net.init or ""),
+        "dtype": np.array(net.dtype.name),
+        "backend": np.array(net.backend),
+        "dropout": net._dropout.copy(),
+        "params": net._params,
+        "opt_state": net._opt_state,
+        "counters": net._counters,
+        "optimizer": np.array(
+            json.dumps({"name": net.optimizer.name, "config": net.optimizer.get_config()})
+        ),
+        "rng_state": np.array(json.dumps(net._rng.bit_generator.state)),
+        "dropout_seed": np.array(net._dropout_seed, dtype=np.uint64),
+        "history": np.array(json.dumps(net.history.as_dict())),
+    }
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temp = tempfile.mkstemp(prefix=".fastbackprop-", suffix=".npz.tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, **arrays)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def load(path, network_class):
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            data = {key: archive[key] for key in archive.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+        raise ValueError(f"{path} is not a readable fastbackprop model file ({error})") from None
+    missing = [key for key in _REQUIRED if key not in data]
+    if missing or str(data.get("format", "")) != FORMAT:
+        what = ", ".join(missing) or "format tag"
+        raise ValueError(f"{path} is not a fastbackprop model file (missing {what})")
+    if int(data["format_version"]) > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} was written by a newer fastbackprop (format {data['format_version']})"
+        )
+    try:
+        net = network_class(
+            [int(s) for s in data["layer_sizes"]],
+            activation=[str(a) for a in data["activations"]],
+            output=str(data["output"]),
+            loss=str(data["loss"]),
+            init=str(data["init"]) or None,
+            dtype=str(data["dtype"]),
+            backend=str(data["backend"]),
+            dropout=[float(r) for r in data["dropout"]],
+        )
+        optimizer = json.loads(str(data["optimizer"]))
+        rng_state = json.loads(str(data["rng_state"]))
+        history = json.loads(str(data["history"]))
+    except (ValueError, TypeError, KeyError) as error:
+        raise ValueError(f"{path} holds an inconsistent model: {error}") from None
+    _check_shape(path, "params", data["params"], net._params)
+    _check_shape(path, "opt_state", data["opt_state"], net._opt_state)
+    _check_shape(path, "counters", data["counters"], net._counters)
+    from .optim import optimizer_from_config
+
+    try:
+        net.optimizer = optimizer_from_config(optimizer["name"], optimizer["config"])
+        net._rng.bit_generator.state = rng_state
+        net.history = type(net.history).from_dict(history)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ValueError(f"{path} holds an inconsistent model: {error}") from None
+    net._params[:] = data["params"]
+    net._opt_state[:] = data["opt_state"]
+    net._counters[:] = data["counters"]
+    net._dropout_seed = int(data["dropout_seed"])
+    return net
+
+
+def _check_shape(path, name, stored, expected):
+    if stored.shape != expected.shape or stored.dtype != expected.dtype:
+        raise ValueError(
+            f"{path} holds an inconsistent model: {name} is {stored.dtype}{list(stored.shape)}, "
+            f"the architecture needs {expected.dtype}{list(expected.shape)}"
+        )

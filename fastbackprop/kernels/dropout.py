@@ -1,0 +1,67 @@
+"""Inverted dropout with counter-based masks.
+
+The keep/drop decision for element (i, j) of a layer's batch is a hash of
+(key, i, j), where the key mixes the fit's dropout seed, the global step and
+the layer. Nothing is stored: backward recomputes the same mask, the NumPy
+twin computes bit-identical masks, and the run is reproducible per seed.
+"""
+
+import numpy as np
+from numba import prange
+
+from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+
+
+@jit_inline
+def mix64(x):
+    """splitmix64's finaliser: a bijective, well-mixed uint64 -> uint64."""
+    x = (x ^ (x >> np.uint64(30))) * _MIX1
+    x = (x ^ (x >> np.uint64(27))) * _MIX2
+    return x ^ (x >> np.uint64(31))
+
+
+@jit
+def dropout_key(seed, step, layer):
+    """The mask key of one layer at one optimizer step."""
+    k = mix64(np.uint64(seed) + np.uint64(step) * _GOLDEN)
+    return mix64(k ^ (np.uint64(layer + 1) * _GOLDEN))
+
+
+@jit_inline
+def _keep_scale(key, i, j, n_cols, rate, scale):
+    h = mix64(key + np.uint64(i * n_cols + j) * _GOLDEN)
+    u = (h >> np.uint64(11)) * _UNIT  # uniform in [0, 1)
+    return scale if u >= rate else 0.0
+
+
+@jit_inline
+def _dropout_row(i, out, inp, rate, key):
+    scale = 1.0 / (1.0 - rate)
+    for j in range(inp.shape[1]):
+        out[i, j] = inp[i, j] * _keep_scale(key, i, j, inp.shape[1], rate, scale)
+
+
+@jit_parallel
+def dropout_forward(out, inp, rate, key):  # out, inp: (batch, n)
+    if out.size >= PARALLEL_MIN_WORK:
+        for i in prange(out.shape[0]):
+            _dropout_row(i, out, inp, rate, key)
+    else:
+        for i in range(out.shape[0]):
+            _dropout_row(i, out, inp, rate, key)
+
+
+@jit_parallel
+def dropout_backward(dinp, dout, rate, key):  # dinp, dout: (batch, n)
+    # the same mask and scale: d(out)/d(inp) = mask / (1 - rate)
+    if dout.size >= PARALLEL_MIN_WORK:
+        for i in prange(dout.shape[0]):
+            _dropout_row(i, dinp, dout, rate, key)
+    else:
+        for i in range(dout.shape[0]):
+            _dropout_row(i, dinp, dout, rate, key)
