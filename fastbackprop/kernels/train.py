@@ -183,8 +183,9 @@ def train_epochs(
     advanced here (the first drives Adam's bias correction and restarts with
     a new optimizer; the second keys the dropout masks). ``clip_norm`` <= 0
     means no clipping. Writes each epoch's mean batch loss and number of
-    correct predictions. Returns -1, or the index of the first epoch whose loss or parameters became non-finite; the
-    parameters and optimizer state are then restored to that epoch's start.
+    correct predictions. Returns -1, or the index of the first epoch whose
+    loss or parameters became non-finite; the parameters and optimizer state
+    are then restored to that epoch's start.
     """
     x_batch, y_batch, w_batch = buffers[0], buffers[1], buffers[2]
     acts, row_loss, grads, backup = buffers[4], buffers[8], buffers[10], buffers[11]
