@@ -1,0 +1,174 @@
+"""Thread-count independence, concurrent use from Python threads, and no
+memory growth over repeated fits."""
+
+import os
+import threading
+
+import numba
+import numpy as np
+import pytest
+
+import fastbackprop
+from fastbackprop import Network
+from fastbackprop._config import PARALLEL_MIN_WORK, get_num_threads, set_num_threads
+from fastbackprop.optim import Adam
+
+WIDE = [512, 1024, 1024, 10]
+WIDE_BATCH = 1024
+WIDE_ROWS = 2048
+
+
+def _wide_fit():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((WIDE_ROWS, WIDE[0])).astype(np.float32)
+    y = rng.integers(0, WIDE[-1], WIDE_ROWS)
+    net = Network(WIDE, dtype="float32", seed=1, dropout=0.1)
+    net.fit(X, y, epochs=1, batch_size=WIDE_BATCH, optimizer=Adam(1e-3))
+    return net._params.copy(), net.forward(X[:WIDE_BATCH])
+
+
+def test_results_do_not_depend_on_thread_count():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs at least 2 Numba threads")
+    # a hidden layer of one batch, and the parameter buffer, reach the
+    # size from which the kernels run their loops in parallel
+    assert WIDE_BATCH * WIDE[1] >= PARALLEL_MIN_WORK
+    assert WIDE[1] * WIDE[2] + WIDE[0] * WIDE[1] >= PARALLEL_MIN_WORK
+    original = get_num_threads()
+    try:
+        set_num_threads(1)
+        assert fastbackprop._config.get_num_threads() == 1
+        params_1, out_1 = _wide_fit()
+        set_num_threads(2)
+        assert get_num_threads() == 2
+        params_2, out_2 = _wide_fit()
+    finally:
+        set_num_threads(original)
+    assert np.all(np.isfinite(params_1))
+    assert np.array_equal(params_1, params_2)
+    assert np.array_equal(out_1, out_2)
+
+
+@pytest.mark.parametrize(
+    "bad, error", [(0, ValueError), (-1, ValueError), (99, ValueError), ("2", TypeError)]
+)
+def test_set_num_threads_rejects_bad_values(bad, error):
+    if bad == 99 and numba.config.NUMBA_NUM_THREADS >= 99:
+        pytest.skip("machine has 99 threads")
+    original = get_num_threads()
+    with pytest.raises(error, match="n_threads"):
+        set_num_threads(bad)
+    assert get_num_threads() == original
+
+
+def test_set_num_threads_rejects_bool_and_float():
+    with pytest.raises(TypeError):
+        set_num_threads(True)
+    with pytest.raises(TypeError):
+        set_num_threads(2.0)
+
+
+def test_set_num_threads_is_exported():
+    assert fastbackprop.set_num_threads is set_num_threads
+
+
+# ---------------------------------------------------------- Python threads
+def _job(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((200, 8))
+    y = rng.integers(0, 3, 200)
+    net = Network([8, 32, 16, 3], seed=seed, dropout=0.1)
+    net.fit(X, y, epochs=15, batch_size=20, optimizer=Adam(0.01))
+    return net._params.copy(), net.predict(X), net.forward(X)
+
+
+def test_concurrent_fits_in_python_threads_match_sequential():
+    seeds = [0, 1, 2, 3]
+    sequential = [_job(s) for s in seeds]
+    results = [None] * len(seeds)
+    errors = []
+    barrier = threading.Barrier(len(seeds))
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = _job(seeds[i])
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(seeds))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    for got, want in zip(results, sequential, strict=True):
+        for a, b in zip(got, want, strict=True):
+            assert np.array_equal(a, b)
+
+
+def test_concurrent_predict_on_one_network():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((3000, 8))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    net = Network([8, 16, 2], seed=0)
+    net.fit(X[:500], y[:500], epochs=30, batch_size=50, optimizer=Adam(0.01))
+    expected_out = net.forward(X)
+    expected = net.predict(X)
+    assert np.mean(expected == y) > 0.9  # a correct classifier, not noise
+    outputs = [[], []]
+    errors = []
+    barrier = threading.Barrier(2)
+
+    def run(i):
+        try:
+            barrier.wait()
+            for _ in range(20):
+                outputs[i].append((net.predict(X), net.forward(X)))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    for per_thread in outputs:
+        assert len(per_thread) == 20
+        for labels, out in per_thread:
+            assert np.array_equal(labels, expected)
+            assert np.array_equal(out, expected_out)
+
+
+# ------------------------------------------------------------------ memory
+def _rss_kb():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    pytest.skip("no VmRSS in /proc/self/status")
+
+
+def test_repeated_fits_do_not_grow_memory():
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("needs /proc/self/status")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((256, 10))
+    y = rng.integers(0, 3, 256)
+    Xv = rng.standard_normal((64, 10))
+    yv = rng.integers(0, 3, 64)
+
+    def one_fit(seed):
+        net = Network([10, 32, 3], seed=seed, dropout=0.1)
+        net.fit(X, y, epochs=5, batch_size=32, optimizer=Adam(0.01), validation_data=(Xv, yv))
+        net.predict(X)
+
+    for seed in range(5):
+        one_fit(seed)
+    before = _rss_kb()
+    for seed in range(50):
+        one_fit(seed)
+    after = _rss_kb()
+    assert after - before < 4 * 1024, f"RSS grew by {(after - before) / 1024:.1f} MB"
