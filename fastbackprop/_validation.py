@@ -165,9 +165,15 @@ def check_X(X, n_features: int, dtype: np.dtype) -> np.ndarray:
             f"X has {array.shape[1]} features (columns) but the network expects {n_features}"
         )
     array = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(array).all():
+    if not _all_finite(array):
         raise ValueError(f"X contains NaN or inf (after conversion to {dtype.name})")
     return array
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    # min and max propagate NaN and expose +-inf, in two passes that
+    # allocate nothing (np.isfinite(X).all() builds an n x d bool array)
+    return bool(np.isfinite(array.min()) and np.isfinite(array.max()))
 
 
 def check_targets(y, n_samples: int, loss: str, n_outputs: int, dtype: np.dtype) -> np.ndarray:

@@ -17,7 +17,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .._config import jit_elementary
+from .._config import jit_inline
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93145751953125e-1  # ln 2 split so n * _LN2_HI is exact
@@ -35,7 +35,7 @@ def _float64_from_bits(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
-@jit_elementary
+@jit_inline
 def exp_nonpositive(x):
     """e**x for x <= 0 (clamped to e**-708 below -708), as float64."""
     x = max(float(x), _EXP_MIN)
@@ -53,7 +53,7 @@ def exp_nonpositive(x):
     return e * _float64_from_bits((int(n) + 1023) << 52)
 
 
-@jit_elementary
+@jit_inline
 def tanh_fast(x):
     """tanh(x) as float64."""
     x = float(x)
@@ -74,7 +74,7 @@ def tanh_fast(x):
     return y if x >= 0 else -y
 
 
-@jit_elementary
+@jit_inline
 def sigmoid_fast(x):
     """1 / (1 + e**-x) as float64, never overflowing: exp only of -|x|."""
     x = float(x)
