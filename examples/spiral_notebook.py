@@ -16,7 +16,7 @@ from fastbackprop.plotting import training_report
 
 path = sys.argv[1] if len(sys.argv) > 1 else "spiral_report.png"
 
-X, y = spiral(n_samples=200, noise=0.3, seed=0)  # standardised (200, 2), labels 0/1
+X, y = spiral(n_samples=400, noise=0.3, seed=0)  # standardised (400, 2), labels 0/1
 # LeCun init suits tanh: it keeps the pre-activations near unit variance.
 net = Network([2, 16, 8, 1], activation="tanh", loss="binary_cross_entropy", init="lecun", seed=0)
 history = net.fit(X, y, epochs=1000, learning_rate=0.5, verbose=100)

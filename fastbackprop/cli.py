@@ -60,7 +60,7 @@ class DemoRun:
 
 def _demo_spiral(epochs):
     # The notebook seed: 2-16-8-1 tanh with LeCun init, full batch, lr 0.5.
-    X, y = datasets.spiral(n_samples=200, noise=0.3, seed=0)
+    X, y = datasets.spiral(n_samples=400, noise=0.3, seed=0)
     net = Network(
         [2, 16, 8, 1], activation="tanh", loss="binary_cross_entropy", init="lecun", seed=0
     )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .datasets import spiral
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -106,7 +108,7 @@ def make_data(workload: Workload, n_samples: int | None = None, dtype=None):
     rng = np.random.default_rng(0)
     n_in, n_out = workload.layer_sizes[0], workload.layer_sizes[-1]
     if workload.name == "tiny":
-        X, y = spiral_data(n // 2, noise=0.3, seed=0)
+        X, y = spiral(n_samples=n, noise=0.3, seed=0)
         return X.astype(dtype), y.reshape(-1, 1).astype(dtype)
     X = rng.standard_normal((n, n_in)).astype(dtype)
     teacher = rng.standard_normal((n_in, n_out))
@@ -116,24 +118,6 @@ def make_data(workload: Workload, n_samples: int | None = None, dtype=None):
     if workload.loss == "binary_cross_entropy":
         return X, (scores > 0).astype(dtype)
     return X, scores.astype(dtype)
-
-
-def spiral_data(n_samples: int, noise: float, seed: int):
-    """Two interleaved arms of ``n_samples`` each (CS231n-style: radius grows
-    linearly, angle spans 4 rad per arm plus Gaussian noise), standardised
-    features, labels 0/1."""
-    rng = np.random.default_rng(seed)
-    arms = []
-    for arm in range(2):
-        r = np.linspace(0.0, 1.0, n_samples)
-        t = (
-            np.linspace(4.0 * arm, 4.0 * (arm + 1), n_samples)
-            + rng.standard_normal(n_samples) * noise
-        )
-        arms.append(np.column_stack((r * np.sin(t), r * np.cos(t))))
-    X = np.vstack(arms)
-    X = (X - X.mean(axis=0)) / X.std(axis=0)
-    return X, np.repeat([0, 1], n_samples)
 
 
 #: small architectures for kernel-level parity tests and benchmarks
