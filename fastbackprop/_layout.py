@@ -54,24 +54,28 @@ class Workspace:
     writes. Allocated once per fit (or per evaluation) and reused by every
     step, so a step allocates nothing."""
 
-    def __init__(self, layout: Layout, max_batch: int, dtype):
+    def __init__(self, layout: Layout, max_batch: int, dtype, training: bool = True):
         n_in = int(layout.layer_sizes[0])
         n_out = int(layout.layer_sizes[-1])
         rows = int(max_batch)
+        # evaluation only runs forward passes: the training buffers stay empty,
+        # which keeps a one-row predict from allocating parameter-sized arrays
+        train_rows = rows if training else 0
+        n_params = layout.n_params if training else 0
         self.max_batch = rows
-        self.x_batch = np.empty(rows * n_in, dtype=dtype)  # (batch, n_in)
-        self.y_batch = np.empty(rows * n_out, dtype=dtype)  # (batch, n_out)
+        self.x_batch = np.empty(train_rows * n_in, dtype=dtype)  # (batch, n_in)
+        self.y_batch = np.empty(train_rows * n_out, dtype=dtype)  # (batch, n_out)
         self.w_batch = np.empty(rows, dtype=dtype)  # (batch,) sample weights
         self.pre = np.empty(rows * layout.total_cols, dtype=dtype)  # z of every layer
         self.acts = np.empty(rows * layout.total_cols, dtype=dtype)  # f(z) of every layer
-        self.dropped = np.empty(rows * layout.total_cols, dtype=dtype)  # f(z) after dropout
-        self.delta_a = np.empty(rows * layout.max_width, dtype=dtype)  # (batch, width)
-        self.delta_b = np.empty(rows * layout.max_width, dtype=dtype)
+        self.dropped = np.empty(train_rows * layout.total_cols, dtype=dtype)  # after dropout
+        self.delta_a = np.empty(train_rows * layout.max_width, dtype=dtype)  # (batch, width)
+        self.delta_b = np.empty(train_rows * layout.max_width, dtype=dtype)
         self.row_loss = np.empty(rows, dtype=dtype)  # (batch,)
-        self.row_scale = np.empty(rows, dtype=dtype)  # (batch,) each row's share of the mean
-        self.grads = np.zeros(layout.n_params, dtype=dtype)  # like params
+        self.row_scale = np.empty(train_rows, dtype=dtype)  # (batch,) each row's share
+        self.grads = np.zeros(n_params, dtype=dtype)  # like params
         # params and both optimizer-state slots at an epoch's start
-        self.backup = np.empty(3 * layout.n_params, dtype=dtype)
+        self.backup = np.empty(3 * n_params, dtype=dtype)
 
     def buffers(self) -> tuple:
         """The buffers in the order the train kernels take them."""

@@ -171,6 +171,8 @@ def check_X(X, n_features: int, dtype: np.dtype) -> np.ndarray:
 
 
 def _all_finite(array: np.ndarray) -> bool:
+    if array.size <= 4096:  # one call is cheapest for small inputs (predict)
+        return bool(np.isfinite(array).all())
     # min and max propagate NaN and expose +-inf, in two passes that
     # allocate nothing (np.isfinite(X).all() builds an n x d bool array)
     return bool(np.isfinite(array.min()) and np.isfinite(array.max()))

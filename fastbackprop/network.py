@@ -3,6 +3,8 @@ backend. The math lives in ``kernels/`` (Numba) and ``reference/`` (NumPy)."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import _persistence
@@ -16,6 +18,8 @@ from .optim import SGD, make_optimizer
 
 #: rows per chunk when evaluating a whole data set (bounds workspace memory)
 EVAL_CHUNK = 2048
+#: evaluations of at most this many rows reuse a per-thread workspace
+SMALL_EVAL_ROWS = 256
 #: rows per block that partial_fit converts and validates at a time
 STREAM_BLOCK = 8192
 #: most permutation entries generated ahead for one compiled call of epochs
@@ -165,6 +169,7 @@ class Network:
     def __getstate__(self):
         state = self.__dict__.copy()
         del state["_train"]  # a module: re-resolved from the backend name
+        state.pop("_eval_cache", None)  # per-thread scratch buffers
         return state
 
     def __setstate__(self, state):
@@ -211,17 +216,31 @@ class Network:
         """Outputs of ``X``; with ``Y``, also the weighted mean loss and the
         number of correct rows."""
         n = X.shape[0]
-        ws = Workspace(self._layout, min(n, EVAL_CHUNK), self.dtype)
+        ws = self._eval_workspace(min(n, EVAL_CHUNK))
         out = np.empty((n, self.n_outputs), dtype=self.dtype)
         with_loss = Y is not None
-        targets = Y if with_loss else out
-        weights = W if W is not None else np.ones((n, 1), dtype=self.dtype)
+        targets = Y if with_loss else out  # unread without a loss
+        if W is None:
+            W = np.ones((n, 1), dtype=self.dtype) if with_loss else out
         loss_sum, weight_sum, correct = self._train.evaluate(
-            out, X, targets, weights, ws.buffers(), self._params, self._model(), with_loss
+            out, X, targets, W, ws, self._params, self._model(), with_loss
         )
         per_row = 1 if self.loss == "cross_entropy" else self.n_outputs
         mean = loss_sum / (weight_sum * per_row) if with_loss else None
         return out, mean, int(correct)
+
+    def _eval_workspace(self, rows):
+        """Evaluation buffers for ``rows`` rows. Small ones (online predict)
+        are reused across calls by the same Python thread, so concurrent
+        predicts never share buffers and big ones are not kept alive."""
+        if rows > SMALL_EVAL_ROWS:
+            return Workspace(self._layout, rows, self.dtype, training=False).buffers()
+        per_thread = self.__dict__.setdefault("_eval_cache", threading.local())
+        buffers = getattr(per_thread, "buffers", None)
+        if buffers is None or per_thread.rows != rows:
+            per_thread.buffers = Workspace(self._layout, rows, self.dtype, training=False).buffers()
+            per_thread.rows = rows
+        return per_thread.buffers
 
     def _batch_gradients(self, X, Y, W):
         ws = Workspace(self._layout, X.shape[0], self.dtype)
