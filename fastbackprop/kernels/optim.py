@@ -51,27 +51,26 @@ def _adam_element(
     params,
     grads,
     state,
-    lr,
     beta1,
+    one_minus_beta1,
     beta2,
+    one_minus_beta2,
     eps,
-    weight_decay,
-    decoupled,
-    correction1,
-    sqrt_correction2,
+    decay,
+    l2,
+    step_size,
+    inv_sqrt_correction2,
 ):
-    p = params[i]
-    g = grads[i]
-    if decoupled:
-        p = p * (1.0 - lr * weight_decay)  # AdamW: decay the weight itself
-    else:
-        g = g + weight_decay * p  # Adam: L2 added to the gradient
-    m = beta1 * state[0, i] + (1.0 - beta1) * g
-    v = beta2 * state[1, i] + (1.0 - beta2) * g * g
+    # scalars arrive in the parameters' dtype, so float32 stays float32 and
+    # the loop vectorises at full width
+    p = params[i] * decay  # AdamW: decay the weight itself (decay = 1 for Adam)
+    g = grads[i] + l2 * p  # Adam: L2 added to the gradient (l2 = 0 for AdamW)
+    m = beta1 * state[0, i] + one_minus_beta1 * g
+    v = beta2 * state[1, i] + one_minus_beta2 * (g * g)
     state[0, i] = m
     state[1, i] = v
     # torch: p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)
-    params[i] = p - (lr / correction1) * m / (math.sqrt(v) / sqrt_correction2 + eps)
+    params[i] = p - step_size * m / (math.sqrt(v) * inv_sqrt_correction2 + eps)
 
 
 @jit_inline
@@ -103,22 +102,26 @@ def optimizer_update(params, grads, state, hyper, step, learning_rate, code):
             for i in range(n):
                 _sgd_element(i, params, grads, state, lr, momentum, wd, nesterov)
     elif code == ADAM or code == ADAMW:
+        real = params.dtype.type
         beta1 = hyper[HYPER_MOMENTUM]
         beta2 = hyper[HYPER_BETA2]
-        eps = hyper[HYPER_EPS]
         t = step + 1
-        c1 = 1.0 - beta1**t
-        sc2 = math.sqrt(1.0 - beta2**t)
-        decoupled = code == ADAMW
+        step_size = real(lr / (1.0 - beta1**t))
+        inv_sc2 = real(1.0 / math.sqrt(1.0 - beta2**t))
+        decay = real(1.0 - lr * wd) if code == ADAMW else real(1.0)
+        l2 = real(0.0) if code == ADAMW else real(wd)
+        b1, c1 = real(beta1), real(1.0 - beta1)
+        b2, c2 = real(beta2), real(1.0 - beta2)
+        eps = real(hyper[HYPER_EPS])
         if parallel:
             for i in prange(n):
                 _adam_element(
-                    i, params, grads, state, lr, beta1, beta2, eps, wd, decoupled, c1, sc2
+                    i, params, grads, state, b1, c1, b2, c2, eps, decay, l2, step_size, inv_sc2
                 )
         else:
             for i in range(n):
                 _adam_element(
-                    i, params, grads, state, lr, beta1, beta2, eps, wd, decoupled, c1, sc2
+                    i, params, grads, state, b1, c1, b2, c2, eps, decay, l2, step_size, inv_sc2
                 )
     else:
         alpha = hyper[HYPER_MOMENTUM]
