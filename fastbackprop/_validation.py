@@ -126,6 +126,15 @@ def check_positive_float(value, argument: str) -> float:
     return value
 
 
+def check_non_negative_float(value, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{argument} must be a finite number >= 0; got {value!r}")
+    value = float(value)
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{argument} must be >= 0 and finite; got {value!r}")
+    return value
+
+
 def check_count(value, argument: str, minimum: int) -> int:
     if not _is_int(value):
         raise TypeError(f"{argument} must be an int >= {minimum}; got {value!r}")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import numbers
 import os
 import sys
 import tempfile
@@ -28,15 +27,6 @@ import numpy as np
 from . import _validation as v
 
 MODES = ("auto", "min", "max")
-
-
-def _check_non_negative_float(value, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{argument} must be a finite number >= 0; got {value!r}")
-    value = float(value)
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"{argument} must be >= 0 and finite; got {value!r}")
-    return value
 
 
 def _check_path(path, argument: str = "path") -> str:
@@ -67,7 +57,7 @@ class _Monitor:
             mode = "max" if "acc" in monitor else "min"
         self.monitor = monitor
         self.mode = mode
-        self.min_delta = _check_non_negative_float(min_delta, "min_delta")
+        self.min_delta = v.check_non_negative_float(min_delta, "min_delta")
         self.reset()
 
     def reset(self):

@@ -7,10 +7,11 @@ Samples are rows; labels are int64.
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
+
+from . import _validation as v
 
 __all__ = ["xor", "spiral", "moons", "circles", "regression_341", "load_digits"]
 
@@ -27,18 +28,9 @@ def _check_n_samples(n_samples, minimum: int = 2) -> int:
     return int(n_samples)
 
 
-def _check_nonnegative(value, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{argument} must be a finite number >= 0; got {value!r}")
-    value = float(value)
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"{argument} must be >= 0 and finite; got {value!r}")
-    return value
-
-
 def _check_fraction(value, argument: str) -> float:
     """A number strictly between 0 and 1."""
-    value = _check_nonnegative(value, argument)
+    value = v.check_non_negative_float(value, argument)
     if not 0 < value < 1:
         raise ValueError(f"{argument} must lie strictly between 0 and 1; got {value!r}")
     return value
@@ -109,7 +101,7 @@ def spiral(n_samples=200, noise=0.2, seed=None) -> tuple[np.ndarray, np.ndarray]
         The arm, 0 or 1.
     """
     n_samples = _check_n_samples(n_samples)
-    noise = _check_nonnegative(noise, "noise")
+    noise = v.check_non_negative_float(noise, "noise")
     rng = _rng(seed)
     n0, n1 = _split(n_samples)
     # sqrt spreads the points more evenly along the arm's length than its angle
@@ -140,7 +132,7 @@ def moons(n_samples=200, noise=0.1, seed=None) -> tuple[np.ndarray, np.ndarray]:
         Which moon, 0 (upper) or 1 (lower).
     """
     n_samples = _check_n_samples(n_samples)
-    noise = _check_nonnegative(noise, "noise")
+    noise = v.check_non_negative_float(noise, "noise")
     rng = _rng(seed)
     n0, n1 = _split(n_samples)
     t0 = np.linspace(0, np.pi, n0)
@@ -173,7 +165,7 @@ def circles(n_samples=200, noise=0.05, factor=0.5, seed=None) -> tuple[np.ndarra
         0 for the outer circle, 1 for the inner one.
     """
     n_samples = _check_n_samples(n_samples)
-    noise = _check_nonnegative(noise, "noise")
+    noise = v.check_non_negative_float(noise, "noise")
     factor = _check_fraction(factor, "factor")
     rng = _rng(seed)
     n0, n1 = _split(n_samples)
@@ -212,7 +204,7 @@ def regression_341(n_samples=64, noise=0.0, seed=None) -> tuple[np.ndarray, np.n
         In [0, 1].
     """
     n_samples = _check_n_samples(n_samples)
-    noise = _check_nonnegative(noise, "noise")
+    noise = v.check_non_negative_float(noise, "noise")
     rng = _rng(seed)
     X = rng.random((n_samples, 3))
     z = 4 * (X[:, 0] - X[:, 1]) + 3 * X[:, 0] * X[:, 2] - 1.5

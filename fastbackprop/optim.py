@@ -22,7 +22,7 @@ class Optimizer:
 
     def __init__(self, learning_rate: float, weight_decay: float = 0.0):
         self.learning_rate = v.check_positive_float(learning_rate, "learning_rate")
-        self.weight_decay = _check_non_negative(weight_decay, "weight_decay")
+        self.weight_decay = v.check_non_negative_float(weight_decay, "weight_decay")
 
     def hyperparameters(self) -> np.ndarray:
         """The float64 vector ``optimizer_update`` reads (see ``_codes.HYPER_*``)."""
@@ -173,17 +173,8 @@ def optimizer_from_config(name: str, config: dict) -> Optimizer:
     return OPTIMIZERS[v.check_name(name, tuple(OPTIMIZERS), "optimizer")](**config)
 
 
-def _check_non_negative(value, argument):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{argument} must be a number >= 0; got {value!r}")
-    value = float(value)
-    if not (value >= 0 and np.isfinite(value)):
-        raise ValueError(f"{argument} must be >= 0 and finite; got {value!r}")
-    return value
-
-
 def _check_unit_interval(value, argument):
-    value = _check_non_negative(value, argument)
+    value = v.check_non_negative_float(value, argument)
     if value >= 1:
         raise ValueError(f"{argument} must lie in [0, 1); got {value!r}")
     return value

@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 
 from . import _validation as v
-from .callbacks import _check_non_negative_float, _Monitor
+from .callbacks import _Monitor
 
 #: a reduction smaller than this is ignored, as torch's ``eps``
 PLATEAU_EPS = 1e-8
@@ -137,7 +137,7 @@ class CosineAnnealing(Schedule):
 
     def __init__(self, t_max, eta_min=0.0):
         self.t_max = v.check_count(t_max, "t_max", 1)
-        self.eta_min = _check_non_negative_float(eta_min, "eta_min")
+        self.eta_min = v.check_non_negative_float(eta_min, "eta_min")
 
     def learning_rate(self, epoch, base_lr):
         cosine = (1 + math.cos(math.pi * epoch / self.t_max)) / 2
@@ -155,7 +155,7 @@ class InverseScaling(Schedule):
     """
 
     def __init__(self, power_t=0.5):
-        self.power_t = _check_non_negative_float(power_t, "power_t")
+        self.power_t = v.check_non_negative_float(power_t, "power_t")
 
     def learning_rate(self, epoch, base_lr):
         return base_lr / (epoch + 1) ** self.power_t
@@ -208,7 +208,7 @@ class ReduceLROnPlateau(Schedule):
         self.factor = _check_open_unit(factor, "factor")
         self.patience = v.check_count(patience, "patience", 0)
         self.cooldown = v.check_count(cooldown, "cooldown", 0)
-        self.min_lr = _check_non_negative_float(min_lr, "min_lr")
+        self.min_lr = v.check_non_negative_float(min_lr, "min_lr")
         self.reset()
 
     monitor = property(lambda self: self._monitor.monitor, doc="Name of the watched metric.")
