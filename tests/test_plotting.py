@@ -73,12 +73,12 @@ def test_history_loss_is_log_scale(trained, tmp_path):
 
 
 def test_history_draws_validation_curves_when_present(tmp_path):
-    class WithValidation(History):
-        pass
-
-    history = WithValidation(loss=[1.0, 0.5, 0.2], accuracy=[0.5, 0.7, 0.9])
-    history.val_loss = [1.1, 0.6, 0.4]
-    history.val_accuracy = [0.4, 0.6, 0.8]
+    history = History(
+        loss=[1.0, 0.5, 0.2],
+        accuracy=[0.5, 0.7, 0.9],
+        val_loss=[1.1, 0.6, 0.4],
+        val_accuracy=[0.4, 0.6, 0.8],
+    )
     axes = plotting.plot_history(history)
     labels = [line.get_label() for line in axes[0].lines]
     assert labels == ["train", "validation"]
