@@ -4,6 +4,7 @@ backend. The math lives in ``kernels/`` (Numba) and ``reference/`` (NumPy)."""
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,6 +26,19 @@ STREAM_BLOCK = 8192
 #: most permutation entries generated ahead for one compiled call of epochs
 MAX_PERMUTATION_ENTRIES = 1 << 22
 DEFAULT_LEARNING_RATE = 0.01
+
+
+class _FitPlan(NamedTuple):
+    """The checked settings of one ``fit`` call."""
+
+    epochs: int
+    batch_size: int
+    shuffle: bool
+    verbose: int
+    clip: float
+    schedule: object
+    validation: tuple | None
+    callbacks: object
 
 
 def _backend_module(backend: str):
@@ -447,45 +461,27 @@ class Network:
         elif learning_rate is not None:
             self.optimizer.learning_rate = learning_rate
         history = History(accuracy=self._empty_accuracy(), val_accuracy=self._empty_accuracy())
-        per_epoch_python = bool(validation or len(callback_list) or not schedule.is_static)
+        plan = _FitPlan(
+            epochs, batch_size, shuffle, verbose, clip, schedule, validation, callback_list
+        )
         callback_list.on_train_begin(self)
         try:
-            self._run_epochs(
-                X,
-                Y,
-                W,
-                epochs,
-                batch_size,
-                shuffle,
-                verbose,
-                clip,
-                schedule,
-                validation,
-                callback_list,
-                per_epoch_python,
-                history,
-            )
+            self._run_epochs(X, Y, W, plan, history)
         finally:
             # closes log files and restores best weights, however training ended
             callback_list.on_train_end()
         return history
 
-    def _run_epochs(
-        self,
-        X,
-        Y,
-        W,
-        epochs,
-        batch_size,
-        shuffle,
-        verbose,
-        clip,
-        schedule,
-        validation,
-        callback_list,
-        per_epoch_python,
-        history,
-    ):
+    def _run_epochs(self, X, Y, W, plan, history):
+        epochs, batch_size, shuffle, verbose = (
+            plan.epochs,
+            plan.batch_size,
+            plan.shuffle,
+            plan.verbose,
+        )
+        schedule, validation, callback_list = plan.schedule, plan.validation, plan.callbacks
+        # validation, callbacks and a plateau schedule need Python after every epoch
+        per_epoch_python = bool(validation or len(callback_list) or not schedule.is_static)
         n = X.shape[0]
         ws = Workspace(self._layout, batch_size, self.dtype)
         base_lr = self.optimizer.learning_rate
@@ -515,7 +511,7 @@ class Network:
                 self._model(),
                 self.optimizer.code,
                 self.optimizer.hyperparameters(),
-                clip,
+                plan.clip,
                 self._dropout_seed,
             )
             completed = chunk if failed < 0 else int(failed)

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import LOSSES, make_targets
 
 from fastbackprop import Network
 from fastbackprop._data import validation_split_indices
@@ -20,21 +21,12 @@ from fastbackprop.schedules import (
     StepDecay,
 )
 
-LOSSES = ["cross_entropy", "binary_cross_entropy", "mse"]
 BACKENDS = ["numba", "numpy"]
-
-
-def _targets(loss, n, n_out, rng):
-    if loss == "cross_entropy":
-        return rng.integers(0, n_out, n)
-    if loss == "binary_cross_entropy":
-        return rng.integers(0, 2, (n, n_out)).astype(float)
-    return rng.standard_normal((n, n_out))
 
 
 def _problem(loss="cross_entropy", n=30, n_in=4, n_out=3, seed=0):
     rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, n_in)), _targets(loss, n, n_out, rng)
+    return rng.standard_normal((n, n_in)), make_targets(loss, n, n_out, rng)
 
 
 def _net(loss="cross_entropy", sizes=(4, 6, 3), seed=5, **kwargs):
