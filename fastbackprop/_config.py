@@ -39,12 +39,16 @@ CACHE = _env_flag("FASTBACKPROP_CACHE", True)
 # order of operations kept.
 FASTMATH = {"nsz", "arcp", "contract", "afn"} if _env_flag("FASTBACKPROP_FASTMATH", True) else set()
 
-# Idle OpenMP workers must sleep, not spin: between two parallel loops the
-# BLAS threads run the matrix products, and spinning workers steal their
-# cores (measured: a 60k-sample mnist epoch took 9.0 s with GNU OpenMP's
-# default spinning, 0.36 s with passive waiting). libgomp reads this when
-# Numba first loads its OpenMP layer, which happens after this import.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Idle OpenMP workers spin briefly, then sleep. The training loop enters two
+# parallel regions per minibatch; waking a sleeping team costs about 80 us
+# here (OMP_WAIT_POLICY=PASSIVE), a spinning one about 2 us. But a worker
+# that spins for long steals its core from BLAS's threads when BLAS runs
+# multi-threaded (measured: a mnist epoch took 9.0 s with libgomp's default
+# ACTIVE-ish spinning and per-op parallel loops). So the spin is bounded,
+# and BLAS is held to one thread while the sharded loop runs (_parallel).
+# libgomp reads this when Numba first loads its OpenMP layer, after this
+# import; a user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
 # ``omp`` is thread safe (several Python threads may call kernels at once);
 # the ``workqueue`` fallback is not, so it is never chosen here.

@@ -93,3 +93,32 @@ class Workspace:
             self.grads,
             self.backup,
         )
+
+
+#: how many of Workspace.buffers() are per-row scratch (the rest are
+#: parameter-sized: grads and backup)
+_ROW_BUFFERS = 10
+
+
+class ShardedWorkspace:
+    """The training loop's buffers when each batch is split into ``n_shards``
+    blocks of rows computed in parallel.
+
+    ``arena`` is ``(n_shards, size)``: row ``s`` holds shard ``s``'s per-row
+    scratch buffers back to back, at ``bounds`` (one array, because Numba's
+    parallel loops cannot take tuples of arrays). ``grads`` is
+    ``(n_shards, n_params)``: each shard's own gradient, combined after the
+    shards finish. ``backup`` holds params and both optimizer-state slots at
+    an epoch's start.
+    """
+
+    def __init__(self, layout: Layout, batch_size: int, dtype, n_shards: int):
+        rows = -(-int(batch_size) // int(n_shards))
+        one = Workspace(layout, rows, dtype).buffers()[:_ROW_BUFFERS]
+        sizes = [buffer.size for buffer in one]
+        self.n_shards = int(n_shards)
+        self.rows_per_shard = rows
+        self.bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.arena = np.empty((self.n_shards, int(self.bounds[-1])), dtype=dtype)
+        self.grads = np.zeros((self.n_shards, layout.n_params), dtype=dtype)
+        self.backup = np.empty(3 * layout.n_params, dtype=dtype)

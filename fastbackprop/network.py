@@ -8,12 +8,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _persistence
+from . import _parallel, _persistence
 from . import _validation as v
 from ._codes import ACTIVATION_CODES, LOSS_CODES, SIGMOID
 from ._data import class_weight_per_row, validation_split_indices
 from ._init import default_init, draw_weights
-from ._layout import Layout, Workspace
+from ._layout import Layout, ShardedWorkspace, Workspace
 from .history import History, NonFiniteLossError
 from .optim import SGD, make_optimizer
 
@@ -259,7 +259,7 @@ class Network:
     def _batch_gradients(self, X, Y, W):
         ws = Workspace(self._layout, X.shape[0], self.dtype)
         loss = self._train.batch_gradients(
-            ws.buffers(), X, Y, W[:, 0].copy(), self._params, self._model(), 0, 0, False
+            ws.buffers(), X, Y, W[:, 0].copy(), self._params, self._model(), 0, 0, 0, False
         )
         return float(loss), ws.grads
 
@@ -483,7 +483,11 @@ class Network:
         # validation, callbacks and a plateau schedule need Python after every epoch
         per_epoch_python = bool(validation or len(callback_list) or not schedule.is_static)
         n = X.shape[0]
-        ws = Workspace(self._layout, batch_size, self.dtype)
+        n_shards = _parallel.shard_count(min(batch_size, n))
+        ws = ShardedWorkspace(self._layout, min(batch_size, n), self.dtype, n_shards)
+        n_chunks = _parallel.update_chunks(self._layout.n_params, n_shards)
+        # the numpy backend runs the same shards one after the other
+        hold_blas = n_shards > 1 and self.backend == "numba"
         base_lr = self.optimizer.learning_rate
         done = 0
         stop = False
@@ -495,25 +499,30 @@ class Network:
             rates = np.array([schedule.learning_rate(done + e, base_lr) for e in range(chunk)])
             epoch_loss = np.zeros(chunk, dtype=np.float64)
             epoch_correct = np.zeros(chunk, dtype=np.int64)
-            failed = self._train.train_epochs(
-                self._params,
-                self._opt_state,
-                self._counters,
-                ws.buffers(),
-                X,
-                Y,
-                W,
-                perms,
-                rates.astype(self.dtype),
-                epoch_loss,
-                epoch_correct,
-                batch_size,
-                self._model(),
-                self.optimizer.code,
-                self.optimizer.hyperparameters(),
-                plan.clip,
-                self._dropout_seed,
-            )
+            with _parallel.blas_single_threaded(hold_blas):
+                failed = self._train.train_epochs(
+                    self._params,
+                    self._opt_state,
+                    self._counters,
+                    ws.arena,
+                    ws.bounds,
+                    ws.grads,
+                    ws.backup,
+                    X,
+                    Y,
+                    W,
+                    perms,
+                    rates.astype(self.dtype),
+                    epoch_loss,
+                    epoch_correct,
+                    batch_size,
+                    n_chunks,
+                    self._model(),
+                    self.optimizer.code,
+                    self.optimizer.hyperparameters(),
+                    plan.clip,
+                    self._dropout_seed,
+                )
             completed = chunk if failed < 0 else int(failed)
             for e in range(completed):
                 logs = {"loss": float(epoch_loss[e]), "learning_rate": float(rates[e])}

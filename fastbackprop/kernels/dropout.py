@@ -26,10 +26,14 @@ def mix64(x):
 
 
 @jit
-def dropout_key(seed, step, layer):
-    """The mask key of one layer at one optimizer step."""
+def dropout_key(seed, step, layer, first_row, n_cols):
+    """The mask key of one layer at one optimizer step, for a block of the
+    batch's rows starting at ``first_row`` (``n_cols`` wide): the hash of
+    element (i, j) of the block equals that of (first_row + i, j) of the
+    whole batch, so splitting a batch across threads keeps the same mask."""
     k = mix64(np.uint64(seed) + np.uint64(step) * _GOLDEN)
-    return mix64(k ^ (np.uint64(layer + 1) * _GOLDEN))
+    key = mix64(k ^ (np.uint64(layer + 1) * _GOLDEN))
+    return key + np.uint64(first_row * n_cols) * _GOLDEN
 
 
 @jit_inline

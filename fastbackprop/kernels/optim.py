@@ -8,8 +8,6 @@ zero before the first step. ``step`` counts steps already taken.
 
 import math
 
-from numba import prange
-
 from .._codes import (
     ADAM,
     ADAMW,
@@ -21,36 +19,32 @@ from .._codes import (
     HYPER_WEIGHT_DECAY,
     SGD,
 )
-from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
+from .._config import jit, jit_inline
 
 
-@jit_parallel
+@jit
 def sgd_update(params, grads, learning_rate):  # params, grads: (n_params,)
-    if params.size >= PARALLEL_MIN_WORK:
-        for i in prange(params.shape[0]):
-            params[i] -= learning_rate * grads[i]
-    else:
-        for i in range(params.shape[0]):
-            params[i] -= learning_rate * grads[i]
+    for i in range(params.shape[0]):
+        params[i] -= learning_rate * grads[i]
 
 
 @jit_inline
-def _sgd_element(i, params, grads, state, lr, momentum, weight_decay, nesterov):
-    g = grads[i] + weight_decay * params[i]
-    if momentum != 0.0:
-        # zero-initialised buffer: the first step gives buf = g, as torch's clone
-        buf = momentum * state[0, i] + g
-        state[0, i] = buf
-        g = g + momentum * buf if nesterov else buf
+def _sgd_momentum_element(i, g, params, m, lr, momentum, weight_decay, nesterov):
+    g = g + weight_decay * params[i]
+    # zero-initialised buffer: the first step gives buf = g, as torch's clone
+    buf = momentum * m[i] + g
+    m[i] = buf
+    g = g + momentum * buf if nesterov else buf
     params[i] -= lr * g
 
 
 @jit_inline
 def _adam_element(
     i,
+    g,
     params,
-    grads,
-    state,
+    m,
+    v,
     beta1,
     one_minus_beta1,
     beta2,
@@ -64,75 +58,138 @@ def _adam_element(
     # scalars arrive in the parameters' dtype, so float32 stays float32 and
     # the loop vectorises at full width
     p = params[i] * decay  # AdamW: decay the weight itself (decay = 1 for Adam)
-    g = grads[i] + l2 * p  # Adam: L2 added to the gradient (l2 = 0 for AdamW)
-    m = beta1 * state[0, i] + one_minus_beta1 * g
-    v = beta2 * state[1, i] + one_minus_beta2 * (g * g)
-    state[0, i] = m
-    state[1, i] = v
+    g = g + l2 * p  # Adam: L2 added to the gradient (l2 = 0 for AdamW)
+    mi = beta1 * m[i] + one_minus_beta1 * g
+    vi = beta2 * v[i] + one_minus_beta2 * (g * g)
+    m[i] = mi
+    v[i] = vi
     # torch: p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)
-    params[i] = p - step_size * m / (math.sqrt(v) * inv_sqrt_correction2 + eps)
+    params[i] = p - step_size * mi / (math.sqrt(vi) * inv_sqrt_correction2 + eps)
 
 
 @jit_inline
-def _rmsprop_element(i, params, grads, state, lr, alpha, eps, weight_decay, momentum):
-    g = grads[i] + weight_decay * params[i]
-    v = alpha * state[0, i] + (1.0 - alpha) * g * g
-    state[0, i] = v
-    step = g / (math.sqrt(v) + eps)
+def _rmsprop_step(i, g, params, v, alpha, one_minus_alpha, eps, weight_decay):
+    # the step before momentum and the learning rate; updates v
+    g = g + weight_decay * params[i]
+    vi = alpha * v[i] + one_minus_alpha * g * g
+    v[i] = vi
+    return g / (math.sqrt(vi) + eps)
+
+
+@jit
+def _sgd_slice(params, g0, g1, a0, a1, two, m, lr, momentum, wd, nesterov):
+    # One loop per case. A loop-invariant branch left inside the loop (on
+    # ``two`` or on ``momentum``) was not hoisted by LLVM here and made the
+    # loop 100x slower than these.
+    if momentum == 0.0:
+        if two:
+            for i in range(params.shape[0]):
+                g = a0 * g0[i] + a1 * g1[i]
+                params[i] -= lr * (g + wd * params[i])
+        else:
+            for i in range(params.shape[0]):
+                g = g0[i]
+                params[i] -= lr * (g + wd * params[i])
+    elif two:
+        for i in range(params.shape[0]):
+            g = a0 * g0[i] + a1 * g1[i]
+            _sgd_momentum_element(i, g, params, m, lr, momentum, wd, nesterov)
+    else:
+        for i in range(params.shape[0]):
+            g = g0[i]
+            _sgd_momentum_element(i, g, params, m, lr, momentum, wd, nesterov)
+
+
+@jit
+def _adam_slice(params, g0, g1, a0, a1, two, m, v, lr, hyper, step, decoupled):
+    real = params.dtype.type
+    beta1 = hyper[HYPER_MOMENTUM]
+    beta2 = hyper[HYPER_BETA2]
+    wd = hyper[HYPER_WEIGHT_DECAY]
+    t = step + 1
+    step_size = real(lr / (1.0 - beta1**t))
+    inv_sc2 = real(1.0 / math.sqrt(1.0 - beta2**t))
+    decay = real(1.0 - lr * wd) if decoupled else real(1.0)
+    l2 = real(0.0) if decoupled else real(wd)
+    b1, c1 = real(beta1), real(1.0 - beta1)
+    b2, c2 = real(beta2), real(1.0 - beta2)
+    eps = real(hyper[HYPER_EPS])
+    if two:
+        for i in range(params.shape[0]):
+            g = a0 * g0[i] + a1 * g1[i]
+            _adam_element(i, g, params, m, v, b1, c1, b2, c2, eps, decay, l2, step_size, inv_sc2)
+    else:
+        for i in range(params.shape[0]):
+            g = g0[i]
+            _adam_element(i, g, params, m, v, b1, c1, b2, c2, eps, decay, l2, step_size, inv_sc2)
+
+
+@jit
+def _rmsprop_slice(params, g0, g1, a0, a1, two, v, buf, lr, alpha, eps, wd, momentum):
+    c = params.dtype.type(1.0 - alpha)  # in the parameters' dtype: 1 - alpha is float64
     if momentum > 0.0:
-        step = momentum * state[1, i] + step
-        state[1, i] = step
-    params[i] -= lr * step
+        if two:
+            for i in range(params.shape[0]):
+                g = a0 * g0[i] + a1 * g1[i]
+                step = _rmsprop_step(i, g, params, v, alpha, c, eps, wd)
+                buf[i] = momentum * buf[i] + step
+                params[i] -= lr * buf[i]
+        else:
+            for i in range(params.shape[0]):
+                g = g0[i]
+                step = _rmsprop_step(i, g, params, v, alpha, c, eps, wd)
+                buf[i] = momentum * buf[i] + step
+                params[i] -= lr * buf[i]
+    elif two:
+        for i in range(params.shape[0]):
+            g = a0 * g0[i] + a1 * g1[i]
+            params[i] -= lr * _rmsprop_step(i, g, params, v, alpha, c, eps, wd)
+    else:
+        for i in range(params.shape[0]):
+            g = g0[i]
+            params[i] -= lr * _rmsprop_step(i, g, params, v, alpha, c, eps, wd)
 
 
-@jit_parallel
+@jit
+def update_slice(params, grads0, grads1, share0, share1, state0, state1, hyper, step, lr, code):
+    """One optimizer step on a slice of the parameters.
+
+    The gradient is ``share0 * grads0 + share1 * grads1`` when ``share1`` is
+    non-zero (two shards of a batch, summed here while they are in cache),
+    else ``grads0`` as it is. ``state0``/``state1`` are the slices of the
+    two moment buffers. All arrays are 1-D slices of equal length; indexing
+    from 0 lets LLVM drop the negative-index checks and vectorise.
+    """
+    # scalars in the parameters' dtype, so float32 stays float32 and the
+    # loops vectorise at full width (torch computes in the parameters' dtype)
+    real = params.dtype.type
+    two = share1 != 0.0
+    a0, a1 = real(share0), real(share1)
+    lr = real(lr)
+    wd = real(hyper[HYPER_WEIGHT_DECAY])
+    if code == SGD:
+        momentum = real(hyper[HYPER_MOMENTUM])
+        nesterov = hyper[HYPER_NESTEROV] != 0.0
+        _sgd_slice(params, grads0, grads1, a0, a1, two, state0, lr, momentum, wd, nesterov)
+    elif code == ADAM or code == ADAMW:
+        _adam_slice(
+            params, grads0, grads1, a0, a1, two, state0, state1, lr, hyper, step, code == ADAMW
+        )
+    else:
+        alpha = real(hyper[HYPER_MOMENTUM])
+        eps = real(hyper[HYPER_EPS])
+        momentum = real(hyper[HYPER_RMS_MOMENTUM])
+        _rmsprop_slice(
+            params, grads0, grads1, a0, a1, two, state0, state1, lr, alpha, eps, wd, momentum
+        )
+
+
+@jit
 def optimizer_update(params, grads, state, hyper, step, learning_rate, code):
     """One optimizer step; ``step`` is the number of steps taken before it."""
-    n = params.shape[0]
-    parallel = n >= PARALLEL_MIN_WORK
-    lr = learning_rate
-    wd = hyper[HYPER_WEIGHT_DECAY]
-    if code == SGD:
-        momentum = hyper[HYPER_MOMENTUM]
-        nesterov = hyper[HYPER_NESTEROV] != 0.0
-        if parallel:
-            for i in prange(n):
-                _sgd_element(i, params, grads, state, lr, momentum, wd, nesterov)
-        else:
-            for i in range(n):
-                _sgd_element(i, params, grads, state, lr, momentum, wd, nesterov)
-    elif code == ADAM or code == ADAMW:
-        real = params.dtype.type
-        beta1 = hyper[HYPER_MOMENTUM]
-        beta2 = hyper[HYPER_BETA2]
-        t = step + 1
-        step_size = real(lr / (1.0 - beta1**t))
-        inv_sc2 = real(1.0 / math.sqrt(1.0 - beta2**t))
-        decay = real(1.0 - lr * wd) if code == ADAMW else real(1.0)
-        l2 = real(0.0) if code == ADAMW else real(wd)
-        b1, c1 = real(beta1), real(1.0 - beta1)
-        b2, c2 = real(beta2), real(1.0 - beta2)
-        eps = real(hyper[HYPER_EPS])
-        if parallel:
-            for i in prange(n):
-                _adam_element(
-                    i, params, grads, state, b1, c1, b2, c2, eps, decay, l2, step_size, inv_sc2
-                )
-        else:
-            for i in range(n):
-                _adam_element(
-                    i, params, grads, state, b1, c1, b2, c2, eps, decay, l2, step_size, inv_sc2
-                )
-    else:
-        alpha = hyper[HYPER_MOMENTUM]
-        eps = hyper[HYPER_EPS]
-        momentum = hyper[HYPER_RMS_MOMENTUM]
-        if parallel:
-            for i in prange(n):
-                _rmsprop_element(i, params, grads, state, lr, alpha, eps, wd, momentum)
-        else:
-            for i in range(n):
-                _rmsprop_element(i, params, grads, state, lr, alpha, eps, wd, momentum)
+    update_slice(
+        params, grads, grads, 1.0, 0.0, state[0], state[1], hyper, step, learning_rate, code
+    )
 
 
 @jit

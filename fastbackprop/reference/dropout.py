@@ -16,10 +16,11 @@ def mix64(x):
     return x ^ (x >> np.uint64(31))
 
 
-def dropout_key(seed, step, layer):
+def dropout_key(seed, step, layer, first_row, n_cols):
     with np.errstate(over="ignore"):
         k = mix64(np.uint64(seed) + np.uint64(step) * _GOLDEN)
-        return mix64(k ^ (np.uint64(layer + 1) * _GOLDEN))
+        key = mix64(k ^ (np.uint64(layer + 1) * _GOLDEN))
+        return key + np.uint64(first_row * n_cols) * _GOLDEN
 
 
 def _mask_scale(shape, rate, key):

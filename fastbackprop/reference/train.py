@@ -36,7 +36,7 @@ def _layer_buffer(flat, model, max_batch, layer, nb):
     return matrix_view(flat, max_batch * model[3][layer], nb, width)
 
 
-def forward_pass(buffers, x, params, model, dropout_seed, step, training):
+def forward_pass(buffers, x, params, model, dropout_seed, step, first_row, training):
     pre, acts, dropped, max_batch = buffers[3], buffers[4], buffers[5], buffers[8].shape[0]
     act_codes, drop_rates = model[4], model[5]
     layers = _layer_params(params, model)
@@ -50,11 +50,11 @@ def forward_pass(buffers, x, params, model, dropout_seed, step, training):
             inp = a
             if training and drop_rates[layer] > 0:
                 inp = _layer_buffer(dropped, model, max_batch, layer, len(x))
-                key = dropout_key(dropout_seed, step, layer)
+                key = dropout_key(dropout_seed, step, layer, first_row, W.shape[1])
                 dropout_forward(inp, a, drop_rates[layer], key)
 
 
-def backward_pass(buffers, x, y, w, params, model, dropout_seed, step, training):
+def backward_pass(buffers, x, y, w, params, model, dropout_seed, step, first_row, training):
     pre, acts, dropped = buffers[3], buffers[4], buffers[5]
     row_scale, grads, max_batch = buffers[9], buffers[10], buffers[8].shape[0]
     act_codes, drop_rates, loss_code, output_code = model[4], model[5], model[6], model[7]
@@ -79,19 +79,24 @@ def backward_pass(buffers, x, y, w, params, model, dropout_seed, step, training)
         dinp = np.empty_like(a)
         linear_backward(dinp, dW, db, delta, inp, W, True)
         if dropping:
-            dropout_backward(dinp, dinp, drop_rates[below], dropout_key(dropout_seed, step, below))
+            dropout_backward(
+                dinp,
+                dinp,
+                drop_rates[below],
+                dropout_key(dropout_seed, step, below, first_row, W.shape[0]),
+            )
         activation_backward(dinp, dinp, a, z, act_codes[below])
         delta = dinp
 
 
-def batch_gradients(buffers, x, y, w, params, model, dropout_seed, step, training):
+def batch_gradients(buffers, x, y, w, params, model, dropout_seed, step, first_row, training):
     pre, acts, row_loss = buffers[3], buffers[4], buffers[8]
     max_batch, nb, last = row_loss.shape[0], len(x), len(model[0]) - 2
-    forward_pass(buffers, x, params, model, dropout_seed, step, training)
+    forward_pass(buffers, x, params, model, dropout_seed, step, first_row, training)
     out = _layer_buffer(acts, model, max_batch, last, nb)
     logits = _layer_buffer(pre, model, max_batch, last, nb)
     loss = loss_forward(out, row_loss[:nb], logits, y, w, model[6], model[7])
-    backward_pass(buffers, x, y, w, params, model, dropout_seed, step, training)
+    backward_pass(buffers, x, y, w, params, model, dropout_seed, step, first_row, training)
     return loss
 
 
@@ -99,7 +104,10 @@ def train_epochs(
     params,
     opt_state,
     counters,
-    buffers,
+    arena,
+    bounds,
+    grads,
+    backup,
     X,
     Y,
     sample_weight,
@@ -108,43 +116,78 @@ def train_epochs(
     epoch_loss,
     epoch_correct,
     batch_size,
+    n_chunks,
     model,
     opt_code,
     opt_hyper,
     clip_norm,
     dropout_seed,
 ):
+    # The same shards as the compiled loop, one after the other: each shard's
+    # gradient of its own weighted mean, summed with weights in shard order.
+    # n_chunks only splits the compiled update across threads: not needed here.
+    n_shards = arena.shape[0]
+    shard_bufs = [
+        tuple(arena[s, a:b] for a, b in zip(bounds[:-1], bounds[1:])) for s in range(n_shards)
+    ]
     # divergence is detected below and reported as NonFiniteLossError, so
     # NumPy's overflow warnings on the way there are noise
     with np.errstate(over="ignore", invalid="ignore"):
         for epoch, perm in enumerate(perms):
             saved = (params.copy(), opt_state.copy(), counters.copy())
             losses, correct = [], 0
+            loss = 0.0
             for start in range(0, len(X), batch_size):
-                rows = perm[start : start + batch_size]
+                batch = perm[start : start + batch_size]
+                nb = len(batch)
+                per = -(-nb // n_shards)
                 step = int(counters[0])
-                loss = batch_gradients(
-                    buffers,
-                    X[rows],
-                    Y[rows],
-                    sample_weight[rows, 0],
-                    params,
-                    model,
-                    dropout_seed,
-                    int(counters[1]),
-                    True,
-                )
+                shard_loss, shard_weight = [], []
+                for s in range(n_shards):
+                    first = min(s * per, nb)
+                    rows = batch[first : first + per]
+                    w = sample_weight[rows, 0]
+                    shard_weight.append(float(w.sum(dtype=np.float64)))
+                    shard_loss.append(0.0)
+                    if shard_weight[-1] == 0.0:
+                        grads[s] = 0
+                        continue
+                    buffers = shard_bufs[s][:10] + (grads[s], grads[s, :0])
+                    shard_loss[-1] = batch_gradients(
+                        buffers,
+                        X[rows],
+                        Y[rows],
+                        w,
+                        params,
+                        model,
+                        dropout_seed,
+                        int(counters[1]),
+                        first,
+                        True,
+                    )
+                    out = _layer_buffer(
+                        buffers[4], model, buffers[8].shape[0], len(model[0]) - 2, len(rows)
+                    )
+                    correct += count_correct(out, Y[rows], model[6])
+                weight = sum(shard_weight)
+                if n_shards == 1:
+                    loss = shard_loss[0] if weight != 0.0 else math.nan
+                    shares = [1.0]
+                else:
+                    shares = [w / weight if weight else math.nan for w in shard_weight]
+                    loss = sum(a * b for a, b in zip(shares, shard_loss))
                 if not math.isfinite(loss):
                     break
-                out = _layer_buffer(
-                    buffers[4], model, buffers[8].shape[0], len(model[0]) - 2, len(rows)
-                )
-                correct += count_correct(out, Y[rows], model[6])
                 losses.append(loss)
+                if n_shards > 1:
+                    combined = grads[0] * grads.dtype.type(shares[0])
+                    for s in range(1, n_shards):
+                        combined += grads.dtype.type(shares[s]) * grads[s]
+                    grads[0] = combined
                 if clip_norm > 0:
-                    clip_gradients(buffers[10], clip_norm)
+                    clip_gradients(grads[0], clip_norm)
                 optimizer_update(
-                    params, buffers[10], opt_state, opt_hyper, step, epoch_lrs[epoch], opt_code
+                    params, grads[0], opt_state, opt_hyper, step, epoch_lrs[epoch], opt_code
                 )
                 counters[0] = step + 1
                 counters[1] += 1
@@ -163,7 +206,7 @@ def evaluate(out_all, X, Y, sample_weight, buffers, params, model, with_loss):
     for start in range(0, len(X), max_batch):
         xb = X[start : start + max_batch]
         nb = len(xb)
-        forward_pass(buffers, xb, params, model, 0, 0, False)
+        forward_pass(buffers, xb, params, model, 0, 0, 0, False)
         logits = _layer_buffer(pre, model, max_batch, last, nb)
         out = out_all[start : start + nb]
         if with_loss:

@@ -1,0 +1,91 @@
+"""How a training call uses the cores: batch shards, update chunks, BLAS.
+
+A minibatch of 64-256 rows is too small for BLAS's own threads to pay off
+(measured on the mnist workload: 334 ms per epoch with two BLAS threads,
+345 ms with one). So the training loop splits each batch into shards of
+consecutive rows, one per core, each computed by single-threaded BLAS on
+its own Numba thread, and sums the shard gradients in a fixed order. While
+that loop runs, BLAS is held to one thread, so the two kinds of threads
+never compete for a core.
+
+The number of shards depends on the machine and the batch size, never on
+:func:`fastbackprop.set_num_threads`: with one thread the shards run one
+after the other and give bit-identical results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numba
+
+#: A shard gets at least this many rows: below it a GEMM's packing overhead
+#: outweighs what a second core brings.
+MIN_SHARD_ROWS = 16
+
+#: The optimizer step is split across threads from this many parameters up;
+#: below it one core finishes before a second would wake.
+MIN_CHUNK_PARAMS = 1 << 14
+
+
+def shard_count(batch_size: int) -> int:
+    """How many row shards each batch of ``batch_size`` rows is split into."""
+    cores = numba.config.NUMBA_NUM_THREADS
+    return max(1, min(cores, int(batch_size) // MIN_SHARD_ROWS))
+
+
+def update_chunks(n_params: int, n_shards: int) -> int:
+    """How many parallel chunks the optimizer step is split into.
+
+    Only when the batch is sharded: otherwise BLAS keeps its own threads
+    and Numba's must stay asleep. The step is elementwise, so the chunking
+    never changes a result.
+    """
+    if n_shards == 1 or n_params < MIN_CHUNK_PARAMS:
+        return 1
+    return n_shards
+
+
+_lock = threading.Lock()
+_holders = 0  # training calls currently inside blas_single_threaded
+_saved_threads: list[int] = []
+_libraries = None
+
+
+def _blas_libraries():
+    global _libraries
+    if _libraries is None:
+        # the BLAS Numba's np.dot calls is scipy's; load it before looking
+        import scipy.linalg.cython_blas  # noqa: F401
+        from threadpoolctl import ThreadpoolController
+
+        _libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _libraries
+
+
+@contextlib.contextmanager
+def blas_single_threaded(active: bool = True):
+    """Hold every loaded BLAS to one thread while the block runs.
+
+    Shared between Python threads: the first caller in sets the limit and
+    the last one out restores the thread counts it found.
+    """
+    global _holders
+    if not active:
+        yield
+        return
+    with _lock:
+        if _holders == 0:
+            _saved_threads[:] = [lib.num_threads for lib in _blas_libraries()]
+            for lib in _blas_libraries():
+                lib.set_num_threads(1)
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _holders -= 1
+            if _holders == 0:
+                for lib, n in zip(_blas_libraries(), _saved_threads):
+                    lib.set_num_threads(n)
