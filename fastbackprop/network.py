@@ -483,11 +483,11 @@ class Network:
         # validation, callbacks and a plateau schedule need Python after every epoch
         per_epoch_python = bool(validation or len(callback_list) or not schedule.is_static)
         n = X.shape[0]
-        n_shards = _parallel.shard_count(min(batch_size, n))
+        # the NumPy reference stays plain NumPy: whole batches, BLAS's own threads
+        n_shards = _parallel.shard_count(min(batch_size, n)) if self.backend == "numba" else 1
         ws = ShardedWorkspace(self._layout, min(batch_size, n), self.dtype, n_shards)
         n_chunks = _parallel.update_chunks(self._layout.n_params, n_shards)
-        # the numpy backend runs the same shards one after the other
-        hold_blas = n_shards > 1 and self.backend == "numba"
+        hold_blas = n_shards > 1
         base_lr = self.optimizer.learning_rate
         done = 0
         stop = False

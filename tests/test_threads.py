@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastbackprop
-from fastbackprop import Network
+from fastbackprop import Network, _parallel
 from fastbackprop._config import PARALLEL_MIN_WORK, get_num_threads, set_num_threads
 from fastbackprop.optim import Adam
 
@@ -34,6 +34,7 @@ def test_results_do_not_depend_on_thread_count():
     # size from which the kernels run their loops in parallel
     assert WIDE_BATCH * WIDE[1] >= PARALLEL_MIN_WORK
     assert WIDE[1] * WIDE[2] + WIDE[0] * WIDE[1] >= PARALLEL_MIN_WORK
+    assert _parallel.shard_count(WIDE_BATCH) == 2  # and each batch is split in shards
     original = get_num_threads()
     try:
         set_num_threads(1)

@@ -1,0 +1,133 @@
+"""Batches split into row shards on parallel threads give the same training
+as whole batches, and BLAS is held to one thread only while they run."""
+
+import numpy as np
+import pytest
+from conftest import make_targets
+from threadpoolctl import threadpool_info
+
+from fastbackprop import Network, _parallel
+from fastbackprop.kernels import dropout as k_drop
+from fastbackprop.kernels import optim as k_opt
+from fastbackprop.optim import SGD, Adam, RMSprop
+from fastbackprop.reference import dropout as r_drop
+from fastbackprop.reference import optim as r_opt
+
+
+def _fit_with_shards(monkeypatch, n_shards, optimizer, clip_norm=None, weights=None, n=2 * 64 + 1):
+    monkeypatch.setattr(_parallel, "shard_count", lambda batch_size: n_shards)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((n, 6))
+    y = make_targets("cross_entropy", n, 3, rng)
+    net = Network([6, 16, 12, 3], activation="tanh", dropout=0.25, seed=5)
+    net.fit(
+        X,
+        y,
+        epochs=3,
+        batch_size=64,
+        optimizer=optimizer,
+        clip_norm=clip_norm,
+        sample_weight=weights,
+    )
+    return net._params.copy(), net.history.loss
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [lambda: SGD(0.1, momentum=0.9), lambda: Adam(1e-2), lambda: RMSprop(1e-3, momentum=0.5)],
+    ids=["sgd-momentum", "adam", "rmsprop-momentum"],
+)
+@pytest.mark.parametrize("n_shards", [2, 3])
+def test_sharded_batches_train_like_whole_batches(monkeypatch, optimizer, n_shards):
+    # 129 rows in batches of 64: the last batch has one row, so all shards
+    # but one are empty there
+    whole, whole_loss = _fit_with_shards(monkeypatch, 1, optimizer())
+    sharded, sharded_loss = _fit_with_shards(monkeypatch, n_shards, optimizer())
+    assert not np.array_equal(whole, sharded)  # summed in another order ...
+    np.testing.assert_allclose(sharded, whole, rtol=1e-11, atol=1e-13)  # ... to rounding
+    np.testing.assert_allclose(sharded_loss, whole_loss, rtol=1e-12)
+
+
+def test_sharded_clipping_and_sample_weights(monkeypatch):
+    # the first shard of every batch has zero weight; clipping needs the
+    # combined gradient
+    n = 128
+    weights = np.where(np.arange(n) % 64 < 32, 0.0, 1.5)
+    kwargs = dict(optimizer=Adam(1e-2), clip_norm=0.05, weights=weights, n=n)
+    whole, whole_loss = _fit_with_shards(monkeypatch, 1, **kwargs)
+    kwargs["optimizer"] = Adam(1e-2)
+    sharded, sharded_loss = _fit_with_shards(monkeypatch, 2, **kwargs)
+    assert np.all(np.isfinite(sharded))
+    np.testing.assert_allclose(sharded, whole, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(sharded_loss, whole_loss, rtol=1e-12)
+
+
+@pytest.mark.parametrize("module", [k_drop, r_drop], ids=["numba", "numpy"])
+def test_dropout_mask_of_a_row_block_is_that_of_the_whole_batch(module):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((40, 7))
+    whole = np.empty_like(a)
+    module.dropout_forward(whole, a, 0.4, module.dropout_key(11, 3, 1, 0, 7))
+    block = np.empty_like(a[13:])
+    module.dropout_forward(block, a[13:], 0.4, module.dropout_key(11, 3, 1, 13, 7))
+    assert np.array_equal(block, whole[13:])
+    assert 0 < np.count_nonzero(whole == 0) < whole.size
+
+
+@pytest.mark.parametrize("module", [k_opt, r_opt], ids=["numba", "numpy"])
+@pytest.mark.parametrize("code", [0, 1, 2, 3])
+def test_update_slice_sums_two_shards(module, code):
+    rng = np.random.default_rng(code)
+    n = 37
+    params = rng.standard_normal(n)
+    g0, g1 = rng.standard_normal(n), rng.standard_normal(n)
+    state = np.abs(rng.standard_normal((2, n)))
+    hyper = np.array([0.9, 0.999, 1e-8, 0.01, 1.0, 0.3])
+    two = params.copy(), state.copy()
+    one = params.copy(), state.copy()
+    module.update_slice(two[0], g0, g1, 0.25, 0.75, two[1][0], two[1][1], hyper, 4, 0.01, code)
+    combined = 0.25 * g0 + 0.75 * g1
+    module.update_slice(one[0], combined, g0, 1.0, 0.0, one[1][0], one[1][1], hyper, 4, 0.01, code)
+    np.testing.assert_allclose(two[0], one[0], rtol=1e-13)
+    np.testing.assert_allclose(two[1], one[1], rtol=1e-13)
+    assert not np.allclose(two[0], params)
+
+
+def _blas_threads():
+    _parallel._blas_libraries()  # loads scipy's BLAS, the one Numba calls
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_blas_is_single_threaded_only_inside_and_restored_after():
+    before = _blas_threads()
+    with _parallel.blas_single_threaded():
+        assert all(n == 1 for n in _blas_threads())
+        with _parallel.blas_single_threaded():  # a second training call at once
+            assert all(n == 1 for n in _blas_threads())
+        assert all(n == 1 for n in _blas_threads())  # still held by the first
+    assert _blas_threads() == before
+    with _parallel.blas_single_threaded(active=False):
+        assert _blas_threads() == before
+
+
+def test_blas_threads_are_restored_when_training_fails():
+    before = _blas_threads()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 3)) * 10
+    y = rng.standard_normal(64) * 10
+    net = Network([3, 8, 1], activation="relu", loss="mse", seed=0)
+    assert _parallel.shard_count(64) > 1 or _parallel.numba.config.NUMBA_NUM_THREADS == 1
+    with pytest.raises(FloatingPointError):  # NonFiniteLossError, from a sharded loop
+        net.fit(X, y, epochs=200, batch_size=64, learning_rate=5.0)
+    assert np.isfinite(net._params).all()  # restored to the last finite epoch
+    assert _blas_threads() == before
+
+
+def test_shard_count_follows_the_batch_not_the_thread_setting():
+    assert _parallel.shard_count(1) == 1
+    assert _parallel.shard_count(_parallel.MIN_SHARD_ROWS * 2 - 1) == 1
+    cores = _parallel.numba.config.NUMBA_NUM_THREADS
+    assert _parallel.shard_count(4096) == cores
+    assert _parallel.update_chunks(10**6, 1) == 1  # BLAS keeps its threads
+    assert _parallel.update_chunks(10, 2) == 1
+    assert _parallel.update_chunks(10**6, 2) == 2
