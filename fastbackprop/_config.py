@@ -64,15 +64,12 @@ PARALLEL = SERIAL | {"parallel": True}
 #: keyword arguments for scalar helpers inlined into the loops that call them
 INLINE = SERIAL | {"inline": "always"}
 
-#: Loops over fewer elements than this run on one thread. Waking the sleeping
-#: OpenMP team costs tens of microseconds, more than a memory-bound loop of a
-#: few hundred thousand elements takes on one core (measured on the mnist
-#: workload: gathering a 64 x 784 batch took 62 us/step in parallel and 6 us
-#: serially; the SGD update of 109k parameters 96 us vs 21 us). The matrix
-#: products get both cores from BLAS's own threads instead. (Splitting each
-#: batch into two row blocks on Numba threads, each calling single-threaded
-#: BLAS, was measured too: 446 us/step against 215 us for mnist, so it was
-#: dropped.) Baked into the compiled, cached kernels: a constant, not a setting.
+#: Loops over fewer elements than this run on one thread. Inside the sharded
+#: training loop each shard already has its own core, and outside it BLAS
+#: owns both cores, so only very large elementwise loops (a big predict) are
+#: worth splitting (measured on the mnist workload: gathering a 64 x 784
+#: batch took 62 us/step in parallel and 6 us serially). Baked into the
+#: compiled, cached kernels: a constant, not a setting.
 PARALLEL_MIN_WORK = 1 << 20
 
 

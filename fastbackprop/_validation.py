@@ -159,6 +159,24 @@ def _as_numeric_array(values, argument: str) -> np.ndarray:
     return array
 
 
+def is_ready_small_X(X, n_features: int, dtype: np.dtype, max_rows: int) -> bool:
+    """Whether ``X`` is already a C-contiguous ``(n, n_features)`` array of
+    ``dtype`` with 1 <= n <= ``max_rows``: the online-predict fast path,
+    which leaves only the finiteness check (done in its kernel)."""
+    return (
+        type(X) is np.ndarray
+        and X.dtype == dtype
+        and X.ndim == 2
+        and X.flags.c_contiguous
+        and 0 < X.shape[0] <= max_rows
+        and X.shape[1] == n_features
+    )
+
+
+def non_finite_X_error(dtype: np.dtype) -> ValueError:
+    return ValueError(f"X contains NaN or inf (after conversion to {dtype.name})")
+
+
 def check_X(X, n_features: int, dtype: np.dtype) -> np.ndarray:
     """A C-contiguous ``(n, n_features)`` array of ``dtype`` with finite values."""
     array = _as_numeric_array(X, "X")
@@ -175,7 +193,7 @@ def check_X(X, n_features: int, dtype: np.dtype) -> np.ndarray:
         )
     array = np.ascontiguousarray(array, dtype=dtype)
     if not _all_finite(array):
-        raise ValueError(f"X contains NaN or inf (after conversion to {dtype.name})")
+        raise non_finite_X_error(dtype)
     return array
 
 

@@ -1,0 +1,59 @@
+"""The online-predict fast path (already-converted arrays of a few rows)
+gives the same outputs and the same errors as the general path."""
+
+import numpy as np
+import pytest
+
+from fastbackprop import Network
+from fastbackprop import _validation as v
+from fastbackprop.network import SMALL_EVAL_ROWS
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize(
+    "loss, n_out", [("cross_entropy", 4), ("binary_cross_entropy", 1), ("mse", 2)]
+)
+def test_fast_path_matches_general_path(backend, loss, n_out):
+    net = Network(
+        [5, 9, 7, n_out], activation="gelu", loss=loss, dtype="float32", seed=2, backend=backend
+    )
+    X = np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32)
+    assert v.is_ready_small_X(X, 5, net.dtype, SMALL_EVAL_ROWS)
+    fast = net.forward(X)
+    general = net.forward(X.tolist())  # a list takes the general path
+    assert not v.is_ready_small_X(X.tolist(), 5, net.dtype, SMALL_EVAL_ROWS)
+    np.testing.assert_array_equal(fast, general)
+    np.testing.assert_array_equal(net.forward(X[:1]), general[:1])
+    np.testing.assert_array_equal(net.predict(X), net.predict(X.tolist()))
+
+
+def test_fast_path_matches_the_numpy_backend():
+    kwargs = dict(activation="tanh", dtype="float64", seed=4)
+    fast = Network([6, 16, 3], **kwargs)
+    reference = Network([6, 16, 3], backend="numpy", **kwargs)
+    X = np.random.default_rng(1).standard_normal((1, 6))
+    np.testing.assert_allclose(fast.forward(X), reference.forward(X), rtol=1e-13)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_fast_path_rejects_non_finite_rows(bad):
+    net = Network([4, 8, 2])
+    X = np.zeros((2, 4))
+    X[1, 3] = bad
+    assert v.is_ready_small_X(X, 4, net.dtype, SMALL_EVAL_ROWS)
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        net.predict(X)
+
+
+def test_fast_path_is_not_taken_for_other_arrays():
+    net = Network([4, 8, 2], dtype="float32")
+    X = np.zeros((2, 4), dtype=np.float32)
+    assert not v.is_ready_small_X(X.astype(np.float64), 4, net.dtype, SMALL_EVAL_ROWS)
+    assert not v.is_ready_small_X(
+        np.asfortranarray(np.zeros((2, 4), np.float32)), 4, net.dtype, SMALL_EVAL_ROWS
+    )
+    assert not v.is_ready_small_X(X[:, :3], 4, net.dtype, SMALL_EVAL_ROWS)
+    assert not v.is_ready_small_X(np.zeros((0, 4), np.float32), 4, net.dtype, SMALL_EVAL_ROWS)
+    big = np.zeros((SMALL_EVAL_ROWS + 1, 4), np.float32)
+    assert not v.is_ready_small_X(big, 4, net.dtype, SMALL_EVAL_ROWS)
+    np.testing.assert_array_equal(net.forward(big)[:2], net.forward(X))
