@@ -102,30 +102,37 @@ class Workspace:
         )
 
 
-#: how many of Workspace.buffers() are per-row scratch (the rest are
-#: parameter-sized: grads and backup)
-_ROW_BUFFERS = 10
+class TrainingWorkspace:
+    """The training loop's buffers for batches of up to ``batch_size`` rows.
 
-
-class ShardedWorkspace:
-    """The training loop's buffers when each batch is split into ``n_shards``
-    blocks of rows computed in parallel.
-
-    ``arena`` is ``(n_shards, size)``: row ``s`` holds shard ``s``'s per-row
-    scratch buffers back to back, at ``bounds`` (one array, because Numba's
-    parallel loops cannot take tuples of arrays). ``grads`` is
-    ``(n_shards, n_params)``: each shard's own gradient, combined after the
-    shards finish. ``backup`` holds params and both optimizer-state slots at
-    an epoch's start.
+    The per-row buffers of ``Workspace.buffers()`` (x_batch ... row_scale)
+    plus ``deltas``, every layer's dL/dz laid out like ``pre``, live back to
+    back in one flat ``arena`` cut at ``bounds``: Numba's parallel loops
+    cannot take a tuple of arrays. The delta ping-pong buffers are not used
+    (the training loop keeps every layer's delta) and are empty. ``grads``
+    is one gradient buffer like the parameters; ``backup`` holds params and
+    both optimizer-state slots at an epoch's start.
     """
 
-    def __init__(self, layout: Layout, batch_size: int, dtype, n_shards: int):
-        rows = -(-int(batch_size) // int(n_shards))
-        one = Workspace(layout, rows, dtype).buffers()[:_ROW_BUFFERS]
-        sizes = [buffer.size for buffer in one]
-        self.n_shards = int(n_shards)
-        self.rows_per_shard = rows
+    def __init__(self, layout: Layout, batch_size: int, dtype):
+        rows = int(batch_size)
+        n_in = int(layout.layer_sizes[0])
+        n_out = int(layout.layer_sizes[-1])
+        cols = layout.total_cols
+        sizes = [
+            rows * n_in,  # x_batch
+            rows * n_out,  # y_batch
+            rows,  # w_batch
+            rows * cols,  # pre
+            rows * cols,  # acts
+            rows * cols,  # dropped
+            0,  # delta_a
+            0,  # delta_b
+            rows,  # row_loss
+            rows,  # row_scale
+            rows * cols,  # deltas
+        ]
         self.bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.arena = np.empty((self.n_shards, int(self.bounds[-1])), dtype=dtype)
-        self.grads = np.zeros((self.n_shards, layout.n_params), dtype=dtype)
+        self.arena = np.empty(int(self.bounds[-1]), dtype=dtype)
+        self.grads = np.zeros(layout.n_params, dtype=dtype)
         self.backup = np.empty(3 * layout.n_params, dtype=dtype)

@@ -13,7 +13,7 @@ from . import _validation as v
 from ._codes import ACTIVATION_CODES, LOSS_CODES, SIGMOID
 from ._data import class_weight_per_row, validation_split_indices
 from ._init import default_init, draw_weights
-from ._layout import Layout, ShardedWorkspace, Workspace
+from ._layout import Layout, TrainingWorkspace, Workspace
 from .history import History, NonFiniteLossError
 from .optim import SGD, make_optimizer
 
@@ -509,7 +509,7 @@ class Network:
         n = X.shape[0]
         # the NumPy reference stays plain NumPy: whole batches, BLAS's own threads
         n_shards = _parallel.shard_count(min(batch_size, n)) if self.backend == "numba" else 1
-        ws = ShardedWorkspace(self._layout, min(batch_size, n), self.dtype, n_shards)
+        ws = TrainingWorkspace(self._layout, min(batch_size, n), self.dtype)
         n_chunks = _parallel.update_chunks(self._layout.n_params, n_shards)
         hold_blas = n_shards > 1
         base_lr = self.optimizer.learning_rate
@@ -540,6 +540,7 @@ class Network:
                     epoch_loss,
                     epoch_correct,
                     batch_size,
+                    n_shards,
                     n_chunks,
                     self._model(),
                     self.optimizer.code,

@@ -14,8 +14,11 @@ from fastbackprop.reference import dropout as r_drop
 from fastbackprop.reference import optim as r_opt
 
 
-def _fit_with_shards(monkeypatch, n_shards, optimizer, clip_norm=None, weights=None, n=2 * 64 + 1):
+def _fit_with_shards(
+    monkeypatch, n_shards, optimizer, clip_norm=None, weights=None, n=2 * 64 + 1, n_chunks=1
+):
     monkeypatch.setattr(_parallel, "shard_count", lambda batch_size: n_shards)
+    monkeypatch.setattr(_parallel, "update_chunks", lambda n_params, shards: n_chunks)
     rng = np.random.default_rng(3)
     X = rng.standard_normal((n, 6))
     y = make_targets("cross_entropy", n, 3, rng)
@@ -37,14 +40,13 @@ def _fit_with_shards(monkeypatch, n_shards, optimizer, clip_norm=None, weights=N
     [lambda: SGD(0.1, momentum=0.9), lambda: Adam(1e-2), lambda: RMSprop(1e-3, momentum=0.5)],
     ids=["sgd-momentum", "adam", "rmsprop-momentum"],
 )
-@pytest.mark.parametrize("n_shards", [2, 3])
-def test_sharded_batches_train_like_whole_batches(monkeypatch, optimizer, n_shards):
+@pytest.mark.parametrize("n_shards, n_chunks", [(2, 1), (2, 2), (3, 2), (1, 3)])
+def test_sharded_batches_train_like_whole_batches(monkeypatch, optimizer, n_shards, n_chunks):
     # 129 rows in batches of 64: the last batch has one row, so all shards
-    # but one are empty there
+    # but one are empty there; 3 chunks of a 3-wide layer leave one empty
     whole, whole_loss = _fit_with_shards(monkeypatch, 1, optimizer())
-    sharded, sharded_loss = _fit_with_shards(monkeypatch, n_shards, optimizer())
-    assert not np.array_equal(whole, sharded)  # summed in another order ...
-    np.testing.assert_allclose(sharded, whole, rtol=1e-11, atol=1e-13)  # ... to rounding
+    sharded, sharded_loss = _fit_with_shards(monkeypatch, n_shards, optimizer(), n_chunks=n_chunks)
+    np.testing.assert_allclose(sharded, whole, rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(sharded_loss, whole_loss, rtol=1e-12)
 
 
@@ -56,7 +58,7 @@ def test_sharded_clipping_and_sample_weights(monkeypatch):
     kwargs = dict(optimizer=Adam(1e-2), clip_norm=0.05, weights=weights, n=n)
     whole, whole_loss = _fit_with_shards(monkeypatch, 1, **kwargs)
     kwargs["optimizer"] = Adam(1e-2)
-    sharded, sharded_loss = _fit_with_shards(monkeypatch, 2, **kwargs)
+    sharded, sharded_loss = _fit_with_shards(monkeypatch, 2, n_chunks=2, **kwargs)
     assert np.all(np.isfinite(sharded))
     np.testing.assert_allclose(sharded, whole, rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(sharded_loss, whole_loss, rtol=1e-12)
@@ -76,21 +78,23 @@ def test_dropout_mask_of_a_row_block_is_that_of_the_whole_batch(module):
 
 @pytest.mark.parametrize("module", [k_opt, r_opt], ids=["numba", "numpy"])
 @pytest.mark.parametrize("code", [0, 1, 2, 3])
-def test_update_slice_sums_two_shards(module, code):
+def test_update_slices_make_the_whole_update(module, code):
+    # the chunks of the parallel step, one after the other, equal one step
     rng = np.random.default_rng(code)
     n = 37
     params = rng.standard_normal(n)
-    g0, g1 = rng.standard_normal(n), rng.standard_normal(n)
+    grads = rng.standard_normal(n)
     state = np.abs(rng.standard_normal((2, n)))
     hyper = np.array([0.9, 0.999, 1e-8, 0.01, 1.0, 0.3])
-    two = params.copy(), state.copy()
-    one = params.copy(), state.copy()
-    module.update_slice(two[0], g0, g1, 0.25, 0.75, two[1][0], two[1][1], hyper, 4, 0.01, code)
-    combined = 0.25 * g0 + 0.75 * g1
-    module.update_slice(one[0], combined, g0, 1.0, 0.0, one[1][0], one[1][1], hyper, 4, 0.01, code)
-    np.testing.assert_allclose(two[0], one[0], rtol=1e-13)
-    np.testing.assert_allclose(two[1], one[1], rtol=1e-13)
-    assert not np.allclose(two[0], params)
+    whole = params.copy(), state.copy()
+    module.optimizer_update(whole[0], grads, whole[1], hyper, 4, 0.01, code)
+    sliced = params.copy(), state.copy()
+    for lo, hi in [(0, 10), (10, 11), (11, 11), (11, 37)]:
+        p, s = sliced[0][lo:hi], sliced[1][:, lo:hi]
+        module.update_slice(p, grads[lo:hi], s[0], s[1], hyper, 4, 0.01, code)
+    np.testing.assert_array_equal(sliced[0], whole[0])
+    np.testing.assert_array_equal(sliced[1], whole[1])
+    assert not np.allclose(whole[0], params)
 
 
 def _blas_threads():

@@ -21,11 +21,21 @@ import math
 import numpy as np
 from numba import prange
 
+from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, MSE
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
 from .activations import activation_backward, activation_forward
+from .blas import gemm
 from .dropout import dropout_backward, dropout_forward, dropout_key
 from .linear import linear_backward, linear_forward
-from .losses import count_correct, loss_backward, loss_forward, output_forward
+from .losses import (
+    count_correct,
+    loss_backward,
+    loss_forward,
+    mse_backward,
+    output_forward,
+    sigmoid_bce_backward,
+    softmax_cross_entropy_backward,
+)
 from .optim import all_finite, clip_gradients, update_slice
 
 
@@ -72,7 +82,8 @@ def forward_pass(buffers, x, params, model, dropout_seed, step, first_row, train
         n_out = layer_sizes[layer + 1]
         W = matrix_view(params, w_offsets[layer], n_in, n_out)
         b = params[b_offsets[layer] : b_offsets[layer] + n_out]
-        offset = max_batch * col_offsets[layer]
+        # rows first_row .. first_row + nb of the layer's (max_batch, n_out) block
+        offset = max_batch * col_offsets[layer] + first_row * n_out
         z = matrix_view(pre, offset, nb, n_out)
         linear_forward(z, inp, W, b)
         if layer < n_layers - 1:
@@ -108,7 +119,7 @@ def backward_pass(buffers, x, y, w, params, model, dropout_seed, step, first_row
     n_layers = layer_sizes.shape[0] - 1
     last = n_layers - 1
     n_out = layer_sizes[n_layers]
-    out = matrix_view(acts, max_batch * col_offsets[last], nb, n_out)
+    out = matrix_view(acts, max_batch * col_offsets[last] + first_row * n_out, nb, n_out)
     delta = matrix_view(delta_a, 0, nb, n_out)
     loss_backward(delta, out, y, w, row_scale[:nb], loss_code, output_code)
     delta_in_a = True  # which ping-pong buffer holds the current delta
@@ -122,7 +133,7 @@ def backward_pass(buffers, x, y, w, params, model, dropout_seed, step, first_row
             linear_backward(delta, dW, db, delta, x, W, False)
         else:
             below = layer - 1
-            offset = max_batch * col_offsets[below]
+            offset = max_batch * col_offsets[below] + first_row * n_in
             a = matrix_view(acts, offset, nb, n_in)
             z = matrix_view(pre, offset, nb, n_in)
             dropping = training and drop_rates[below] > 0
@@ -149,141 +160,230 @@ def batch_gradients(buffers, x, y, w, params, model, dropout_seed, step, first_r
     n_layers = layer_sizes.shape[0] - 1
     n_out = layer_sizes[n_layers]
     forward_pass(buffers, x, params, model, dropout_seed, step, first_row, training)
-    col = max_batch * col_offsets[n_layers - 1]
+    col = max_batch * col_offsets[n_layers - 1] + first_row * n_out
     out = matrix_view(acts, col, nb, n_out)
     logits = matrix_view(pre, col, nb, n_out)
-    loss = loss_forward(out, row_loss[:nb], logits, y, w, loss_code, output_code)
+    loss = loss_forward(
+        out, row_loss[first_row : first_row + nb], logits, y, w, loss_code, output_code
+    )
     backward_pass(buffers, x, y, w, params, model, dropout_seed, step, first_row, training)
     return loss
 
 
 @jit
-def _shard_buffers(arena, bounds, shard, grads):
-    """The ``buffers`` tuple of one shard: views of its row of ``arena``
-    (see ``_layout.ShardedWorkspace``) plus its own gradient row."""
-    a = arena[shard]
+def _arena_buffers(arena, bounds, grads):
+    """The ``buffers`` tuple (see the module docstring) from the training
+    arena: Numba's parallel loops cannot take a tuple of arrays, so the
+    per-row buffers travel as one array cut at ``bounds``."""
     b = bounds
     return (
-        a[b[0] : b[1]],
-        a[b[1] : b[2]],
-        a[b[2] : b[3]],
-        a[b[3] : b[4]],
-        a[b[4] : b[5]],
-        a[b[5] : b[6]],
-        a[b[6] : b[7]],
-        a[b[7] : b[8]],
-        a[b[8] : b[9]],
-        a[b[9] : b[10]],
-        grads[shard],
-        grads[shard, :0],  # no backup per shard
+        arena[b[0] : b[1]],
+        arena[b[1] : b[2]],
+        arena[b[2] : b[3]],
+        arena[b[3] : b[4]],
+        arena[b[4] : b[5]],
+        arena[b[5] : b[6]],
+        arena[b[6] : b[7]],
+        arena[b[7] : b[8]],
+        arena[b[8] : b[9]],
+        arena[b[9] : b[10]],
+        grads,
+        grads[:0],  # the backup travels on its own
     )
 
 
 @jit
-def _shard_rows(shard, n_shards, nb):
-    """First row and row count of one shard of a batch of ``nb`` rows."""
-    per = (nb + n_shards - 1) // n_shards
-    first = min(shard * per, nb)
-    return first, min(per, nb - first)
+def _block(part, n_parts, n):
+    """The ``part``-th of ``n_parts`` near-equal blocks of ``range(n)``."""
+    size = (n + n_parts - 1) // n_parts
+    lo = min(part * size, n)
+    return lo, min(lo + size, n)
 
 
 @jit
-def _shard_gradients(
+def _scaled_loss_backward(dlogits, out, targets, row_scale, loss_code):
+    # the loss kernels' backward with row_scale already filled: a shard's rows
+    # are scaled by the whole batch's weight, not by their own
+    if loss_code == CROSS_ENTROPY:
+        softmax_cross_entropy_backward(dlogits, out, targets, row_scale)
+    elif loss_code == BINARY_CROSS_ENTROPY:
+        sigmoid_bce_backward(dlogits, out, targets, row_scale)
+
+
+@jit
+def _shard_forward_backward(
     shard,
+    n_shards,
     arena,
     bounds,
     grads,
     params,
     X,
     Y,
-    sample_weight,
     perm,
     start,
     nb,
     model,
     dropout_seed,
     step,
+    inv_weight,
     shard_loss,
     shard_weight,
     shard_correct,
 ):
-    """Gather one shard's rows of the batch at ``start`` and write its
-    gradient (of the shard's weighted mean loss) into ``grads[shard]``, its
-    loss, weight sum and correct count into the ``shard_*`` slots."""
-    buffers = _shard_buffers(arena, bounds, shard, grads)
-    first, rows = _shard_rows(shard, arena.shape[0], nb)
+    """Rows of one shard of the batch: gather, forward, loss, and the delta
+    of every layer (written into the ``deltas`` segment of the arena). The
+    weight gradients, which need every row, come after all shards."""
+    buffers = _arena_buffers(arena, bounds, grads)
+    x_batch, y_batch, w_batch, pre, acts, dropped = buffers[:6]
+    row_loss, row_scale = buffers[8], buffers[9]
+    deltas = arena[bounds[10] : bounds[11]]
+    layer_sizes, w_offsets, col_offsets, act_codes, drop_rates = (
+        model[0],
+        model[1],
+        model[3],
+        model[4],
+        model[5],
+    )
+    loss_code, output_code = model[6], model[7]
+    max_batch = row_loss.shape[0]
+    first, last_row = _block(shard, n_shards, nb)
+    rows = last_row - first
+    shard_loss[shard] = 0.0
+    shard_weight[shard] = 0.0
+    shard_correct[shard] = 0
+    if rows == 0:
+        return
     n_in, n_out = X.shape[1], Y.shape[1]
-    xb = matrix_view(buffers[0], 0, rows, n_in)
-    yb = matrix_view(buffers[1], 0, rows, n_out)
-    wb = matrix_view(buffers[2], 0, rows, 1)
+    xb = matrix_view(x_batch, first * n_in, rows, n_in)
+    yb = matrix_view(y_batch, first * n_out, rows, n_out)
+    wb = w_batch[first:last_row]
     gather_rows(xb, X, perm, start + first)
     gather_rows(yb, Y, perm, start + first)
-    gather_rows(wb, sample_weight, perm, start + first)
+    forward_pass(buffers, xb, params, model, dropout_seed, step, first, True)
+    n_layers = layer_sizes.shape[0] - 1
+    top = n_layers - 1
+    col = max_batch * col_offsets[top] + first * n_out
+    out = matrix_view(acts, col, rows, n_out)
+    logits = matrix_view(pre, col, rows, n_out)
     weight = 0.0
     for i in range(rows):
-        weight += wb[i, 0]
+        weight += wb[i]
     shard_weight[shard] = weight
-    shard_loss[shard] = 0.0
-    shard_correct[shard] = 0
-    if weight == 0.0:
-        # an empty shard (a short last batch) or one of zero-weight rows adds
-        # nothing; its own mean would be 0 / 0
-        grads[shard, :] = 0.0
-        return
-    shard_loss[shard] = batch_gradients(
-        buffers, xb, yb, buffers[2][:rows], params, model, dropout_seed, step, first, True
-    )
-    col_offsets, loss_code = model[3], model[6]
-    out = matrix_view(buffers[4], buffers[8].shape[0] * col_offsets[-1], rows, n_out)
+    if weight > 0.0:
+        shard_loss[shard] = loss_forward(
+            out, row_loss[first:last_row], logits, yb, wb, loss_code, output_code
+        )
     shard_correct[shard] = count_correct(out, yb, loss_code)
+    # dL/dlogits of the batch's weighted mean: row i's share is w_i / sum(w)
+    per_row = 1 if loss_code == CROSS_ENTROPY else n_out
+    scale = row_scale[first:last_row]
+    for i in range(rows):
+        scale[i] = wb[i] * inv_weight / per_row
+    delta = matrix_view(deltas, col, rows, n_out)
+    if loss_code == MSE:
+        mse_backward(delta, out, yb, scale, output_code)
+    else:
+        _scaled_loss_backward(delta, out, yb, scale, loss_code)
+    for layer in range(top, 0, -1):
+        below = layer - 1
+        n_below = layer_sizes[layer]
+        n_here = layer_sizes[layer + 1]
+        W = matrix_view(params, w_offsets[layer], n_below, n_here)
+        offset = max_batch * col_offsets[below] + first * n_below
+        a = matrix_view(acts, offset, rows, n_below)
+        z = matrix_view(pre, offset, rows, n_below)
+        dinp = matrix_view(deltas, offset, rows, n_below)
+        np.dot(delta, W.T, dinp)  # dL/da of the layer below
+        if drop_rates[below] > 0:  # through the same mask, same 1 / (1 - p)
+            key = dropout_key(dropout_seed, step, below, first, n_below)
+            dropout_backward(dinp, dinp, drop_rates[below], key)
+        activation_backward(dinp, dinp, a, z, act_codes[below])  # dL/dz
+        delta = dinp
 
 
 @jit
-def _combine_shards(grads, shares, lo, hi):
-    """grads[0, lo:hi] = sum over shards of share * grads[shard, lo:hi]."""
-    g0 = grads[0][lo:hi]
-    a0 = grads.dtype.type(shares[0])
-    for i in range(g0.shape[0]):
-        g0[i] *= a0
-    for shard in range(1, grads.shape[0]):
-        gs = grads[shard][lo:hi]
-        a = grads.dtype.type(shares[shard])
-        for i in range(g0.shape[0]):
-            g0[i] += a * gs[i]
-
-
-@jit
-def _update_chunk(chunk, n_chunks, params, grads, shares, fused, opt_state, hyper, step, lr, code):
-    """The optimizer step on one contiguous chunk of the parameters; with
-    ``fused``, the two shards' gradients are combined on the way."""
-    n = params.shape[0]
-    size = (n + n_chunks - 1) // n_chunks
-    lo = min(chunk * size, n)
-    hi = min(lo + size, n)
-    share1 = shares[1] if fused else 0.0
-    share0 = shares[0] if fused else 1.0
-    g1 = grads[1] if fused else grads[0]
-    update_slice(
-        params[lo:hi],
-        grads[0][lo:hi],
-        g1[lo:hi],
-        share0,
-        share1,
-        opt_state[0][lo:hi],
-        opt_state[1][lo:hi],
-        hyper,
-        step,
-        lr,
-        code,
+def _chunk_gradients(
+    chunk,
+    n_chunks,
+    arena,
+    bounds,
+    grads,
+    nb,
+    model,
+    update,
+    params,
+    opt_state,
+    hyper,
+    step,
+    lr,
+    code,
+):
+    """Weight and bias gradients of one chunk of every layer, over all rows
+    of the batch: rows ``i0:i1`` of each dW = inp[:, i0:i1]^T delta (one
+    BLAS call on a column block, no copy), columns ``j0:j1`` of each db.
+    With ``update``, the optimizer step follows on those parameters while
+    their gradients are still in cache."""
+    buffers = _arena_buffers(arena, bounds, grads)
+    x_batch, acts, dropped, row_loss = buffers[0], buffers[4], buffers[5], buffers[8]
+    deltas = arena[bounds[10] : bounds[11]]
+    layer_sizes, w_offsets, b_offsets, col_offsets, drop_rates = (
+        model[0],
+        model[1],
+        model[2],
+        model[3],
+        model[5],
     )
+    max_batch = row_loss.shape[0]
+    n_layers = layer_sizes.shape[0] - 1
+    for layer in range(n_layers):
+        n_in = layer_sizes[layer]
+        n_out = layer_sizes[layer + 1]
+        delta = matrix_view(deltas, max_batch * col_offsets[layer], nb, n_out)
+        if layer == 0:
+            inp = matrix_view(x_batch, 0, nb, n_in)
+        else:
+            offset = max_batch * col_offsets[layer - 1]
+            source = dropped if drop_rates[layer - 1] > 0 else acts
+            inp = matrix_view(source, offset, nb, n_in)
+        i0, i1 = _block(chunk, n_chunks, n_in)
+        dW = matrix_view(grads, w_offsets[layer], n_in, n_out)
+        if i1 > i0:
+            gemm(dW[i0:i1], inp[:, i0:i1], delta, True)
+        j0, j1 = _block(chunk, n_chunks, n_out)
+        db = grads[b_offsets[layer] + j0 : b_offsets[layer] + j1]
+        for j in range(j1 - j0):
+            db[j] = 0
+        for i in range(nb):
+            row = delta[i, j0:j1]
+            for j in range(j1 - j0):
+                db[j] += row[j]
+        if update:
+            lo, hi = w_offsets[layer] + i0 * n_out, w_offsets[layer] + i1 * n_out
+            _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
+            lo, hi = b_offsets[layer] + j0, b_offsets[layer] + j1
+            _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
 
 
 @jit
-def _combine_chunk(chunk, n_chunks, grads, shares):
-    n = grads.shape[1]
-    size = (n + n_chunks - 1) // n_chunks
-    lo = min(chunk * size, n)
-    _combine_shards(grads, shares, lo, min(lo + size, n))
+def _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi):
+    if hi > lo:
+        update_slice(
+            params[lo:hi],
+            grads[lo:hi],
+            opt_state[0][lo:hi],
+            opt_state[1][lo:hi],
+            hyper,
+            step,
+            lr,
+            code,
+        )
+
+
+@jit
+def _update_chunk(chunk, n_chunks, params, grads, opt_state, hyper, step, lr, code):
+    lo, hi = _block(chunk, n_chunks, params.shape[0])
+    _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
 
 
 @jit_parallel
@@ -303,6 +403,7 @@ def train_epochs(
     epoch_loss,
     epoch_correct,
     batch_size,
+    n_shards,
     n_chunks,
     model,
     opt_code,
@@ -312,12 +413,20 @@ def train_epochs(
 ):
     """Minibatch training over ``perms.shape[0]`` epochs.
 
-    Each batch is split into ``arena.shape[0]`` shards of consecutive rows,
-    computed in parallel (one thread each, BLAS single-threaded), each into
-    its own row of ``grads``; the batch gradient is their weighted sum, taken
-    in a fixed order, so the result does not depend on the thread count.
-    The optimizer step runs over ``n_chunks`` parameter chunks in parallel.
+    Each step runs in two parallel phases (one thread per shard or chunk,
+    BLAS single-threaded while the caller holds it so):
 
+    1. the batch's rows are split into ``n_shards`` shards: each gathers
+       its rows and runs forward, loss and the delta recursion on them;
+    2. the parameters are split into ``n_chunks`` chunks (a block of rows
+       of every weight matrix and of columns of every bias): each computes
+       its gradients over all rows of the batch, then, unless clipping needs
+       the whole gradient first, its optimizer step.
+
+    Every value is computed by one thread in a fixed order, so the result
+    does not depend on the thread count.
+
+    ``arena``/``bounds`` hold the per-row buffers (``_layout.TrainingWorkspace``).
     ``perms[e]`` is epoch ``e``'s row order and ``epoch_lrs[e]`` its
     learning rate. ``counters`` is ``[optimizer step, global step]``, both
     advanced here (the first drives Adam's bias correction and restarts with
@@ -327,16 +436,13 @@ def train_epochs(
     loss or parameters became non-finite; the parameters and optimizer state
     are then restored to that epoch's start.
     """
-    n_shards = arena.shape[0]
     n = X.shape[0]
     n_params = params.shape[0]
+    w_batch = arena[bounds[2] : bounds[3]]
     shard_loss = np.zeros(n_shards)
     shard_weight = np.zeros(n_shards)
     shard_correct = np.zeros(n_shards, dtype=np.int64)
-    shares = np.ones(max(n_shards, 2))
-    # two shards are summed inside the update loop, while they are in cache;
-    # clipping needs the whole gradient first, and so do more shards
-    fused = n_shards == 2 and clip_norm <= 0
+    fused = clip_norm <= 0  # clipping needs the whole gradient before a step
     for epoch in range(perms.shape[0]):
         # params and optimizer state at the epoch's start, to undo a divergence
         backup[:n_params] = params
@@ -354,90 +460,111 @@ def train_epochs(
             nb = min(batch_size, n - start)
             step = counters[0]
             global_step = counters[1]
+            # the batch's weights first: every shard scales by their sum
+            gather_rows(matrix_view(w_batch, 0, nb, 1), sample_weight, perm, start)
+            weight = 0.0
+            for i in range(nb):
+                weight += w_batch[i]
+            inv_weight = 1.0 / weight
             if n_shards == 1:
-                _shard_gradients(
+                _shard_forward_backward(
                     0,
+                    1,
                     arena,
                     bounds,
                     grads,
                     params,
                     X,
                     Y,
-                    sample_weight,
                     perm,
                     start,
                     nb,
                     model,
                     dropout_seed,
                     global_step,
+                    inv_weight,
                     shard_loss,
                     shard_weight,
                     shard_correct,
                 )
             else:
                 for shard in prange(n_shards):
-                    _shard_gradients(
+                    _shard_forward_backward(
                         shard,
+                        n_shards,
                         arena,
                         bounds,
                         grads,
                         params,
                         X,
                         Y,
-                        sample_weight,
                         perm,
                         start,
                         nb,
                         model,
                         dropout_seed,
                         global_step,
+                        inv_weight,
                         shard_loss,
                         shard_weight,
                         shard_correct,
                     )
-            weight = 0.0
+            loss = 0.0
             for shard in range(n_shards):
-                weight += shard_weight[shard]
+                if shard_weight[shard] > 0.0:
+                    loss += shard_weight[shard] * inv_weight * shard_loss[shard]
                 correct += shard_correct[shard]
             if n_shards == 1:
-                loss = shard_loss[0] if weight != 0.0 else math.nan
-            else:
-                loss = 0.0
-                for shard in range(n_shards):
-                    shares[shard] = shard_weight[shard] / weight
-                    loss += shares[shard] * shard_loss[shard]
-            if not math.isfinite(loss):
+                loss = shard_loss[0]
+            if not (weight > 0.0 and math.isfinite(loss)):
                 diverged = True
                 break
             total += loss
             n_batches += 1
-            if n_shards > 1 and not fused:
-                if n_chunks == 1:
-                    _combine_chunk(0, 1, grads, shares)
-                else:
-                    for chunk in prange(n_chunks):
-                        _combine_chunk(chunk, n_chunks, grads, shares)
-            if clip_norm > 0:
-                clip_gradients(grads[0], clip_norm)
             if n_chunks == 1:
-                _update_chunk(
-                    0, 1, params, grads, shares, fused, opt_state, opt_hyper, step, lr, opt_code
+                _chunk_gradients(
+                    0,
+                    1,
+                    arena,
+                    bounds,
+                    grads,
+                    nb,
+                    model,
+                    fused,
+                    params,
+                    opt_state,
+                    opt_hyper,
+                    step,
+                    lr,
+                    opt_code,
                 )
             else:
                 for chunk in prange(n_chunks):
-                    _update_chunk(
+                    _chunk_gradients(
                         chunk,
                         n_chunks,
-                        params,
+                        arena,
+                        bounds,
                         grads,
-                        shares,
+                        nb,
+                        model,
                         fused,
+                        params,
                         opt_state,
                         opt_hyper,
                         step,
                         lr,
                         opt_code,
                     )
+            if not fused:
+                clip_gradients(grads, clip_norm)
+                if n_chunks == 1:
+                    _update_chunk(0, 1, params, grads, opt_state, opt_hyper, step, lr, opt_code)
+                else:
+                    for chunk in prange(n_chunks):
+                        _update_chunk(
+                            chunk, n_chunks, params, grads, opt_state, opt_hyper, step, lr, opt_code
+                        )
             counters[0] = step + 1
             counters[1] = global_step + 1
         if diverged or not all_finite(params):

@@ -22,9 +22,7 @@ def sgd_update(params, grads, learning_rate):
     params -= learning_rate * grads
 
 
-def update_slice(params, grads0, grads1, share0, share1, state0, state1, hyper, step, lr, code):
-    real = params.dtype.type
-    grads = real(share0) * grads0 + real(share1) * grads1 if share1 != 0.0 else grads0
+def update_slice(params, grads, state0, state1, hyper, step, lr, code):
     state = np.stack([state0, state1])
     optimizer_update(params, grads, state, hyper, step, lr, code)
     state0[...], state1[...] = state

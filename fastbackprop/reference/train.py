@@ -31,9 +31,10 @@ def _layer_params(flat, model):
     return pairs
 
 
-def _layer_buffer(flat, model, max_batch, layer, nb):
+def _layer_buffer(flat, model, max_batch, layer, nb, first_row=0):
+    # rows first_row .. first_row + nb of the layer's (max_batch, width) block
     width = int(model[0][layer + 1])
-    return matrix_view(flat, max_batch * model[3][layer], nb, width)
+    return matrix_view(flat, max_batch * model[3][layer] + first_row * width, nb, width)
 
 
 def forward_pass(buffers, x, params, model, dropout_seed, step, first_row, training):
@@ -42,14 +43,14 @@ def forward_pass(buffers, x, params, model, dropout_seed, step, first_row, train
     layers = _layer_params(params, model)
     inp = x
     for layer, (W, b) in enumerate(layers):
-        z = _layer_buffer(pre, model, max_batch, layer, len(x))
+        z = _layer_buffer(pre, model, max_batch, layer, len(x), first_row)
         linear_forward(z, inp, W, b)
         if layer < len(layers) - 1:
-            a = _layer_buffer(acts, model, max_batch, layer, len(x))
+            a = _layer_buffer(acts, model, max_batch, layer, len(x), first_row)
             activation_forward(a, z, act_codes[layer])
             inp = a
             if training and drop_rates[layer] > 0:
-                inp = _layer_buffer(dropped, model, max_batch, layer, len(x))
+                inp = _layer_buffer(dropped, model, max_batch, layer, len(x), first_row)
                 key = dropout_key(dropout_seed, step, layer, first_row, W.shape[1])
                 dropout_forward(inp, a, drop_rates[layer], key)
 
@@ -62,7 +63,7 @@ def backward_pass(buffers, x, y, w, params, model, dropout_seed, step, first_row
     layers = _layer_params(params, model)
     grad_layers = _layer_params(grads, model)
     last = len(layers) - 1
-    out = _layer_buffer(acts, model, max_batch, last, nb)
+    out = _layer_buffer(acts, model, max_batch, last, nb, first_row)
     delta = np.empty_like(out)
     loss_backward(delta, out, y, w, row_scale[:nb], loss_code, output_code)
     for layer in range(last, -1, -1):
@@ -72,10 +73,10 @@ def backward_pass(buffers, x, y, w, params, model, dropout_seed, step, first_row
             linear_backward(None, dW, db, delta, x, W, False)
             continue
         below = layer - 1
-        a = _layer_buffer(acts, model, max_batch, below, nb)
-        z = _layer_buffer(pre, model, max_batch, below, nb)
+        a = _layer_buffer(acts, model, max_batch, below, nb, first_row)
+        z = _layer_buffer(pre, model, max_batch, below, nb, first_row)
         dropping = training and drop_rates[below] > 0
-        inp = _layer_buffer(dropped, model, max_batch, below, nb) if dropping else a
+        inp = _layer_buffer(dropped, model, max_batch, below, nb, first_row) if dropping else a
         dinp = np.empty_like(a)
         linear_backward(dinp, dW, db, delta, inp, W, True)
         if dropping:
@@ -93,9 +94,9 @@ def batch_gradients(buffers, x, y, w, params, model, dropout_seed, step, first_r
     pre, acts, row_loss = buffers[3], buffers[4], buffers[8]
     max_batch, nb, last = row_loss.shape[0], len(x), len(model[0]) - 2
     forward_pass(buffers, x, params, model, dropout_seed, step, first_row, training)
-    out = _layer_buffer(acts, model, max_batch, last, nb)
-    logits = _layer_buffer(pre, model, max_batch, last, nb)
-    loss = loss_forward(out, row_loss[:nb], logits, y, w, model[6], model[7])
+    out = _layer_buffer(acts, model, max_batch, last, nb, first_row)
+    logits = _layer_buffer(pre, model, max_batch, last, nb, first_row)
+    loss = loss_forward(out, row_loss[first_row : first_row + nb], logits, y, w, model[6], model[7])
     backward_pass(buffers, x, y, w, params, model, dropout_seed, step, first_row, training)
     return loss
 
@@ -116,6 +117,7 @@ def train_epochs(
     epoch_loss,
     epoch_correct,
     batch_size,
+    n_shards,
     n_chunks,
     model,
     opt_code,
@@ -123,13 +125,9 @@ def train_epochs(
     clip_norm,
     dropout_seed,
 ):
-    # The same shards as the compiled loop, one after the other: each shard's
-    # gradient of its own weighted mean, summed with weights in shard order.
-    # n_chunks only splits the compiled update across threads: not needed here.
-    n_shards = arena.shape[0]
-    shard_bufs = [
-        tuple(arena[s, a:b] for a, b in zip(bounds[:-1], bounds[1:])) for s in range(n_shards)
-    ]
+    # Whole batches: shards and chunks only split the compiled loop's work
+    # across threads, they do not change the math.
+    buffers = tuple(arena[a:b] for a, b in zip(bounds[:10], bounds[1:11])) + (grads, backup)
     # divergence is detected below and reported as NonFiniteLossError, so
     # NumPy's overflow warnings on the way there are noise
     with np.errstate(over="ignore", invalid="ignore"):
@@ -138,56 +136,31 @@ def train_epochs(
             losses, correct = [], 0
             loss = 0.0
             for start in range(0, len(X), batch_size):
-                batch = perm[start : start + batch_size]
-                nb = len(batch)
-                per = -(-nb // n_shards)
+                rows = perm[start : start + batch_size]
                 step = int(counters[0])
-                shard_loss, shard_weight = [], []
-                for s in range(n_shards):
-                    first = min(s * per, nb)
-                    rows = batch[first : first + per]
-                    w = sample_weight[rows, 0]
-                    shard_weight.append(float(w.sum(dtype=np.float64)))
-                    shard_loss.append(0.0)
-                    if shard_weight[-1] == 0.0:
-                        grads[s] = 0
-                        continue
-                    buffers = shard_bufs[s][:10] + (grads[s], grads[s, :0])
-                    shard_loss[-1] = batch_gradients(
-                        buffers,
-                        X[rows],
-                        Y[rows],
-                        w,
-                        params,
-                        model,
-                        dropout_seed,
-                        int(counters[1]),
-                        first,
-                        True,
-                    )
-                    out = _layer_buffer(
-                        buffers[4], model, buffers[8].shape[0], len(model[0]) - 2, len(rows)
-                    )
-                    correct += count_correct(out, Y[rows], model[6])
-                weight = sum(shard_weight)
-                if n_shards == 1:
-                    loss = shard_loss[0] if weight != 0.0 else math.nan
-                    shares = [1.0]
-                else:
-                    shares = [w / weight if weight else math.nan for w in shard_weight]
-                    loss = sum(a * b for a, b in zip(shares, shard_loss))
+                loss = batch_gradients(
+                    buffers,
+                    X[rows],
+                    Y[rows],
+                    sample_weight[rows, 0],
+                    params,
+                    model,
+                    dropout_seed,
+                    int(counters[1]),
+                    0,
+                    True,
+                )
                 if not math.isfinite(loss):
                     break
+                out = _layer_buffer(
+                    buffers[4], model, buffers[8].shape[0], len(model[0]) - 2, len(rows)
+                )
+                correct += count_correct(out, Y[rows], model[6])
                 losses.append(loss)
-                if n_shards > 1:
-                    combined = grads[0] * grads.dtype.type(shares[0])
-                    for s in range(1, n_shards):
-                        combined += grads.dtype.type(shares[s]) * grads[s]
-                    grads[0] = combined
                 if clip_norm > 0:
-                    clip_gradients(grads[0], clip_norm)
+                    clip_gradients(grads, clip_norm)
                 optimizer_update(
-                    params, grads[0], opt_state, opt_hyper, step, epoch_lrs[epoch], opt_code
+                    params, grads, opt_state, opt_hyper, step, epoch_lrs[epoch], opt_code
                 )
                 counters[0] = step + 1
                 counters[1] += 1
