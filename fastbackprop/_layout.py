@@ -36,13 +36,6 @@ class Layout:
         self.total_cols = cols
         self.max_width = int(self.layer_sizes[1:].max())
         self.n_layers = n_layers
-        # the integer arrays packed by rows, for the lean predict kernel
-        table = np.zeros((5, n_layers + 1), dtype=np.int64)
-        table[0] = self.layer_sizes
-        table[1, :n_layers] = self.w_offsets
-        table[2, :n_layers] = self.b_offsets
-        table[3, :n_layers] = self.col_offsets
-        self.table = table
 
     def weight_views(self, flat):
         """Per-layer ``(n_in, n_out)`` views of a flat buffer."""

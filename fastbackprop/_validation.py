@@ -162,7 +162,7 @@ def _as_numeric_array(values, argument: str) -> np.ndarray:
 def is_ready_small_X(X, n_features: int, dtype: np.dtype, max_rows: int) -> bool:
     """Whether ``X`` is already a C-contiguous ``(n, n_features)`` array of
     ``dtype`` with 1 <= n <= ``max_rows``: the online-predict fast path,
-    which leaves only the finiteness check (done in its kernel)."""
+    which leaves only the finiteness check."""
     return (
         type(X) is np.ndarray
         and X.dtype == dtype

@@ -243,28 +243,6 @@ class Network:
         mean = loss_sum / (weight_sum * per_row) if with_loss else None
         return out, mean, int(correct)
 
-    def _infer_small(self, X):
-        """Outputs of a few rows through the lean kernel (online predict).
-        ``X`` passed ``is_ready_small_X``; the kernel checks its values."""
-        n = X.shape[0]
-        per_thread = self.__dict__.setdefault("_eval_cache", threading.local())
-        scratch = getattr(per_thread, "scratch", None)
-        if scratch is None or scratch.shape[0] < 2 * n * self._layout.total_cols:
-            scratch = np.empty(2 * n * self._layout.total_cols, dtype=self.dtype)
-            per_thread.scratch = scratch
-        table = self.__dict__.get("_infer_table")
-        if table is None:
-            table = self._layout.table.copy()
-            table[4, : len(self._act_codes)] = self._act_codes
-            self._infer_table = table
-        out = np.empty((n, self.n_outputs), dtype=self.dtype)
-        finite = self._train.infer_rows(
-            out, X, self._params, scratch, table, self._loss_code, self._output_code
-        )
-        if not finite:
-            raise v.non_finite_X_error(self.dtype)
-        return out
-
     def _eval_workspace(self, rows):
         """Evaluation buffers for ``rows`` rows. Small ones (online predict)
         are reused across calls by the same Python thread, so concurrent
@@ -289,8 +267,11 @@ class Network:
     def forward(self, X) -> np.ndarray:
         """Output activations ``(n, n_outputs)`` for ``X`` ``(n, n_features)``."""
         if v.is_ready_small_X(X, self.n_features, self.dtype, SMALL_EVAL_ROWS):
-            return self._infer_small(X)
-        X = v.check_X(X, self.n_features, self.dtype)
+            # online predict: already converted, so only the values need a check
+            if not np.isfinite(X).all():
+                raise v.non_finite_X_error(self.dtype)
+        else:
+            X = v.check_X(X, self.n_features, self.dtype)
         return self._evaluate(X)[0]
 
     def predict_proba(self, X) -> np.ndarray:

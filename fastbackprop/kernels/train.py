@@ -580,44 +580,6 @@ def train_epochs(
 
 
 @jit
-def infer_rows(out, X, params, scratch, table, loss_code, output_code):
-    """Outputs of a few rows (online predict): one forward pass of ``X``.
-
-    The lean twin of ``evaluate`` for small inputs: six arrays instead of
-    two tuples, because unboxing the call's arguments costs more than the
-    arithmetic of a one-row forward pass. ``table`` packs the model's
-    integer arrays by rows (``_layout.Layout.table``): layer sizes, weight
-    offsets, bias offsets, column offsets, activation codes. ``scratch``
-    holds the pre-activations then the activations of ``X.shape[0]`` rows.
-    Returns whether every value of ``X`` is finite (the outputs are only
-    meaningful then).
-    """
-    if not all_finite(X.reshape(X.size)):
-        return False
-    nb = X.shape[0]
-    n_layers = table.shape[1] - 1
-    half = scratch.shape[0] // 2
-    pre, acts = scratch[:half], scratch[half:]
-    model = (
-        table[0],
-        table[1][:n_layers],
-        table[2][:n_layers],
-        table[3][:n_layers],
-        table[4][:n_layers],
-        np.zeros(n_layers),  # dropout is off at inference
-        loss_code,
-        output_code,
-    )
-    empty = pre[:0]
-    buffers = (empty, empty, empty, pre, acts, empty, empty, empty, pre[:nb], empty, empty, empty)
-    forward_pass(buffers, X, params, model, 0, 0, 0, False)
-    n_out = table[0][n_layers]
-    col = nb * table[3][n_layers - 1]
-    output_forward(out, matrix_view(pre, col, nb, n_out), loss_code, output_code)
-    return True
-
-
-@jit
 def evaluate(out_all, X, Y, sample_weight, buffers, params, model, with_loss):
     """Outputs of the whole data set, in chunks of the workspace's rows.
 

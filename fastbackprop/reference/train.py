@@ -172,30 +172,6 @@ def train_epochs(
     return -1
 
 
-def infer_rows(out, X, params, scratch, table, loss_code, output_code):
-    if not all_finite(X):
-        return False
-    n_layers = table.shape[1] - 1
-    half = scratch.shape[0] // 2
-    model = (
-        table[0],
-        table[1][:n_layers],
-        table[2][:n_layers],
-        table[3][:n_layers],
-        table[4][:n_layers],
-        np.zeros(n_layers),
-        loss_code,
-        output_code,
-    )
-    nb = X.shape[0]
-    pre, acts, empty = scratch[:half], scratch[half:], scratch[:0]
-    buffers = (empty, empty, empty, pre, acts, empty, empty, empty, pre[:nb], empty, empty, empty)
-    forward_pass(buffers, X, params, model, 0, 0, 0, False)
-    logits = _layer_buffer(pre, model, nb, n_layers - 1, nb)
-    output_forward(out, logits, loss_code, output_code)
-    return True
-
-
 def evaluate(out_all, X, Y, sample_weight, buffers, params, model, with_loss):
     pre, row_loss = buffers[3], buffers[8]
     max_batch, last = row_loss.shape[0], len(model[0]) - 2
