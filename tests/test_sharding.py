@@ -32,7 +32,7 @@ def _fit_with_shards(
         clip_norm=clip_norm,
         sample_weight=weights,
     )
-    return net._params.copy(), net.history.loss
+    return net._params.copy(), net.history.loss, net.history.accuracy
 
 
 @pytest.mark.parametrize(
@@ -44,10 +44,13 @@ def _fit_with_shards(
 def test_sharded_batches_train_like_whole_batches(monkeypatch, optimizer, n_shards, n_chunks):
     # 129 rows in batches of 64: the last batch has one row, so all shards
     # but one are empty there; 3 chunks of a 3-wide layer leave one empty
-    whole, whole_loss = _fit_with_shards(monkeypatch, 1, optimizer())
-    sharded, sharded_loss = _fit_with_shards(monkeypatch, n_shards, optimizer(), n_chunks=n_chunks)
+    whole, whole_loss, whole_acc = _fit_with_shards(monkeypatch, 1, optimizer())
+    sharded, sharded_loss, sharded_acc = _fit_with_shards(
+        monkeypatch, n_shards, optimizer(), n_chunks=n_chunks
+    )
     np.testing.assert_allclose(sharded, whole, rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(sharded_loss, whole_loss, rtol=1e-12)
+    assert sharded_acc == whole_acc
 
 
 def test_sharded_clipping_and_sample_weights(monkeypatch):
@@ -56,12 +59,27 @@ def test_sharded_clipping_and_sample_weights(monkeypatch):
     n = 128
     weights = np.where(np.arange(n) % 64 < 32, 0.0, 1.5)
     kwargs = dict(optimizer=Adam(1e-2), clip_norm=0.05, weights=weights, n=n)
-    whole, whole_loss = _fit_with_shards(monkeypatch, 1, **kwargs)
+    whole, whole_loss, whole_acc = _fit_with_shards(monkeypatch, 1, **kwargs)
     kwargs["optimizer"] = Adam(1e-2)
-    sharded, sharded_loss = _fit_with_shards(monkeypatch, 2, n_chunks=2, **kwargs)
+    sharded, sharded_loss, sharded_acc = _fit_with_shards(monkeypatch, 2, n_chunks=2, **kwargs)
     assert np.all(np.isfinite(sharded))
     np.testing.assert_allclose(sharded, whole, rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(sharded_loss, whole_loss, rtol=1e-12)
+    # the zero-weight shard still computes its outputs: accuracy counts every row
+    assert sharded_acc == whole_acc
+
+
+def test_float32_rmsprop_rounds_one_minus_alpha_like_torch():
+    # 1 - alpha is rounded once from float64 (torch, the reference), not
+    # computed in float32 from an already rounded alpha
+    rng = np.random.default_rng(0)
+    params = rng.standard_normal(64).astype(np.float32)
+    grads = rng.standard_normal(64).astype(np.float32)
+    hyper = np.array([0.99, 0.0, 1e-8, 0.0, 0.0, 0.0])
+    fast, reference = np.zeros((2, 64), np.float32), np.zeros((2, 64), np.float32)
+    k_opt.optimizer_update(params.copy(), grads, fast, hyper, 0, np.float32(0.01), 3)
+    r_opt.optimizer_update(params.copy(), grads, reference, hyper, 0, np.float32(0.01), 3)
+    np.testing.assert_allclose(fast[0], reference[0], rtol=1e-7)
 
 
 @pytest.mark.parametrize("module", [k_drop, r_drop], ids=["numba", "numpy"])

@@ -111,8 +111,8 @@ def _adam_slice(params, grads, m, v, lr, hyper, step, decoupled):
 
 
 @jit
-def _rmsprop_slice(params, grads, v, buf, lr, alpha, eps, wd, momentum):
-    c = params.dtype.type(1.0 - alpha)  # in the parameters' dtype: 1 - alpha is float64
+def _rmsprop_slice(params, grads, v, buf, lr, alpha, one_minus_alpha, eps, wd, momentum):
+    c = one_minus_alpha
     if momentum > 0.0:
         for i in range(params.shape[0]):
             g = grads[i]
@@ -147,9 +147,11 @@ def update_slice(params, grads, state0, state1, hyper, step, lr, code):
         _adam_slice(params, grads, state0, state1, lr, hyper, step, code == ADAMW)
     else:
         alpha = real(hyper[HYPER_MOMENTUM])
+        # rounded once from float64, as torch's and the reference's 1 - alpha
+        one_minus_alpha = real(1.0 - hyper[HYPER_MOMENTUM])
         eps = real(hyper[HYPER_EPS])
         momentum = real(hyper[HYPER_RMS_MOMENTUM])
-        _rmsprop_slice(params, grads, state0, state1, lr, alpha, eps, wd, momentum)
+        _rmsprop_slice(params, grads, state0, state1, lr, alpha, one_minus_alpha, eps, wd, momentum)
 
 
 @jit

@@ -226,7 +226,7 @@ def _shard_forward_backward(
     model,
     dropout_seed,
     step,
-    inv_weight,
+    batch_weight,
     shard_loss,
     shard_weight,
     shard_correct,
@@ -270,16 +270,18 @@ def _shard_forward_backward(
     for i in range(rows):
         weight += wb[i]
     shard_weight[shard] = weight
-    if weight > 0.0:
-        shard_loss[shard] = loss_forward(
-            out, row_loss[first:last_row], logits, yb, wb, loss_code, output_code
-        )
+    # always run: it also writes the outputs that accuracy and backward read
+    loss = loss_forward(out, row_loss[first:last_row], logits, yb, wb, loss_code, output_code)
+    if weight > 0.0:  # else the shard's own mean is 0 / 0 and adds nothing
+        shard_loss[shard] = loss
     shard_correct[shard] = count_correct(out, yb, loss_code)
-    # dL/dlogits of the batch's weighted mean: row i's share is w_i / sum(w)
+    # dL/dlogits of the batch's weighted mean: row i's share is
+    # w_i / (sum(w) * per_row), over the whole batch's weights
     per_row = 1 if loss_code == CROSS_ENTROPY else n_out
+    inv = 1.0 / (batch_weight * per_row)
     scale = row_scale[first:last_row]
     for i in range(rows):
-        scale[i] = wb[i] * inv_weight / per_row
+        scale[i] = wb[i] * inv
     delta = matrix_view(deltas, col, rows, n_out)
     if loss_code == MSE:
         mse_backward(delta, out, yb, scale, output_code)
@@ -482,7 +484,7 @@ def train_epochs(
                     model,
                     dropout_seed,
                     global_step,
-                    inv_weight,
+                    weight,
                     shard_loss,
                     shard_weight,
                     shard_correct,
@@ -504,7 +506,7 @@ def train_epochs(
                         model,
                         dropout_seed,
                         global_step,
-                        inv_weight,
+                        weight,
                         shard_loss,
                         shard_weight,
                         shard_correct,
