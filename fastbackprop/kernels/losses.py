@@ -212,6 +212,13 @@ def loss_backward(dlogits, out, targets, weights, row_scale, loss_code, output_c
     inv = 1.0 / (weight_sum * per_row)
     for i in range(dlogits.shape[0]):
         row_scale[i] = weights[i] * inv
+    scaled_loss_backward(dlogits, out, targets, row_scale, loss_code, output_code)
+
+
+@jit
+def scaled_loss_backward(dlogits, out, targets, row_scale, loss_code, output_code):
+    """Dispatch on a loss code with ``row_scale`` already filled (the
+    training loop's shards scale their rows by the whole batch's weight)."""
     if loss_code == CROSS_ENTROPY:
         softmax_cross_entropy_backward(dlogits, out, targets, row_scale)
     elif loss_code == BINARY_CROSS_ENTROPY:

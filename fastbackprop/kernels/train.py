@@ -21,20 +21,18 @@ import math
 import numpy as np
 from numba import prange
 
-from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, MSE
+from .._codes import CROSS_ENTROPY
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
 from .activations import activation_backward, activation_forward
 from .blas import gemm
 from .dropout import dropout_backward, dropout_forward, dropout_key
-from .linear import linear_backward, linear_forward
+from .linear import column_sums, linear_backward, linear_forward
 from .losses import (
     count_correct,
     loss_backward,
     loss_forward,
-    mse_backward,
     output_forward,
-    sigmoid_bce_backward,
-    softmax_cross_entropy_backward,
+    scaled_loss_backward,
 )
 from .optim import all_finite, clip_gradients, update_slice
 
@@ -201,16 +199,6 @@ def _block(part, n_parts, n):
 
 
 @jit
-def _scaled_loss_backward(dlogits, out, targets, row_scale, loss_code):
-    # the loss kernels' backward with row_scale already filled: a shard's rows
-    # are scaled by the whole batch's weight, not by their own
-    if loss_code == CROSS_ENTROPY:
-        softmax_cross_entropy_backward(dlogits, out, targets, row_scale)
-    elif loss_code == BINARY_CROSS_ENTROPY:
-        sigmoid_bce_backward(dlogits, out, targets, row_scale)
-
-
-@jit
 def _shard_forward_backward(
     shard,
     n_shards,
@@ -283,10 +271,7 @@ def _shard_forward_backward(
     for i in range(rows):
         scale[i] = wb[i] * inv
     delta = matrix_view(deltas, col, rows, n_out)
-    if loss_code == MSE:
-        mse_backward(delta, out, yb, scale, output_code)
-    else:
-        _scaled_loss_backward(delta, out, yb, scale, loss_code)
+    scaled_loss_backward(delta, out, yb, scale, loss_code, output_code)
     for layer in range(top, 0, -1):
         below = layer - 1
         n_below = layer_sizes[layer]
@@ -353,13 +338,7 @@ def _chunk_gradients(
         if i1 > i0:
             gemm(dW[i0:i1], inp[:, i0:i1], delta, True)
         j0, j1 = _block(chunk, n_chunks, n_out)
-        db = grads[b_offsets[layer] + j0 : b_offsets[layer] + j1]
-        for j in range(j1 - j0):
-            db[j] = 0
-        for i in range(nb):
-            row = delta[i, j0:j1]
-            for j in range(j1 - j0):
-                db[j] += row[j]
+        column_sums(grads[b_offsets[layer] + j0 : b_offsets[layer] + j1], delta[:, j0:j1])
         if update:
             lo, hi = w_offsets[layer] + i0 * n_out, w_offsets[layer] + i1 * n_out
             _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
@@ -511,13 +490,15 @@ def train_epochs(
                         shard_weight,
                         shard_correct,
                     )
-            loss = 0.0
             for shard in range(n_shards):
-                if shard_weight[shard] > 0.0:
-                    loss += shard_weight[shard] * inv_weight * shard_loss[shard]
                 correct += shard_correct[shard]
             if n_shards == 1:
-                loss = shard_loss[0]
+                loss = shard_loss[0]  # the shard's own mean is the batch's
+            else:
+                loss = 0.0
+                for shard in range(n_shards):
+                    if shard_weight[shard] > 0.0:
+                        loss += shard_weight[shard] * inv_weight * shard_loss[shard]
             if not (weight > 0.0 and math.isfinite(loss)):
                 diverged = True
                 break

@@ -68,6 +68,10 @@ def loss_forward(out, row_loss, logits, targets, weights, loss_code, output_code
 def loss_backward(dlogits, out, targets, weights, row_scale, loss_code, output_code):
     per_row = 1 if loss_code == CROSS_ENTROPY else dlogits.shape[1]
     row_scale[...] = weights / (weights.astype(np.float64).sum() * per_row)
+    scaled_loss_backward(dlogits, out, targets, row_scale, loss_code, output_code)
+
+
+def scaled_loss_backward(dlogits, out, targets, row_scale, loss_code, output_code):
     if loss_code == CROSS_ENTROPY:
         softmax_cross_entropy_backward(dlogits, out, targets, row_scale)
     elif loss_code == BINARY_CROSS_ENTROPY:
