@@ -68,14 +68,16 @@ def initial_parameters(workload: Workload, dtype: str) -> list:
 
 
 # ---------------------------------------------------------------- fastbackprop
-def _network_unit(workload, X, y, backend, epochs):
+def _network_unit(workload, X, y, backend, epochs, optimizer="sgd"):
     net = Network(**workload.network_kwargs(backend=backend, dtype=_dtype(workload, X)))
     fit_args = {
         "epochs": _epochs(workload, epochs),
         "batch_size": _batch_size(workload, X.shape[0]),
-        "learning_rate": workload.learning_rate,
         "shuffle": True,
+        "optimizer": optimizer,
     }
+    if optimizer == "sgd":
+        fit_args["learning_rate"] = workload.learning_rate  # the peers' plain SGD
 
     def unit():
         return net.fit(X, y, **fit_args).loss[-1]
@@ -102,16 +104,20 @@ def numpy_peer(workload: Workload, X, y, epochs: int | None = None):
     return _network_unit(workload, X, y, "numpy", epochs)
 
 
-def fastbackprop_peer(workload: Workload, X, y, epochs: int | None = None):
+def fastbackprop_peer(workload: Workload, X, y, epochs: int | None = None, optimizer="sgd"):
     """fastbackprop's Numba backend, compiled by one small fit first.
 
-    Parameters and return value as :func:`numpy_peer`.
+    Parameters and return value as :func:`numpy_peer`, plus
+
+    optimizer : str, default "sgd"
+        An optimizer name for ``fit``. Anything but ``"sgd"`` trains at that
+        optimizer's default learning rate (the bench times, it does not tune).
     """
     # Warm on a separate network so compile time stays out of every timing
     # and the timed network starts from the seed-0 weights like the peers.
     n_warm = min(X.shape[0], 2 * workload.batch_size)
-    _network_unit(workload, X[:n_warm], y[:n_warm], "numba", 1)()
-    return _network_unit(workload, X, y, "numba", epochs)
+    _network_unit(workload, X[:n_warm], y[:n_warm], "numba", 1, optimizer)()
+    return _network_unit(workload, X, y, "numba", epochs, optimizer)
 
 
 # ----------------------------------------------------------------------- torch

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import _peers
 from .network import Network
+from .optim import OPTIMIZERS
 from .workloads import WORKLOADS, make_data
 
 #: optional peers; fastbackprop itself always runs
@@ -99,6 +100,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--dtype", choices=("float32", "float64"), default=None, help="override every workload"
+    )
+    parser.add_argument(
+        "--optimizers",
+        type=_csv(tuple(OPTIMIZERS)),
+        default=[],
+        help="also time fastbackprop alone with each of these optimizers (comma-separated, "
+        f"from {','.join(OPTIMIZERS)}), taking turns with sgd, and print each one's time "
+        "relative to sgd",
     )
     parser.add_argument("--json", metavar="PATH", default=None, help="also write results here")
     parser.add_argument(
@@ -303,6 +312,30 @@ def run_workload(name: str, args, peers, peaks: dict) -> dict:
     }
 
 
+def optimizer_costs(name: str, args) -> dict:
+    """fastbackprop alone on one workload with plain SGD and each of
+    ``args.optimizers``, taking turns like the peers.
+
+    Returns
+    -------
+    dict
+        ``{"workload", "ms_per_unit": {optimizer: best ms},
+        "relative_to_sgd": {optimizer: best ms / sgd's best ms}}``
+    """
+    workload, X, y, epochs = workload_case(name, args.quick, args.dtype)
+    names = ["sgd"] + [opt for opt in args.optimizers if opt != "sgd"]
+    units = {opt: _peers.fastbackprop_peer(workload, X, y, epochs, optimizer=opt) for opt in names}
+    time_in_turns(units, 1)  # untimed: first-touch of each network's buffers
+    times, _ = time_in_turns(units, args.repeats)
+    best = {opt: min(seconds) * 1e3 for opt, seconds in times.items()}
+    relative = {opt: ms / best["sgd"] for opt, ms in best.items()}
+    print(
+        f"{name} optimizer cost (fastbackprop, best of {args.repeats}): "
+        + ", ".join(f"{opt} {best[opt]:.1f} ms ({relative[opt]:.3f}x sgd)" for opt in names)
+    )
+    return {"workload": name, "ms_per_unit": best, "relative_to_sgd": relative}
+
+
 # ------------------------------------------------------- latency and start-up
 def predict_latency_us(dtype: str | None, n_calls: int) -> float:
     """Median wall time of ``Network.predict`` on one row of the mnist network."""
@@ -398,6 +431,10 @@ def main(argv=None) -> int:
     )
 
     results = [run_workload(name, args, peers, peaks) for name in args.workloads]
+    costs = None
+    if args.optimizers:
+        print()
+        costs = [optimizer_costs(name, args) for name in args.workloads]
 
     print()
     latency = predict_latency_us(args.dtype, 200 if args.quick else 2000)
@@ -417,6 +454,7 @@ def main(argv=None) -> int:
             "args": {k: v for k, v in vars(args).items() if k != "json"},
             "sgemm_peak_gflops": peaks,
             "workloads": results,
+            "optimizer_costs": costs,
             "predict_latency_us": latency,
             "startup": startup,
         }

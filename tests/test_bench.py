@@ -4,6 +4,7 @@ No timings are asserted here: a speed claim lives in ``fastbackprop.bench``
 and ``benchmarks/``, never in a unit test.
 """
 
+import json
 import subprocess
 import sys
 
@@ -34,9 +35,11 @@ def reference_losses(tiny):
     return [unit() for _ in range(3)]
 
 
-def test_quick_bench_prints_a_table():
+def test_quick_bench_prints_a_table(tmp_path):
     command = [sys.executable, "-m", "fastbackprop.bench", "--quick", "--workloads", "tiny"]
-    command += ["--peers", "numpy", "--skip-startup"]
+    report_path = tmp_path / "report.json"
+    command += ["--peers", "numpy", "--skip-startup", "--optimizers", "adam"]
+    command += ["--json", str(report_path)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     lines = [line.split() for line in result.stdout.splitlines()]
@@ -49,6 +52,13 @@ def test_quick_bench_prints_a_table():
     assert "fastbackprop vs numpy:" in result.stdout
     assert result.stdout.startswith("machine: ")
     assert "predict latency" in result.stdout
+    # --optimizers: fastbackprop alone with sgd and adam, relative to sgd
+    assert "tiny optimizer cost" in result.stdout
+    (costs,) = json.loads(report_path.read_text())["optimizer_costs"]
+    assert costs["relative_to_sgd"]["sgd"] == 1.0
+    assert costs["ms_per_unit"]["adam"] > 0
+    ratio = costs["ms_per_unit"]["adam"] / costs["ms_per_unit"]["sgd"]
+    assert costs["relative_to_sgd"]["adam"] == pytest.approx(ratio)
 
 
 @pytest.mark.parametrize("peer", PEER_NAMES)
@@ -82,3 +92,12 @@ def test_initial_parameters_are_the_networks(tiny):
 
 def test_sgemm_peak_is_positive():
     assert _peers.sgemm_peak("float32", n=64, repeats=2) > 0
+
+
+def test_fastbackprop_peer_trains_with_the_named_optimizer(tiny):
+    workload, X, y = tiny
+    unit = _peers.fastbackprop_peer(workload, X, y, epochs=TINY_EPOCHS, optimizer="adam")
+    net = Network(**workload.network_kwargs(backend="numba"))
+    history = net.fit(X, y, epochs=TINY_EPOCHS, batch_size=X.shape[0], optimizer="adam")
+    assert net.optimizer.name == "adam"
+    assert unit() == history.loss[-1]
