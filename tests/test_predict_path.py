@@ -35,9 +35,21 @@ def test_fast_path_matches_the_numpy_backend():
     np.testing.assert_allclose(fast.forward(X), reference.forward(X), rtol=1e-13)
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_fast_path_fills_its_whole_arena_and_ignores_dropout(backend):
+    # SMALL_EVAL_ROWS rows use the whole per-thread arena; dropout is off at
+    # inference on both paths
+    net = Network([5, 12, 3], dropout=0.5, dtype="float32", seed=1, backend=backend)
+    X = np.random.default_rng(2).standard_normal((SMALL_EVAL_ROWS, 5)).astype(np.float32)
+    assert v.is_ready_small_X(X, 5, net.dtype, SMALL_EVAL_ROWS)
+    np.testing.assert_array_equal(net.forward(X), net.forward(X.tolist()))
+    np.testing.assert_array_equal(net.forward(X[7:9]), net.forward(X.tolist())[7:9])
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_fast_path_rejects_non_finite_rows(bad):
-    net = Network([4, 8, 2])
+def test_fast_path_rejects_non_finite_rows(bad, backend):
+    net = Network([4, 8, 2], backend=backend)
     X = np.zeros((2, 4))
     X[1, 3] = bad
     assert v.is_ready_small_X(X, 4, net.dtype, SMALL_EVAL_ROWS)

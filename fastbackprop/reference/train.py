@@ -127,7 +127,7 @@ def train_epochs(
 ):
     # Whole batches: shards and chunks only split the compiled loop's work
     # across threads, they do not change the math.
-    buffers = tuple(arena[a:b] for a, b in zip(bounds[:10], bounds[1:11])) + (grads, backup)
+    buffers = tuple(arena[a:b] for a, b in bounds[:10]) + (grads, backup)
     # divergence is detected below and reported as NonFiniteLossError, so
     # NumPy's overflow warnings on the way there are noise
     with np.errstate(over="ignore", invalid="ignore"):
@@ -172,7 +172,27 @@ def train_epochs(
     return -1
 
 
-def evaluate(out_all, X, Y, sample_weight, buffers, params, model, with_loss):
+def evaluate(
+    out_all,
+    X,
+    Y,
+    sample_weight,
+    arena,
+    bounds,
+    params,
+    table,
+    act_codes,
+    drop_rates,
+    loss_code,
+    output_code,
+    with_loss,
+    check_finite,
+):
+    if check_finite and not np.isfinite(X).all():
+        return 0.0, 0.0, -1
+    n_layers = table.shape[1] - 1
+    model = (table[0], *table[1:4, :n_layers], act_codes, drop_rates, loss_code, output_code)
+    buffers = tuple(arena[a:b] for a, b in bounds[:10]) + (arena[:0], arena[:0])
     pre, row_loss = buffers[3], buffers[8]
     max_batch, last = row_loss.shape[0], len(model[0]) - 2
     loss_sum, weight_sum, correct = 0.0, 0.0, 0
