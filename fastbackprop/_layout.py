@@ -112,28 +112,26 @@ class Layout:
 
 class Workspace:
     """Every buffer a forward and backward pass of up to ``max_batch`` rows
-    writes. Allocated once per fit (or per evaluation) and reused by every
-    step, so a step allocates nothing."""
+    writes, as separate arrays: the gradient of one batch
+    (``Network.gradients``). Training uses ``TrainingWorkspace``, evaluation
+    ``EvaluationArena``."""
 
-    def __init__(self, layout: Layout, max_batch: int, dtype, training: bool = True):
+    def __init__(self, layout: Layout, max_batch: int, dtype):
         n_in = int(layout.layer_sizes[0])
         n_out = int(layout.layer_sizes[-1])
         rows = int(max_batch)
-        # evaluation only runs forward passes: the training buffers stay empty,
-        # which keeps a one-row predict from allocating parameter-sized arrays
-        train_rows = rows if training else 0
-        n_params = layout.n_params if training else 0
+        n_params = layout.n_params
         self.max_batch = rows
-        self.x_batch = aligned_empty(train_rows * n_in, dtype=dtype)  # (batch, n_in)
-        self.y_batch = aligned_empty(train_rows * n_out, dtype=dtype)  # (batch, n_out)
+        self.x_batch = aligned_empty(rows * n_in, dtype=dtype)  # (batch, n_in)
+        self.y_batch = aligned_empty(rows * n_out, dtype=dtype)  # (batch, n_out)
         self.w_batch = aligned_empty(rows, dtype=dtype)  # (batch,) sample weights
         self.pre = aligned_empty(rows * layout.total_cols, dtype=dtype)  # z of every layer
         self.acts = aligned_empty(rows * layout.total_cols, dtype=dtype)  # f(z) of every layer
-        self.dropped = aligned_empty(train_rows * layout.total_cols, dtype=dtype)  # after dropout
-        self.delta_a = aligned_empty(train_rows * layout.max_width, dtype=dtype)  # (batch, width)
-        self.delta_b = aligned_empty(train_rows * layout.max_width, dtype=dtype)
+        self.dropped = aligned_empty(rows * layout.total_cols, dtype=dtype)  # after dropout
+        self.delta_a = aligned_empty(rows * layout.max_width, dtype=dtype)  # (batch, width)
+        self.delta_b = aligned_empty(rows * layout.max_width, dtype=dtype)
         self.row_loss = aligned_empty(rows, dtype=dtype)  # (batch,)
-        self.row_scale = aligned_empty(train_rows, dtype=dtype)  # (batch,) each row's share
+        self.row_scale = aligned_empty(rows, dtype=dtype)  # (batch,) each row's share
         self.grads = aligned_zeros(n_params, dtype=dtype)  # like params
         # params and both optimizer-state slots at an epoch's start
         self.backup = aligned_empty(3 * n_params, dtype=dtype)
