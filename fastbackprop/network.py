@@ -14,6 +14,7 @@ from ._codes import ACTIVATION_CODES, LOSS_CODES, SIGMOID
 from ._data import class_weight_per_row, validation_split_indices
 from ._init import default_init, draw_weights
 from ._layout import (
+    PAGE_OFFSETS,
     EvaluationArena,
     Layout,
     TrainingWorkspace,
@@ -133,13 +134,15 @@ class Network:
         self._output_code = SIGMOID if output == "sigmoid" else 0
         self._train = _backend_module(backend)
         self._rng = np.random.default_rng(seed)
-        self._params = aligned_zeros(self._layout.n_params, dtype)
+        self._params = aligned_zeros(self._layout.n_params, dtype, PAGE_OFFSETS["params"])
         self._initialise()
         # drawn once, so masks depend only on (seed, step, layer): a resumed
         # run sees the same masks as an uninterrupted one
         self._dropout_seed = int(self._rng.integers(2**63))
         self.optimizer = SGD(DEFAULT_LEARNING_RATE)
-        self._opt_state = aligned_zeros((2, self._layout.n_params), dtype)
+        self._opt_state = aligned_zeros(
+            (2, self._layout.n_params), dtype, PAGE_OFFSETS["opt_state"]
+        )
         self._counters = np.zeros(2, dtype=np.int64)  # [optimizer step, global step]
         self.history = History(accuracy=self._empty_accuracy(), val_accuracy=self._empty_accuracy())
 
@@ -197,8 +200,8 @@ class Network:
         self.__dict__.update(state)
         self._train = _backend_module(self.backend)
         # unpickled arrays come back with NumPy's 16-byte alignment
-        self._params = aligned_copy(self._params)
-        self._opt_state = aligned_copy(self._opt_state)
+        self._params = aligned_copy(self._params, PAGE_OFFSETS["params"])
+        self._opt_state = aligned_copy(self._opt_state, PAGE_OFFSETS["opt_state"])
 
     def save(self, path) -> None:
         """Write the network, optimizer state, RNG state and history to one

@@ -10,6 +10,8 @@ import pytest
 from fastbackprop import Network
 from fastbackprop._layout import (
     ALIGNMENT_BYTES,
+    PAGE_BYTES,
+    PAGE_OFFSETS,
     EvaluationArena,
     Layout,
     TrainingWorkspace,
@@ -70,9 +72,28 @@ def test_training_and_evaluation_arenas_are_aligned():
         assert small.bounds[8, 1] - small.bounds[8, 0] == 4
 
 
+def test_big_buffers_start_at_their_page_offsets():
+    layout = Layout([300, 200, 10])  # every flat buffer spans pages
+    ws = TrainingWorkspace(layout, 32, np.float32)
+    net = Network([300, 200, 10], dtype="float32")
+    placed = {
+        "params": net._params,
+        "opt_state": net._opt_state,
+        "grads": ws.grads,
+        "backup": ws.backup,
+        "arena": ws.arena,
+    }
+    assert set(placed) == set(PAGE_OFFSETS)
+    for name, array in placed.items():
+        assert array.ctypes.data % PAGE_BYTES == PAGE_OFFSETS[name], name
+    assert len(set(PAGE_OFFSETS.values())) == len(PAGE_OFFSETS)  # all different
+    # arrays under a page only need the alignment
+    assert _aligned(aligned_empty(3, np.float64, page_offset=1024))
+
+
 def test_network_buffers_stay_aligned(tmp_path):
-    net = Network([6, 10, 3])
-    X = np.random.default_rng(0).standard_normal((40, 6))
+    net = Network([60, 40, 3])  # parameters span several pages
+    X = np.random.default_rng(0).standard_normal((40, 60))
     y = np.arange(40) % 3
     net.fit(X, y, epochs=2, batch_size=8, optimizer="adam")
     restored = pickle.loads(pickle.dumps(net))
@@ -80,7 +101,7 @@ def test_network_buffers_stay_aligned(tmp_path):
     net.save(path)
     loaded = Network.load(path)
     for candidate in (net, restored, loaded):
-        assert _aligned(candidate._params)
-        assert _aligned(candidate._opt_state)
+        assert candidate._params.ctypes.data % PAGE_BYTES == PAGE_OFFSETS["params"]
+        assert candidate._opt_state.ctypes.data % PAGE_BYTES == PAGE_OFFSETS["opt_state"]
         np.testing.assert_array_equal(candidate._params, net._params)
         np.testing.assert_array_equal(candidate._opt_state, net._opt_state)
