@@ -529,8 +529,14 @@ class Network:
         while done < epochs and not stop:
             chunk = 1 if per_epoch_python else self._epochs_in_next_call(done, epochs, n, verbose)
             perms = np.empty((chunk, n), dtype=np.int64)
-            for e in range(chunk):
-                perms[e] = self._rng.permutation(n) if shuffle else np.arange(n)
+            if shuffle and n > batch_size:
+                for e in range(chunk):
+                    perms[e] = self._rng.permutation(n)
+            else:
+                # one batch holds every row, so the order cannot change the
+                # step: no permutation is drawn (1000 of 400 rows took 8.5
+                # ms, a tenth of the tiny workload's whole fit)
+                perms[:] = np.arange(n)
             rates = np.array([schedule.learning_rate(done + e, base_lr) for e in range(chunk)])
             epoch_loss = np.zeros(chunk, dtype=np.float64)
             epoch_correct = np.zeros(chunk, dtype=np.int64)
@@ -560,20 +566,28 @@ class Network:
                     self._dropout_seed,
                 )
             completed = chunk if failed < 0 else int(failed)
-            for e in range(completed):
-                logs = {"loss": float(epoch_loss[e]), "learning_rate": float(rates[e])}
-                if self.loss != "mse":
-                    logs["accuracy"] = float(epoch_correct[e]) / n
-                if validation:
-                    _, logs["val_loss"], correct = self._evaluate(*validation)
-                    if self.loss != "mse":
-                        logs["val_accuracy"] = correct / validation[0].shape[0]
-                history.append(logs)
-                self.history.append(logs)
-                self._report(verbose, done + e + 1, epochs, logs)
-                stop = bool(callback_list.on_epoch_end(done + e + 1, logs)) or stop
-                if not schedule.is_static:
-                    base_lr = schedule.update(logs)
+            if per_epoch_python:
+                for e in range(completed):
+                    logs = self._epoch_logs(e, epoch_loss, epoch_correct, rates, n)
+                    if validation:
+                        _, logs["val_loss"], correct = self._evaluate(*validation)
+                        if self.loss != "mse":
+                            logs["val_accuracy"] = correct / validation[0].shape[0]
+                    history.append(logs)
+                    self.history.append(logs)
+                    self._report(verbose, done + e + 1, epochs, logs)
+                    stop = bool(callback_list.on_epoch_end(done + e + 1, logs)) or stop
+                    if not schedule.is_static:
+                        base_lr = schedule.update(logs)
+            else:
+                # nothing runs between these epochs: record them in one go
+                # (a dict per epoch took about 15 us, 1000 of them a fifth
+                # of the tiny workload's fit)
+                self._record_epochs(history, epoch_loss, epoch_correct, rates, completed, n)
+                for e in range(completed):
+                    if self._is_report_epoch(verbose, done + e + 1, epochs):
+                        logs = self._epoch_logs(e, epoch_loss, epoch_correct, rates, n)
+                        self._report(verbose, done + e + 1, epochs, logs)
             if failed >= 0:
                 bad_epoch = done + completed + 1
                 raise NonFiniteLossError(
@@ -635,9 +649,32 @@ class Network:
             chunk = next_report - done
         return max(1, min(chunk, MAX_PERMUTATION_ENTRIES // n))
 
+    def _epoch_logs(self, e, epoch_loss, epoch_correct, rates, n):
+        """Epoch ``e`` of a compiled call's results, as callbacks see it."""
+        logs = {"loss": float(epoch_loss[e]), "learning_rate": float(rates[e])}
+        if self.loss != "mse":
+            logs["accuracy"] = float(epoch_correct[e]) / n
+        return logs
+
+    def _record_epochs(self, history, epoch_loss, epoch_correct, rates, completed, n):
+        """Append the first ``completed`` epochs of a compiled call to both
+        histories; the same values ``_epoch_logs`` gives one at a time."""
+        accuracy = None if self.loss == "mse" else (epoch_correct[:completed] / n).tolist()
+        chunk = History(
+            loss=epoch_loss[:completed].tolist(),
+            accuracy=accuracy,
+            learning_rate=rates[:completed].tolist(),
+        )
+        history.extend(chunk)
+        self.history.extend(chunk)
+
     @staticmethod
-    def _report(verbose, epoch, epochs, logs):
-        if not verbose or (epoch % verbose and epoch != epochs):
+    def _is_report_epoch(verbose, epoch, epochs):
+        return bool(verbose) and (epoch % verbose == 0 or epoch == epochs)
+
+    @classmethod
+    def _report(cls, verbose, epoch, epochs, logs):
+        if not cls._is_report_epoch(verbose, epoch, epochs):
             return
         line = f"Epoch {epoch}/{epochs} - Loss: {logs['loss']:.4f}"
         labels = (
