@@ -520,8 +520,8 @@ class Network:
         n = X.shape[0]
         # the NumPy reference stays plain NumPy: whole batches, BLAS's own threads
         n_shards = _parallel.shard_count(min(batch_size, n)) if self.backend == "numba" else 1
-        ws = TrainingWorkspace(self._layout, min(batch_size, n), self.dtype)
         n_chunks = _parallel.update_chunks(self._layout.n_params, n_shards)
+        ws = TrainingWorkspace(self._layout, min(batch_size, n), self.dtype, n_chunks)
         hold_blas = n_shards > 1
         base_lr = self.optimizer.learning_rate
         done = 0

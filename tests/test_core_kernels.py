@@ -133,3 +133,24 @@ def test_reference_has_the_same_functions_and_signatures():
                 twin = getattr(ref_mod, name, None)
                 assert twin is not None, f"{ref_mod.__name__} lacks {name}"
                 assert inspect.signature(obj.py_func) == inspect.signature(twin), name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape, cols", [((400, 16), None), ((64, 128), (32, 96)), ((1100, 1000), None)]
+)
+def test_column_sums_add_each_columns_rows_in_order(dtype, shape, cols):
+    # the last shape takes the parallel branch (at least PARALLEL_MIN_WORK
+    # elements); a column slice is what the update chunks pass
+    from fastbackprop.kernels.linear import column_sums
+
+    dout = np.random.default_rng(5).standard_normal(shape).astype(dtype)
+    if cols is not None:
+        dout = dout[:, cols[0] : cols[1]]
+    expected = np.zeros(dout.shape[1], dtype=dtype)
+    for row in dout:  # row after row, as the kernel does: the same bits
+        expected += row
+    db = np.full(dout.shape[1], np.nan, dtype=dtype)
+    scratch = np.full(dout.shape[1] + 3, np.nan, dtype=dtype)
+    column_sums(db, dout, scratch)
+    np.testing.assert_array_equal(db, expected)

@@ -315,6 +315,8 @@ def _chunk_gradients(
     buffers = _arena_buffers(arena, bounds, grads)
     x_batch, acts, dropped, row_loss = buffers[0], buffers[4], buffers[5], buffers[8]
     deltas = arena[bounds[10, 0] : bounds[10, 1]]
+    max_width = (bounds[11, 1] - bounds[11, 0]) // n_chunks
+    sums = arena[bounds[11, 0] + chunk * max_width : bounds[11, 0] + (chunk + 1) * max_width]
     layer_sizes, w_offsets, b_offsets, col_offsets, drop_rates = (
         model[0],
         model[1],
@@ -339,7 +341,7 @@ def _chunk_gradients(
         if i1 > i0:
             gemm(dW[i0:i1], inp[:, i0:i1], delta, True)
         j0, j1 = _block(chunk, n_chunks, n_out)
-        column_sums(grads[b_offsets[layer] + j0 : b_offsets[layer] + j1], delta[:, j0:j1])
+        column_sums(grads[b_offsets[layer] + j0 : b_offsets[layer] + j1], delta[:, j0:j1], sums)
         if update:
             lo, hi = w_offsets[layer] + i0 * n_out, w_offsets[layer] + i1 * n_out
             _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)

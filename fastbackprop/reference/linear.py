@@ -7,7 +7,8 @@ def add_bias(out, b):
     out += b
 
 
-def column_sums(db, dout):
+def column_sums(db, dout, acc):
+    # acc: the compiled version's scratch; NumPy needs none
     np.sum(dout, axis=0, out=db)
 
 
