@@ -153,3 +153,43 @@ def test_shard_count_follows_the_batch_not_the_thread_setting():
     assert _parallel.update_chunks(10**6, 1) == 1  # BLAS keeps its threads
     assert _parallel.update_chunks(10, 2) == 1
     assert _parallel.update_chunks(10**6, 2) == 2
+
+
+def test_train_epochs_refuses_an_arena_too_small_for_its_chunks():
+    # the chunks' bias sums write into the arena without bounds checks, so
+    # an arena sized for fewer chunks is refused before anything runs
+    from fastbackprop._layout import TrainingWorkspace
+    from fastbackprop.kernels import train as kernels
+
+    net = Network([3, 5, 2], seed=0)
+    X = np.random.default_rng(0).standard_normal((8, 3))
+    Y = np.zeros((8, 2))
+    Y[:, 0] = 1
+    ws = TrainingWorkspace(net._layout, 8, net.dtype, n_chunks=1)
+    before = net._params.copy()
+    with pytest.raises(ValueError, match="no room for n_chunks"):
+        kernels.train_epochs(
+            net._params,
+            net._opt_state,
+            net._counters,
+            ws.arena,
+            ws.bounds,
+            ws.grads,
+            ws.backup,
+            X,
+            Y,
+            np.ones((8, 1)),
+            np.arange(8)[None, :],
+            np.array([0.1]),
+            np.zeros(1),
+            np.zeros(1, dtype=np.int64),
+            8,
+            1,
+            2,
+            net._model(),
+            net.optimizer.code,
+            net.optimizer.hyperparameters(),
+            0.0,
+            0,
+        )
+    np.testing.assert_array_equal(net._params, before)

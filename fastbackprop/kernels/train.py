@@ -192,6 +192,15 @@ def _arena_buffers(arena, bounds, grads):
 
 
 @jit
+def _max_width(layer_sizes):
+    """The widest layer after the input."""
+    width = 0
+    for k in range(1, layer_sizes.shape[0]):
+        width = max(width, layer_sizes[k])
+    return width
+
+
+@jit
 def _block(part, n_parts, n):
     """The ``part``-th of ``n_parts`` near-equal blocks of ``range(n)``."""
     size = (n + n_parts - 1) // n_parts
@@ -315,8 +324,8 @@ def _chunk_gradients(
     buffers = _arena_buffers(arena, bounds, grads)
     x_batch, acts, dropped, row_loss = buffers[0], buffers[4], buffers[5], buffers[8]
     deltas = arena[bounds[10, 0] : bounds[10, 1]]
-    max_width = (bounds[11, 1] - bounds[11, 0]) // n_chunks
-    sums = arena[bounds[11, 0] + chunk * max_width : bounds[11, 0] + (chunk + 1) * max_width]
+    width = _max_width(model[0])  # each chunk's scratch: train_epochs checked the room
+    sums = arena[bounds[11, 0] + chunk * width : bounds[11, 0] + (chunk + 1) * width]
     layer_sizes, w_offsets, b_offsets, col_offsets, drop_rates = (
         model[0],
         model[1],
@@ -423,6 +432,9 @@ def train_epochs(
     n = X.shape[0]
     n_params = params.shape[0]
     w_batch = arena[bounds[2, 0] : bounds[2, 1]]
+    # the chunks' bias sums write here without bounds checks
+    if bounds[11, 1] - bounds[11, 0] < n_chunks * _max_width(model[0]):
+        raise ValueError("the training arena has no room for n_chunks update chunks")
     shard_loss = np.zeros(n_shards)
     shard_weight = np.zeros(n_shards)
     shard_correct = np.zeros(n_shards, dtype=np.int64)
