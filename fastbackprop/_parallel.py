@@ -2,11 +2,12 @@
 
 A minibatch of 64-256 rows is too small for BLAS's own threads to pay off
 (measured on the mnist workload: 334 ms per epoch with two BLAS threads,
-345 ms with one). So the training loop splits each batch into shards of
-consecutive rows, one per core, each computed by single-threaded BLAS on
-its own Numba thread, and sums the shard gradients in a fixed order. While
-that loop runs, BLAS is held to one thread, so the two kinds of threads
-never compete for a core.
+345 ms with one). So each step of the training loop runs on Numba threads: the
+batch is split into shards of consecutive rows (forward, loss, deltas),
+then the parameters into chunks (gradients over the whole batch, then the
+optimizer step), each computed by single-threaded BLAS on its own thread.
+While that loop runs, BLAS is held to one thread, so the two kinds of
+threads never compete for a core.
 
 The number of shards depends on the machine and the batch size, never on
 :func:`fastbackprop.set_num_threads`: with one thread the shards run one

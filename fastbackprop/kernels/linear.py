@@ -79,7 +79,7 @@ def linear_backward(dinp, dW, db, dout, inp, W, compute_dinp):
     # beta=1, and each parameter's gradient comes from exactly one layer.
     np.dot(inp.T, dout, dW)  # dL/dW = inp^T dout
     # dL/db = sum over the batch of dout; one small scratch array per call
-    # (this path serves gradients() and the reference, not the epoch loop)
+    # (this path serves Network.gradients, not the epoch loop)
     column_sums(db, dout, np.empty(dout.shape[1], dtype=db.dtype))
     if compute_dinp:
         np.dot(dout, W.T, dinp)  # dL/dinp = dout W^T

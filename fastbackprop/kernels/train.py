@@ -10,7 +10,9 @@ Argument groups (tuples, unpacked at the top of each function):
 
 ``buffers``
     ``Workspace.buffers()``: x_batch, y_batch, w_batch, pre, acts, dropped,
-    delta_a, delta_b, row_loss, row_scale, grads, backup.
+    delta_a, delta_b, row_loss, row_scale, grads, backup. The training loop
+    and ``evaluate`` get the per-row ones as one flat ``arena`` cut at
+    ``bounds`` instead (``_arena_buffers``).
 ``model``
     ``(layer_sizes, w_offsets, b_offsets, col_offsets, act_codes,
     drop_rates, loss_code, output_code)``.
@@ -462,6 +464,10 @@ def train_epochs(
             for i in range(nb):
                 weight += w_batch[i]
             inv_weight = 1.0 / weight
+            # Each phase has a plain call for one shard or chunk: a prange
+            # over a single item still wakes the OpenMP team (a few us a
+            # step). Numba's parallel loops cannot take the arguments as a
+            # tuple, hence the spelled-out twin calls.
             if n_shards == 1:
                 _shard_forward_backward(
                     0,
@@ -601,7 +607,7 @@ def evaluate(
     correct rows against ``Y``. The buffers come as ``_layout.
     EvaluationArena``'s ``arena``/``bounds`` and the layer offsets as
     ``Layout.table``: flat arguments, because a tuple of arrays costs about
-    1.5 us more to pass in, a third of a one-row predict.
+    1.5 us more to pass in, about a tenth of a one-row predict.
 
     With ``check_finite`` (for input nobody has checked), returns a count
     of -1, writing nothing, when ``X`` holds NaN or inf.

@@ -101,6 +101,11 @@ def batch_gradients(buffers, x, y, w, params, model, dropout_seed, step, first_r
     return loss
 
 
+def _arena_buffers(arena, bounds, grads, backup):
+    # the Workspace.buffers() tuple from an arena cut at bounds (_layout)
+    return tuple(arena[a:b] for a, b in bounds[:10]) + (grads, backup)
+
+
 def train_epochs(
     params,
     opt_state,
@@ -127,7 +132,7 @@ def train_epochs(
 ):
     # Whole batches: shards and chunks only split the compiled loop's work
     # across threads, they do not change the math.
-    buffers = tuple(arena[a:b] for a, b in bounds[:10]) + (grads, backup)
+    buffers = _arena_buffers(arena, bounds, grads, backup)
     # divergence is detected below and reported as NonFiniteLossError, so
     # NumPy's overflow warnings on the way there are noise
     with np.errstate(over="ignore", invalid="ignore"):
@@ -192,7 +197,7 @@ def evaluate(
         return 0.0, 0.0, -1
     n_layers = table.shape[1] - 1
     model = (table[0], *table[1:4, :n_layers], act_codes, drop_rates, loss_code, output_code)
-    buffers = tuple(arena[a:b] for a, b in bounds[:10]) + (arena[:0], arena[:0])
+    buffers = _arena_buffers(arena, bounds, arena[:0], arena[:0])
     pre, row_loss = buffers[3], buffers[8]
     max_batch, last = row_loss.shape[0], len(model[0]) - 2
     loss_sum, weight_sum, correct = 0.0, 0.0, 0
