@@ -1,6 +1,7 @@
 """fastbackprop: fast CPU training of multilayer perceptrons, with
 backpropagation written from scratch in Numba."""
 
+from ._blas_provider import provider as blas_provider
 from ._config import get_num_threads, set_num_threads
 from .gradcheck import check_gradients
 from .history import History, NonFiniteLossError
@@ -12,6 +13,7 @@ __all__ = [
     "Network",
     "History",
     "NonFiniteLossError",
+    "blas_provider",
     "check_gradients",
     "get_num_threads",
     "set_num_threads",

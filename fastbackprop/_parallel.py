@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 
@@ -48,6 +49,47 @@ def update_chunks(n_params: int, n_shards: int) -> int:
     return n_shards
 
 
+def row_parts(n_rows: int, block: int) -> list[tuple[int, int]]:
+    """Split ``range(n_rows)`` into one part per core for a whole-data-set
+    evaluation, at multiples of ``block`` rows (the kernel's chunk), so every
+    chunk holds the same rows as in one serial pass and gives the same bits.
+
+    Like the shards, the split depends on the machine, never on
+    :func:`fastbackprop.set_num_threads`.
+    """
+    n_blocks = -(-int(n_rows) // block)
+    n_parts = min(numba.config.NUMBA_NUM_THREADS, n_blocks)
+    if n_parts <= 1:
+        return [(0, int(n_rows))]
+    per_part = -(-n_blocks // n_parts)
+    bounds = [min(k * per_part * block, n_rows) for k in range(n_parts + 1)]
+    return [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def run_parts(task, parts):
+    """``[task(lo, hi) for lo, hi in parts]``, the parts on separate Python
+    threads (the kernels release the GIL) while BLAS is held to one thread,
+    or one after another when the caller's thread count is 1."""
+    global _executor
+    if len(parts) == 1:
+        return [task(*parts[0])]
+    with blas_single_threaded():
+        if numba.get_num_threads() == 1:
+            return [task(lo, hi) for lo, hi in parts]
+        with _executor_lock:
+            if _executor is None:
+                workers = max(1, numba.config.NUMBA_NUM_THREADS - 1)
+                _executor = ThreadPoolExecutor(workers, thread_name_prefix="fastbackprop")
+        # the caller computes the first part itself
+        futures = [_executor.submit(task, lo, hi) for lo, hi in parts[1:]]
+        first = task(*parts[0])
+        return [first] + [future.result() for future in futures]
+
+
 _lock = threading.Lock()
 _holders = 0  # training calls currently inside blas_single_threaded
 _saved_threads: list[int] = []
@@ -57,9 +99,13 @@ _libraries = None
 def _blas_libraries():
     global _libraries
     if _libraries is None:
-        # the BLAS Numba's np.dot calls is scipy's; load it before looking
+        # load the BLAS the kernels call (MKL or scipy's) before looking
         import scipy.linalg.cython_blas  # noqa: F401
         from threadpoolctl import ThreadpoolController
+
+        from . import _blas_provider
+
+        _blas_provider.install()
 
         _libraries = ThreadpoolController().select(user_api="blas").lib_controllers
     return _libraries

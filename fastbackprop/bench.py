@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from . import _peers
+from ._blas_provider import provider as blas_provider
 from .network import Network
 from .optim import OPTIMIZERS
 from .workloads import WORKLOADS, make_data
@@ -178,6 +179,7 @@ def machine_facts() -> dict:
         "jax": _version("jax"),
         "numba_threading_layer": layer,
         "numba_threads": numba.get_num_threads(),
+        "kernel_blas": blas_provider(),
         "blas": _blas(),
     }
 
@@ -187,7 +189,8 @@ def format_facts(facts: dict) -> str:
         f"machine: {facts['cpu']}, {facts['cores']} cores | python {facts['python']}, "
         f"numpy {facts['numpy']}, numba {facts['numba']}, torch {facts['torch']}, "
         f"jax {facts['jax']} | numba threading layer {facts['numba_threading_layer']}, "
-        f"{facts['numba_threads']} threads | BLAS: {'; '.join(facts['blas']) or 'none found'}"
+        f"{facts['numba_threads']} threads | kernels' BLAS: {facts['kernel_blas']} | "
+        f"loaded BLAS: {'; '.join(facts['blas']) or 'none found'}"
     )
 
 

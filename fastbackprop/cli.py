@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import __version__, datasets
+from ._blas_provider import provider as blas_provider
 from .network import Network
 
 PROG = "fastbackprop"
@@ -448,6 +449,7 @@ def _cmd_info(args) -> int:
         f"scipy: {scipy.__version__}",
         f"numba threads: {numba.get_num_threads()} (of {numba.config.NUMBA_NUM_THREADS})",
         f"numba threading layer: {_threading_layer()}",
+        f"kernels' BLAS: {blas_provider()} (FASTBACKPROP_BLAS: auto, mkl or scipy)",
         *_blas_lines(),
         f"numba cache: {'on' if getattr(_config, 'CACHE', True) else 'off'}, dir {cache_dir}",
     ]

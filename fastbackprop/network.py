@@ -243,30 +243,41 @@ class Network:
         """Outputs of ``X``; with ``Y``, also the weighted mean loss and the
         number of correct rows. With ``check_finite``, the kernel checks the
         values of ``X`` and the count is -1, outputs unwritten, if any is
-        NaN or inf."""
+        NaN or inf. A large ``X`` is split into one part per core."""
         n = X.shape[0]
-        arena = self._eval_arena(min(n, EVAL_CHUNK))
         out = np.empty((n, self.n_outputs), dtype=self.dtype)
         with_loss = Y is not None
         targets = Y if with_loss else out  # unread without a loss
         if W is None:
             W = np.ones((n, 1), dtype=self.dtype) if with_loss else out
-        loss_sum, weight_sum, correct = self._train.evaluate(
-            out,
-            X,
-            targets,
-            W,
-            arena.arena,
-            arena.bounds,
-            self._params,
-            self._layout.table,
-            self._act_codes,
-            self._dropout,
-            self._loss_code,
-            self._output_code,
-            with_loss,
-            check_finite,
-        )
+
+        def evaluate_rows(lo, hi):
+            arena = self._eval_arena(min(hi - lo, EVAL_CHUNK))
+            return self._train.evaluate(
+                out[lo:hi],
+                X[lo:hi],
+                targets[lo:hi],
+                W[lo:hi],
+                arena.arena,
+                arena.bounds,
+                self._params,
+                self._layout.table,
+                self._act_codes,
+                self._dropout,
+                self._loss_code,
+                self._output_code,
+                with_loss,
+                check_finite,
+            )
+
+        if n <= EVAL_CHUNK or self.backend != "numba":
+            loss_sum, weight_sum, correct = evaluate_rows(0, n)
+        else:
+            parts = _parallel.run_parts(evaluate_rows, _parallel.row_parts(n, EVAL_CHUNK))
+            loss_sum = sum(part[0] for part in parts)  # in row order: fixed bits
+            weight_sum = sum(part[1] for part in parts)
+            counts = [part[2] for part in parts]
+            correct = -1 if min(counts) < 0 else sum(counts)
         per_row = 1 if self.loss == "cross_entropy" else self.n_outputs
         mean = loss_sum / (weight_sum * per_row) if with_loss else None
         return out, mean, int(correct)

@@ -1,100 +1,109 @@
 """BLAS gemm on strided row-major blocks, from compiled code.
 
-``np.dot`` in Numba needs contiguous operands and has no ``beta``. The
-training loop needs a product over a block of columns of a row-major
-matrix (``inp[:, i0:i1]``, a row stride wider than the block), so this
-calls the same BLAS entry point Numba's ``np.dot`` uses, ``numba_xxgemm``
-(scipy's BLAS, found at run time, so the compiled kernels stay cacheable),
-with explicit leading dimensions.
+Every matrix product of the kernels comes through :func:`gemm`. It calls
+the symbols ``fastbackprop_sgemm``/``fastbackprop_dgemm``, which
+:mod:`fastbackprop._blas_provider` binds at import to MKL's or SciPy's
+``?gemm``: bound by name at run time, so the compiled kernels stay
+cacheable. Unlike ``np.dot`` in Numba, it takes blocks of columns of a
+row-major matrix (``inp[:, i0:i1]``, a row stride wider than the block)
+and transposes by flag, so nothing is copied.
 """
 
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
-from numba.np.linalg import ensure_blas
 
+from .. import _blas_provider
 from .._config import jit
+
+_blas_provider.install()
 
 _NO_TRANSPOSE = ord("n")
 _TRANSPOSE = ord("t")
 
 
 @intrinsic
-def _xxgemm(typingctx, transa, transb, m, n, k, a, lda, b, ldb, c, ldc):
+def _xgemm(typingctx, transa, transb, m, n, k, a, lda, b, ldb, c, ldc):
     """Column-major ``c = op(a) op(b)`` (alpha 1, beta 0) on the data
-    pointers of three arrays of one float dtype."""
-    ensure_blas()
+    pointers of three arrays of one float dtype, through the Fortran
+    ``?gemm`` interface (every argument by reference, 32-bit integers)."""
     if not all(isinstance(t, types.Array) for t in (a, b, c)):
         return None
     dtype = c.dtype
     if dtype not in (types.float32, types.float64) or a.dtype != dtype or b.dtype != dtype:
         return None
-    sig = types.int32(transa, transb, m, n, k, a, lda, b, ldb, c, ldc)
+    sig = types.void(transa, transb, m, n, k, a, lda, b, ldb, c, ldc)
+    symbol = "fastbackprop_sgemm" if dtype == types.float32 else "fastbackprop_dgemm"
 
     def codegen(context, builder, signature, args):
-        ll_char = ir.IntType(8)
-        ll_void_p = ir.IntType(8).as_pointer()
-        intp_t = context.get_value_type(types.intp)
+        char_t = ir.IntType(8)
+        int_t = ir.IntType(32)
+        real_t = context.get_value_type(dtype)
+        char_p, int_p, real_p = char_t.as_pointer(), int_t.as_pointer(), real_t.as_pointer()
         fnty = ir.FunctionType(
-            ir.IntType(32),
-            [ll_char, ll_char, ll_char, intp_t, intp_t, intp_t, ll_void_p, ll_void_p, intp_t]
-            + [ll_void_p, intp_t, ll_void_p, ll_void_p, intp_t],
+            ir.VoidType(),
+            [char_p, char_p, int_p, int_p, int_p, real_p, real_p, int_p]
+            + [real_p, int_p, real_p, real_p, int_p],
         )
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
-        ta, tb, m_, n_, k_, a_, lda_, b_, ldb_, c_, ldc_ = args
+        fn = cgutils.get_or_insert_function(builder.module, fnty, symbol)
         arg_types = signature.args
 
-        def as_intp(index, value):
-            return context.cast(builder, value, arg_types[index], types.intp)
+        def by_ref(index, ll_type):
+            value = context.cast(builder, args[index], arg_types[index], types.int64)
+            return cgutils.alloca_once_value(builder, builder.trunc(value, ll_type))
 
-        def as_char(index, value):
-            return builder.trunc(as_intp(index, value), ll_char)
+        def data(index):
+            array = context.make_array(arg_types[index])(context, builder, args[index])
+            return builder.bitcast(array.data, real_p)
 
-        def data(index, value):
-            array = context.make_array(arg_types[index])(context, builder, value)
-            return builder.bitcast(array.data, ll_void_p)
-
-        llty = context.get_value_type(dtype)
-        one = cgutils.alloca_once_value(builder, ir.Constant(llty, 1.0))
-        zero = cgutils.alloca_once_value(builder, ir.Constant(llty, 0.0))
-        kind = ir.Constant(ll_char, ord("s" if dtype == types.float32 else "d"))
-        call_args = (
-            kind,
-            as_char(0, ta),
-            as_char(1, tb),
-            as_intp(2, m_),
-            as_intp(3, n_),
-            as_intp(4, k_),
-            builder.bitcast(one, ll_void_p),
-            data(5, a_),
-            as_intp(6, lda_),
-            data(7, b_),
-            as_intp(8, ldb_),
-            builder.bitcast(zero, ll_void_p),
-            data(9, c_),
-            as_intp(10, ldc_),
+        one = cgutils.alloca_once_value(builder, ir.Constant(real_t, 1.0))
+        zero = cgutils.alloca_once_value(builder, ir.Constant(real_t, 0.0))
+        builder.call(
+            fn,
+            (
+                by_ref(0, char_t),
+                by_ref(1, char_t),
+                by_ref(2, int_t),
+                by_ref(3, int_t),
+                by_ref(4, int_t),
+                one,
+                data(5),
+                by_ref(6, int_t),
+                data(7),
+                by_ref(8, int_t),
+                zero,
+                data(9),
+                by_ref(10, int_t),
+            ),
         )
-        return builder.call(fn, call_args)
+        return context.get_dummy_value()
 
     return sig, codegen
 
 
 @jit
 def row_stride(matrix):
-    """Elements between the starts of two rows of a row-major 2-D view."""
-    return matrix.strides[0] // matrix.itemsize
+    """Elements between the starts of two rows of a row-major 2-D view
+    (at least one row's length: BLAS checks it even for a single row)."""
+    return max(matrix.strides[0] // matrix.itemsize, matrix.shape[1], 1)
 
 
 @jit
-def gemm(out, a, b, transpose_a):
-    """``out = op(a) @ b`` on row-major 2-D views whose rows are contiguous
-    but may be further apart than their length (column blocks).
+def gemm(out, a, b, transpose_a, transpose_b):
+    """``out = op(a) @ op(b)`` on row-major 2-D views whose rows are
+    contiguous but may be further apart than their length (column blocks).
 
-    ``op(a)`` is ``a`` or, with ``transpose_a``, ``a.T``. Works on the
-    row-major data as the column-major transposes: out^T = b^T op(a)^T.
+    ``op(x)`` is ``x`` or, with the flag, ``x.T``. Works on the row-major
+    data as the column-major transposes: out^T = op(b)^T op(a)^T.
     """
     m, n = out.shape
-    k = b.shape[0]
-    trans = _TRANSPOSE if transpose_a else _NO_TRANSPOSE
-    _xxgemm(_NO_TRANSPOSE, trans, n, m, k, b, row_stride(b), a, row_stride(a), out, row_stride(out))
+    k = a.shape[0] if transpose_a else a.shape[1]
+    if m == 0 or n == 0:
+        return
+    if k == 0:  # an empty sum; BLAS would be handed a zero leading dimension
+        out[:, :] = 0
+        return
+    trans_a = _TRANSPOSE if transpose_a else _NO_TRANSPOSE
+    trans_b = _TRANSPOSE if transpose_b else _NO_TRANSPOSE
+    _xgemm(trans_b, trans_a, n, m, k, b, row_stride(b), a, row_stride(a), out, row_stride(out))

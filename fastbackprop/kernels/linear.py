@@ -1,14 +1,14 @@
 """Affine layer ``out = inp @ W + b`` and its backward pass.
 
-The matrix products go to BLAS through ``np.dot`` in compiled code (scipy's
-BLAS). The transposes are free: ``inp.T`` of a C-ordered array is an
-F-ordered view, which BLAS takes with a transpose flag, so nothing is copied.
+The matrix products go to BLAS through :func:`.blas.gemm`; the transposes
+are BLAS flags, so nothing is copied.
 """
 
 import numpy as np
 from numba import prange
 
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
+from .blas import gemm
 
 # columns per task in the bias-gradient reduction: wide enough to vectorise
 _COLUMN_BLOCK = 64
@@ -67,7 +67,7 @@ def column_sums(db, dout, acc):
 @jit
 def linear_forward(out, inp, W, b):
     # out: (batch, n_out), inp: (batch, n_in), W: (n_in, n_out), b: (n_out,)
-    np.dot(inp, W, out)
+    gemm(out, inp, W, False, False)
     add_bias(out, b)
 
 
@@ -75,11 +75,11 @@ def linear_forward(out, inp, W, b):
 def linear_backward(dinp, dW, db, dout, inp, W, compute_dinp):
     # dinp: (batch, n_in), dW: (n_in, n_out), db: (n_out,)
     # dout: (batch, n_out), inp: (batch, n_in), W: (n_in, n_out)
-    # dW and db are written, not accumulated: BLAS through np.dot has no
-    # beta=1, and each parameter's gradient comes from exactly one layer.
-    np.dot(inp.T, dout, dW)  # dL/dW = inp^T dout
+    # dW and db are written, not accumulated: each parameter's gradient
+    # comes from exactly one layer.
+    gemm(dW, inp, dout, True, False)  # dL/dW = inp^T dout
     # dL/db = sum over the batch of dout; one small scratch array per call
     # (this path serves Network.gradients, not the epoch loop)
     column_sums(db, dout, np.empty(dout.shape[1], dtype=db.dtype))
     if compute_dinp:
-        np.dot(dout, W.T, dinp)  # dL/dinp = dout W^T
+        gemm(dinp, dout, W, False, True)  # dL/dinp = dout W^T

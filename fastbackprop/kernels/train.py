@@ -293,7 +293,7 @@ def _shard_forward_backward(
         a = matrix_view(acts, offset, rows, n_below)
         z = matrix_view(pre, offset, rows, n_below)
         dinp = matrix_view(deltas, offset, rows, n_below)
-        np.dot(delta, W.T, dinp)  # dL/da of the layer below
+        gemm(dinp, delta, W, False, True)  # dL/da of the layer below
         if drop_rates[below] > 0:  # through the same mask, same 1 / (1 - p)
             key = dropout_key(dropout_seed, step, below, first, n_below)
             dropout_backward(dinp, dinp, drop_rates[below], key)
@@ -350,7 +350,7 @@ def _chunk_gradients(
         i0, i1 = _block(chunk, n_chunks, n_in)
         dW = matrix_view(grads, w_offsets[layer], n_in, n_out)
         if i1 > i0:
-            gemm(dW[i0:i1], inp[:, i0:i1], delta, True)
+            gemm(dW[i0:i1], inp[:, i0:i1], delta, True, False)
         j0, j1 = _block(chunk, n_chunks, n_out)
         column_sums(grads[b_offsets[layer] + j0 : b_offsets[layer] + j1], delta[:, j0:j1], sums)
         if update:

@@ -1,0 +1,108 @@
+"""The kernels' BLAS: the strided gemm against NumPy, the provider choice,
+and the same training on MKL and on SciPy's BLAS."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import TOLERANCE
+
+import fastbackprop
+from fastbackprop import _blas_provider
+from fastbackprop.kernels.blas import gemm
+
+DTYPES = ["float64", "float32"]
+
+
+def _block(rng, rows, cols, dtype, extra_cols):
+    """A (rows, cols) column block of a wider row-major matrix."""
+    wide = rng.standard_normal((rows, cols + extra_cols)).astype(dtype)
+    return wide[:, 1 : cols + 1]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("transpose_b", [False, True])
+@pytest.mark.parametrize("m, n, k", [(1, 7, 5), (6, 1, 9), (5, 8, 1), (33, 17, 70)])
+def test_gemm_matches_numpy_on_strided_blocks(dtype, transpose_a, transpose_b, m, n, k):
+    rng = np.random.default_rng(0)
+    a = _block(rng, *((k, m) if transpose_a else (m, k)), dtype, 3)
+    b = _block(rng, *((n, k) if transpose_b else (k, n)), dtype, 2)
+    out_wide = np.full((m, n + 4), np.nan, dtype=dtype)
+    out = out_wide[:, 2 : n + 2]
+    gemm(out, a, b, transpose_a, transpose_b)
+    expected = (a.T if transpose_a else a).astype(np.float64) @ (b.T if transpose_b else b)
+    rtol, atol = TOLERANCE[dtype]
+    np.testing.assert_allclose(out, expected, rtol=rtol, atol=atol)
+    # the columns beside the block are untouched
+    assert np.isnan(out_wide[:, :2]).all() and np.isnan(out_wide[:, n + 2 :]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_of_an_empty_sum_is_zero_and_empty_outputs_are_fine(dtype):
+    out = np.full((3, 4), np.nan, dtype=dtype)
+    gemm(out, np.empty((3, 0), dtype), np.empty((0, 4), dtype), False, False)
+    assert (out == 0).all()
+    empty = np.empty((0, 4), dtype)
+    gemm(empty, np.empty((0, 5), dtype), np.ones((5, 4), dtype), False, False)
+
+
+def test_provider_is_mkl_exactly_when_it_is_installed():
+    expected = "mkl" if _blas_provider._find_mkl() is not None else "scipy"
+    if os.environ.get("FASTBACKPROP_BLAS", "auto") not in ("", "auto"):
+        pytest.skip("FASTBACKPROP_BLAS chooses the provider in this run")
+    assert _blas_provider.provider() == expected
+    assert fastbackprop.blas_provider() == expected
+
+
+def _python(code, blas):
+    env = dict(os.environ, FASTBACKPROP_BLAS=blas)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+def test_an_unknown_provider_is_a_clear_error():
+    # read when the kernels first load: here, with the first network
+    result = _python("import fastbackprop; fastbackprop.Network([2, 3, 2])", "openblas")
+    assert result.returncode != 0
+    assert "FASTBACKPROP_BLAS must be one of auto, mkl, scipy, got 'openblas'" in result.stderr
+
+
+def test_asking_for_mkl_without_it_is_a_clear_error():
+    if _blas_provider._find_mkl() is not None:
+        pytest.skip("mkl is installed")
+    result = _python("import fastbackprop; fastbackprop.Network([2, 3, 2])", "mkl")
+    assert result.returncode != 0
+    assert "the mkl package is not installed" in result.stderr
+
+
+_FIT = """
+import json, numpy as np, fastbackprop
+rng = np.random.default_rng(0)
+X = rng.standard_normal((256, 12))
+y = rng.integers(0, 3, 256)
+net = fastbackprop.Network([12, 32, 16, 3], dtype="float64", seed=0)
+net.fit(X, y, epochs=3, batch_size=64, optimizer="adam", learning_rate=1e-2)
+print(json.dumps({"blas": fastbackprop.blas_provider(),
+                  "params": net._params.tolist(), "out": net.forward(X[:5]).tolist()}))
+"""
+
+
+def test_both_providers_train_the_same_network():
+    results = {}
+    for blas in ("scipy", "auto"):
+        run = _python(_FIT, blas)
+        assert run.returncode == 0, run.stderr
+        results[blas] = json.loads(run.stdout.splitlines()[-1])
+    assert results["scipy"]["blas"] == "scipy"
+    if results["auto"]["blas"] == "scipy":
+        pytest.skip("mkl is not installed: both runs used scipy's BLAS")
+    # float64, three epochs: only the products' rounding differs
+    for key in ("params", "out"):
+        np.testing.assert_allclose(
+            results["auto"][key], results["scipy"][key], rtol=1e-9, atol=1e-12
+        )
