@@ -251,29 +251,19 @@ class Network:
         if W is None:
             W = np.ones((n, 1), dtype=self.dtype) if with_loss else out
 
-        def evaluate_rows(lo, hi):
-            arena = self._eval_arena(min(hi - lo, EVAL_CHUNK))
-            return self._train.evaluate(
-                out[lo:hi],
-                X[lo:hi],
-                targets[lo:hi],
-                W[lo:hi],
-                arena.arena,
-                arena.bounds,
-                self._params,
-                self._layout.table,
-                self._act_codes,
-                self._dropout,
-                self._loss_code,
-                self._output_code,
-                with_loss,
-                check_finite,
-            )
-
         if n <= EVAL_CHUNK or self.backend != "numba":
-            loss_sum, weight_sum, correct = evaluate_rows(0, n)
+            # the online-predict path: whole arrays, no slicing, no closure
+            loss_sum, weight_sum, correct = self._evaluate_rows(
+                out, X, targets, W, with_loss, check_finite
+            )
         else:
-            parts = _parallel.run_parts(evaluate_rows, _parallel.row_parts(n, EVAL_CHUNK))
+
+            def evaluate_part(lo, hi):
+                return self._evaluate_rows(
+                    out[lo:hi], X[lo:hi], targets[lo:hi], W[lo:hi], with_loss, check_finite
+                )
+
+            parts = _parallel.run_parts(evaluate_part, _parallel.row_parts(n, EVAL_CHUNK))
             loss_sum = sum(part[0] for part in parts)  # in row order: fixed bits
             weight_sum = sum(part[1] for part in parts)
             counts = [part[2] for part in parts]
@@ -281,6 +271,26 @@ class Network:
         per_row = 1 if self.loss == "cross_entropy" else self.n_outputs
         mean = loss_sum / (weight_sum * per_row) if with_loss else None
         return out, mean, int(correct)
+
+    def _evaluate_rows(self, out, X, targets, W, with_loss, check_finite):
+        """One kernel call over rows that share one arena, chunk by chunk."""
+        arena = self._eval_arena(min(X.shape[0], EVAL_CHUNK))
+        return self._train.evaluate(
+            out,
+            X,
+            targets,
+            W,
+            arena.arena,
+            arena.bounds,
+            self._params,
+            self._layout.table,
+            self._act_codes,
+            self._dropout,
+            self._loss_code,
+            self._output_code,
+            with_loss,
+            check_finite,
+        )
 
     def _eval_arena(self, rows):
         """Evaluation buffers for ``rows`` rows. Up to SMALL_EVAL_ROWS (online
