@@ -18,7 +18,9 @@ cache holds a call to the symbol, not an address, so one cache serves
 either library.
 
 ``FASTBACKPROP_BLAS`` chooses: ``auto`` (the default: MKL when installed,
-else SciPy), ``mkl`` (an error without it) or ``scipy``.
+else SciPy), ``mkl`` (an error without it) or ``scipy``. The kernels call
+MKL sequential (see ``_MKL_THREADING_SEQUENTIAL``); if something else in
+the process already started MKL with threads, ``auto`` takes SciPy's.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def _find_mkl() -> pathlib.Path | None:
     except metadata.PackageNotFoundError:
         return None
     for entry in files:
-        if entry.name.startswith("libmkl_rt.so"):
+        name = entry.name
+        if name.startswith("libmkl_rt.so") or (name.startswith("mkl_rt") and name.endswith(".dll")):
             path = pathlib.Path(entry.locate()).resolve()
             if path.exists():
                 return path
@@ -75,11 +78,14 @@ def _find_mkl() -> pathlib.Path | None:
 
 
 def _load_mkl(path: pathlib.Path):
+    """The MKL library, sequential; None if this process already started
+    MKL with threads (another package's MKL-linked NumPy, say): its
+    threading layer can no longer change."""
     library = ctypes.CDLL(str(path))
-    # before MKL's first call; returns the layer in force if one already is
+    # before MKL's first call; afterwards it only returns the layer in force
     library.MKL_Set_Threading_Layer.restype = ctypes.c_int
-    library.MKL_Set_Threading_Layer(_MKL_THREADING_SEQUENTIAL)
-    return library
+    in_force = library.MKL_Set_Threading_Layer(_MKL_THREADING_SEQUENTIAL)
+    return library if in_force == _MKL_THREADING_SEQUENTIAL else None
 
 
 def install(choice: str | None = None) -> str:
@@ -101,8 +107,15 @@ def install(choice: str | None = None) -> str:
             "FASTBACKPROP_BLAS=mkl, but the mkl package is not installed "
             "(pip install fastbackprop[mkl])"
         )
-    if path is not None:
-        _mkl_library = _load_mkl(path)
+    library = _load_mkl(path) if path is not None else None
+    if choice == "mkl" and library is None:
+        raise ValueError(
+            "FASTBACKPROP_BLAS=mkl, but MKL was already started with threads in "
+            "this process; use FASTBACKPROP_BLAS=auto or scipy, or set "
+            "MKL_THREADING_LAYER=SEQUENTIAL"
+        )
+    if library is not None:
+        _mkl_library = library
         for symbol, routine in SYMBOLS.items():
             address = ctypes.cast(getattr(_mkl_library, routine), ctypes.c_void_p).value
             binding.add_symbol(symbol, address)

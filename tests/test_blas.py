@@ -80,6 +80,26 @@ def test_asking_for_mkl_without_it_is_a_clear_error():
     assert "the mkl package is not installed" in result.stderr
 
 
+_MKL_STARTED_FIRST = """
+import ctypes
+from fastbackprop import _blas_provider
+ctypes.CDLL(str(_blas_provider._find_mkl())).MKL_Get_Max_Threads()  # starts MKL, threaded
+import fastbackprop
+print(fastbackprop.blas_provider())
+"""
+
+
+def test_mkl_started_with_threads_by_someone_else_is_not_used():
+    if _blas_provider._find_mkl() is None:
+        pytest.skip("mkl is not installed")
+    auto = _python(_MKL_STARTED_FIRST, "auto")
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stdout.split()[-1] == "scipy"
+    forced = _python(_MKL_STARTED_FIRST, "mkl")
+    assert forced.returncode != 0
+    assert "MKL was already started with threads" in forced.stderr
+
+
 _FIT = """
 import json, numpy as np, fastbackprop
 rng = np.random.default_rng(0)
