@@ -88,8 +88,9 @@ def _load_mkl(path: pathlib.Path):
     return library if in_force == _MKL_THREADING_SEQUENTIAL else None
 
 
-def install(choice: str | None = None) -> str:
-    """Bind the kernels' BLAS symbols; returns the provider's name.
+def install() -> str:
+    """Bind the kernels' BLAS symbols as ``FASTBACKPROP_BLAS`` asks; returns
+    the provider's name.
 
     Only the first call binds: kernels already linked keep the routines
     they were linked against, so a process uses one BLAS throughout.
@@ -97,8 +98,7 @@ def install(choice: str | None = None) -> str:
     global _provider, _mkl_library
     if _provider is not None:
         return _provider
-    if choice is None:
-        choice = os.environ.get("FASTBACKPROP_BLAS", "auto").strip().lower() or "auto"
+    choice = os.environ.get("FASTBACKPROP_BLAS", "auto").strip().lower() or "auto"
     if choice not in CHOICES:
         raise ValueError(f"FASTBACKPROP_BLAS must be one of {', '.join(CHOICES)}, got {choice!r}")
     path = _find_mkl() if choice in ("auto", "mkl") else None

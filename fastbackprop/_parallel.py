@@ -99,13 +99,11 @@ _libraries = None
 def _blas_libraries():
     global _libraries
     if _libraries is None:
-        # load the BLAS the kernels call (MKL or scipy's) before looking
-        import scipy.linalg.cython_blas  # noqa: F401
         from threadpoolctl import ThreadpoolController
 
         from . import _blas_provider
 
-        _blas_provider.install()
+        _blas_provider.install()  # loads the BLAS the kernels call before looking
 
         _libraries = ThreadpoolController().select(user_api="blas").lib_controllers
     return _libraries

@@ -250,7 +250,6 @@ class Network:
         targets = Y if with_loss else out  # unread without a loss
         if W is None:
             W = np.ones((n, 1), dtype=self.dtype) if with_loss else out
-
         if n <= EVAL_CHUNK or self.backend != "numba":
             # the online-predict path: whole arrays, no slicing, no closure
             loss_sum, weight_sum, correct = self._evaluate_rows(

@@ -116,7 +116,7 @@ def test_update_slices_make_the_whole_update(module, code):
 
 
 def _blas_threads():
-    _parallel._blas_libraries()  # loads scipy's BLAS, the one Numba calls
+    _parallel._blas_libraries()  # loads the BLAS the kernels call (MKL or scipy's)
     return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
 
 
