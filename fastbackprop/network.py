@@ -239,11 +239,10 @@ class Network:
             self._output_code,
         )
 
-    def _evaluate(self, X, Y=None, W=None, check_finite=False):
-        """Outputs of ``X``; with ``Y``, also the weighted mean loss and the
-        number of correct rows. With ``check_finite``, the kernel checks the
-        values of ``X`` and the count is -1, outputs unwritten, if any is
-        NaN or inf. A large ``X`` is split into one part per core."""
+    def _evaluate(self, X, Y=None, W=None):
+        """Outputs of a checked ``X``; with ``Y``, also the weighted mean loss
+        and the number of correct rows. A large ``X`` is split into one part
+        per core."""
         n = X.shape[0]
         out = np.empty((n, self.n_outputs), dtype=self.dtype)
         with_loss = Y is not None
@@ -251,34 +250,35 @@ class Network:
         if W is None:
             W = np.ones((n, 1), dtype=self.dtype) if with_loss else out
         if n <= EVAL_CHUNK or self.backend != "numba":
-            # the online-predict path: whole arrays, no slicing, no closure
-            loss_sum, weight_sum, correct = self._evaluate_rows(
-                out, X, targets, W, with_loss, check_finite
-            )
+            # one call on the whole arrays: no slicing, no closure
+            loss_sum, weight_sum, correct = self._evaluate_rows(out, X, targets, W, with_loss)
         else:
 
             def evaluate_part(lo, hi):
                 return self._evaluate_rows(
-                    out[lo:hi], X[lo:hi], targets[lo:hi], W[lo:hi], with_loss, check_finite
+                    out[lo:hi], X[lo:hi], targets[lo:hi], W[lo:hi], with_loss
                 )
 
             parts = _parallel.run_parts(evaluate_part, _parallel.row_parts(n, EVAL_CHUNK))
             loss_sum = sum(part[0] for part in parts)  # in row order: fixed bits
             weight_sum = sum(part[1] for part in parts)
-            counts = [part[2] for part in parts]
-            correct = -1 if min(counts) < 0 else sum(counts)
+            correct = sum(part[2] for part in parts)
         per_row = 1 if self.loss == "cross_entropy" else self.n_outputs
         mean = loss_sum / (weight_sum * per_row) if with_loss else None
         return out, mean, int(correct)
 
-    def _evaluate_rows(self, out, X, targets, W, with_loss, check_finite):
+    def _evaluate_rows(self, out, X, targets, W, with_loss):
         """One kernel call over rows that share one arena, chunk by chunk."""
-        arena = self._eval_arena(min(X.shape[0], EVAL_CHUNK))
-        return self._train.evaluate(
-            out,
-            X,
-            targets,
-            W,
+        rows = min(X.shape[0], EVAL_CHUNK)
+        if rows <= SMALL_EVAL_ROWS:
+            model = self._small_eval_args()
+        else:
+            model = self._eval_args(EvaluationArena(self._layout, rows, self.dtype))
+        return self._train.evaluate(out, X, targets, W, *model, with_loss, False)
+
+    def _eval_args(self, arena):
+        """``evaluate``'s arguments between the data and the flags."""
+        return (
             arena.arena,
             arena.bounds,
             self._params,
@@ -287,22 +287,32 @@ class Network:
             self._dropout,
             self._loss_code,
             self._output_code,
-            with_loss,
-            check_finite,
         )
 
-    def _eval_arena(self, rows):
-        """Evaluation buffers for ``rows`` rows. Up to SMALL_EVAL_ROWS (online
-        predict), one arena of that size is reused across calls by the same
-        Python thread, so concurrent predicts never share buffers and big
-        ones are not kept alive."""
-        if rows > SMALL_EVAL_ROWS:
-            return EvaluationArena(self._layout, rows, self.dtype)
-        per_thread = self.__dict__.setdefault("_eval_cache", threading.local())
-        arena = getattr(per_thread, "arena", None)
-        if arena is None:
-            arena = per_thread.arena = EvaluationArena(self._layout, SMALL_EVAL_ROWS, self.dtype)
-        return arena
+    def _small_eval_args(self):
+        """``_eval_args`` of an arena of SMALL_EVAL_ROWS rows that the calling
+        Python thread reuses across calls, so concurrent predicts never share
+        buffers and big ones are not kept alive. The tuple is built once: an
+        online predict's Python overhead is a fair part of its time. (Every
+        array in it is created in ``__init__``/``__setstate__`` and only
+        changed in place afterwards.)"""
+        try:
+            return self._eval_cache.args
+        except AttributeError:  # a new network or a new thread
+            per_thread = self.__dict__.setdefault("_eval_cache", threading.local())
+            arena = EvaluationArena(self._layout, SMALL_EVAL_ROWS, self.dtype)
+            per_thread.args = self._eval_args(arena)
+            return per_thread.args
+
+    def _forward_small(self, X):
+        """``forward`` of an ``X`` that ``is_ready_small_X`` accepted: the
+        online-predict path, kept short. The kernel checks the values on the
+        way (cheaper than a separate pass)."""
+        out = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        count = self._train.evaluate(out, X, out, out, *self._small_eval_args(), False, True)[2]
+        if count < 0:
+            raise v.non_finite_X_error(self.dtype)
+        return out
 
     def _batch_gradients(self, X, Y, W):
         ws = Workspace(self._layout, X.shape[0], self.dtype)
@@ -315,12 +325,7 @@ class Network:
     def forward(self, X) -> np.ndarray:
         """Output activations ``(n, n_outputs)`` for ``X`` ``(n, n_features)``."""
         if v.is_ready_small_X(X, self.n_features, self.dtype, SMALL_EVAL_ROWS):
-            # online predict: already converted, so only the values need a
-            # check, which the kernel does on the way (about 1.3 us less)
-            out, _, correct = self._evaluate(X, check_finite=True)
-            if correct < 0:
-                raise v.non_finite_X_error(self.dtype)
-            return out
+            return self._forward_small(X)
         X = v.check_X(X, self.n_features, self.dtype)
         return self._evaluate(X)[0]
 

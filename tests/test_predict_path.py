@@ -59,6 +59,31 @@ def test_fast_path_rejects_non_finite_rows(bad, backend):
         net.predict(X)
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_fast_path_sees_the_parameters_after_fit_pickle_and_load(backend, tmp_path):
+    # the fast path keeps its kernel arguments between calls: they must be
+    # the live parameters, not a stale copy
+    import pickle
+
+    net = Network([5, 8, 3], dtype="float64", seed=3, backend=backend)
+    X = np.random.default_rng(4).standard_normal((40, 5))
+    y = np.arange(40) % 3
+    before = net.forward(X[:2])
+    net.fit(X, y, epochs=3, batch_size=8, learning_rate=0.5)
+    after = net.forward(X[:2])
+    assert np.abs(after - before).max() > 1e-3
+    fresh = Network([5, 8, 3], dtype="float64", seed=3, backend="numpy")
+    for mine, theirs in zip(fresh.weights + fresh.biases, net.weights + net.biases):
+        mine[...] = theirs
+    np.testing.assert_allclose(after, fresh.forward(X[:2]), rtol=1e-12)
+    net.save(tmp_path / "net.npz")
+    for copy in (pickle.loads(pickle.dumps(net)), Network.load(tmp_path / "net.npz")):
+        copy.forward(X[:2])  # its own cache, built on the copy's arrays
+        copy.fit(X, y, epochs=1, batch_size=8, learning_rate=0.5)
+        np.testing.assert_array_equal(net.forward(X[:2]), after)  # the original is untouched
+        assert np.abs(copy.forward(X[:2]) - after).max() > 1e-4
+
+
 def test_fast_path_is_not_taken_for_other_arrays():
     net = Network([4, 8, 2], dtype="float32")
     X = np.zeros((2, 4), dtype=np.float32)
