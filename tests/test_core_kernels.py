@@ -59,28 +59,47 @@ def test_linear_pair(shape, dtype, rng):
     assert_same(fast, ref, dtype)
 
 
+def maybe_strided(array, strided):
+    """``array``, or an equal copy whose rows are further apart than their
+    length (the kernels' non-contiguous path)."""
+    if not strided:
+        return array
+    wide = np.zeros((array.shape[0], 2 * array.shape[1]), array.dtype)
+    wide[:, ::2] = array
+    view = wide[:, ::2]
+    assert not view.flags.c_contiguous
+    return view
+
+
+@pytest.mark.parametrize("strided", [False, True], ids=["contiguous", "strided"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ACTIVATIONS)
-def test_activation_pair(name, dtype, rng):
-    inp = (3 * rng.standard_normal((7, 5))).astype(dtype)
+def test_activation_pair(name, dtype, strided, rng):
+    inp = maybe_strided((3 * rng.standard_normal((7, 5))).astype(dtype), strided)
     out = np.empty_like(inp)
     fast, ref = run_both(k_act.ACTIVATIONS[name], r_act.ACTIVATIONS[name], [out], [inp])
     assert_same(fast, ref, dtype)
-    dout = rng.standard_normal(inp.shape).astype(dtype)
+    dout = maybe_strided(rng.standard_normal(inp.shape).astype(dtype), strided)
     fast_b, ref_b = run_both(
         k_act.DERIVATIVES[name], r_act.DERIVATIVES[name], [out], [dout, ref[0], inp]
     )
     assert_same(fast_b, ref_b, dtype)
 
 
+@pytest.mark.parametrize("strided", [False, True], ids=["contiguous", "strided"])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", list(k_loss.LOSSES))
-def test_loss_pair(name, dtype, rng):
-    logits = (4 * rng.standard_normal((6, 3))).astype(dtype)
+@pytest.mark.parametrize(
+    "name, n_out",
+    # one output: the single-column paths (softmax needs two classes)
+    [(name, 3) for name in k_loss.LOSSES] + [("binary_cross_entropy", 1), ("mse", 1)],
+)
+def test_loss_pair(name, n_out, dtype, strided, rng):
+    logits = maybe_strided((4 * rng.standard_normal((6, n_out))).astype(dtype), strided)
     if name == "cross_entropy":
-        targets = np.eye(3, dtype=dtype)[rng.integers(0, 3, 6)]
+        targets = np.eye(n_out, dtype=dtype)[rng.integers(0, n_out, 6)]
     else:
-        targets = rng.uniform(size=(6, 3)).astype(dtype)
+        targets = rng.uniform(size=(6, n_out)).astype(dtype)
+    targets = maybe_strided(targets, strided)
     extra = [SIGMOID] if name == "mse" else []
     k_fwd, k_bwd = k_loss.LOSSES[name]
     r_fwd, r_bwd = r_loss.LOSSES[name]

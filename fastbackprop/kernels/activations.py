@@ -15,6 +15,7 @@ from numba import prange
 from .._codes import ELU, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
 from .elementary import sigmoid_fast, tanh_fast
+from .flat import one_row_2, one_row_4
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -141,7 +142,8 @@ def _silu_backward_row(i, dinp, dout, out, inp):
 
 # ------------------------------------------------------------------- kernels
 # Each kernel runs its row body on one thread below PARALLEL_MIN_WORK
-# elements, else over the thread team (rows are independent).
+# elements (over the batch viewed as one long row, see ``flat``), else over
+# the thread team (rows are independent).
 
 
 @jit_parallel
@@ -150,8 +152,9 @@ def identity_forward(out, inp):
         for i in prange(out.shape[0]):
             _identity_forward_row(i, out, inp)
     else:
-        for i in range(out.shape[0]):
-            _identity_forward_row(i, out, inp)
+        o, x = one_row_2(out, inp)
+        for i in range(o.shape[0]):
+            _identity_forward_row(i, o, x)
 
 
 @jit_parallel
@@ -160,8 +163,9 @@ def identity_backward(dinp, dout, out, inp):
         for i in prange(dout.shape[0]):
             _identity_backward_row(i, dinp, dout, out, inp)
     else:
-        for i in range(dout.shape[0]):
-            _identity_backward_row(i, dinp, dout, out, inp)
+        di, do, o, x = one_row_4(dinp, dout, out, inp)
+        for i in range(do.shape[0]):
+            _identity_backward_row(i, di, do, o, x)
 
 
 @jit_parallel
@@ -170,8 +174,9 @@ def sigmoid_forward(out, inp):
         for i in prange(out.shape[0]):
             _sigmoid_forward_row(i, out, inp)
     else:
-        for i in range(out.shape[0]):
-            _sigmoid_forward_row(i, out, inp)
+        o, x = one_row_2(out, inp)
+        for i in range(o.shape[0]):
+            _sigmoid_forward_row(i, o, x)
 
 
 @jit_parallel
@@ -180,8 +185,9 @@ def sigmoid_backward(dinp, dout, out, inp):
         for i in prange(dout.shape[0]):
             _sigmoid_backward_row(i, dinp, dout, out, inp)
     else:
-        for i in range(dout.shape[0]):
-            _sigmoid_backward_row(i, dinp, dout, out, inp)
+        di, do, o, x = one_row_4(dinp, dout, out, inp)
+        for i in range(do.shape[0]):
+            _sigmoid_backward_row(i, di, do, o, x)
 
 
 @jit_parallel
@@ -190,8 +196,9 @@ def tanh_forward(out, inp):
         for i in prange(out.shape[0]):
             _tanh_forward_row(i, out, inp)
     else:
-        for i in range(out.shape[0]):
-            _tanh_forward_row(i, out, inp)
+        o, x = one_row_2(out, inp)
+        for i in range(o.shape[0]):
+            _tanh_forward_row(i, o, x)
 
 
 @jit_parallel
@@ -200,8 +207,9 @@ def tanh_backward(dinp, dout, out, inp):
         for i in prange(dout.shape[0]):
             _tanh_backward_row(i, dinp, dout, out, inp)
     else:
-        for i in range(dout.shape[0]):
-            _tanh_backward_row(i, dinp, dout, out, inp)
+        di, do, o, x = one_row_4(dinp, dout, out, inp)
+        for i in range(do.shape[0]):
+            _tanh_backward_row(i, di, do, o, x)
 
 
 @jit_parallel
@@ -210,8 +218,9 @@ def relu_forward(out, inp):
         for i in prange(out.shape[0]):
             _relu_forward_row(i, out, inp)
     else:
-        for i in range(out.shape[0]):
-            _relu_forward_row(i, out, inp)
+        o, x = one_row_2(out, inp)
+        for i in range(o.shape[0]):
+            _relu_forward_row(i, o, x)
 
 
 @jit_parallel
@@ -220,8 +229,9 @@ def relu_backward(dinp, dout, out, inp):
         for i in prange(dout.shape[0]):
             _relu_backward_row(i, dinp, dout, out, inp)
     else:
-        for i in range(dout.shape[0]):
-            _relu_backward_row(i, dinp, dout, out, inp)
+        di, do, o, x = one_row_4(dinp, dout, out, inp)
+        for i in range(do.shape[0]):
+            _relu_backward_row(i, di, do, o, x)
 
 
 @jit_parallel
@@ -230,8 +240,9 @@ def leaky_relu_forward(out, inp):
         for i in prange(out.shape[0]):
             _leaky_relu_forward_row(i, out, inp)
     else:
-        for i in range(out.shape[0]):
-            _leaky_relu_forward_row(i, out, inp)
+        o, x = one_row_2(out, inp)
+        for i in range(o.shape[0]):
+            _leaky_relu_forward_row(i, o, x)
 
 
 @jit_parallel
@@ -240,8 +251,9 @@ def leaky_relu_backward(dinp, dout, out, inp):
         for i in prange(dout.shape[0]):
             _leaky_relu_backward_row(i, dinp, dout, out, inp)
     else:
-        for i in range(dout.shape[0]):
-            _leaky_relu_backward_row(i, dinp, dout, out, inp)
+        di, do, o, x = one_row_4(dinp, dout, out, inp)
+        for i in range(do.shape[0]):
+            _leaky_relu_backward_row(i, di, do, o, x)
 
 
 @jit_parallel
@@ -250,8 +262,9 @@ def elu_forward(out, inp):
         for i in prange(out.shape[0]):
             _elu_forward_row(i, out, inp)
     else:
-        for i in range(out.shape[0]):
-            _elu_forward_row(i, out, inp)
+        o, x = one_row_2(out, inp)
+        for i in range(o.shape[0]):
+            _elu_forward_row(i, o, x)
 
 
 @jit_parallel
@@ -260,8 +273,9 @@ def elu_backward(dinp, dout, out, inp):
         for i in prange(dout.shape[0]):
             _elu_backward_row(i, dinp, dout, out, inp)
     else:
-        for i in range(dout.shape[0]):
-            _elu_backward_row(i, dinp, dout, out, inp)
+        di, do, o, x = one_row_4(dinp, dout, out, inp)
+        for i in range(do.shape[0]):
+            _elu_backward_row(i, di, do, o, x)
 
 
 @jit_parallel
@@ -270,8 +284,9 @@ def gelu_forward(out, inp):
         for i in prange(out.shape[0]):
             _gelu_forward_row(i, out, inp)
     else:
-        for i in range(out.shape[0]):
-            _gelu_forward_row(i, out, inp)
+        o, x = one_row_2(out, inp)
+        for i in range(o.shape[0]):
+            _gelu_forward_row(i, o, x)
 
 
 @jit_parallel
@@ -280,8 +295,9 @@ def gelu_backward(dinp, dout, out, inp):
         for i in prange(dout.shape[0]):
             _gelu_backward_row(i, dinp, dout, out, inp)
     else:
-        for i in range(dout.shape[0]):
-            _gelu_backward_row(i, dinp, dout, out, inp)
+        di, do, o, x = one_row_4(dinp, dout, out, inp)
+        for i in range(do.shape[0]):
+            _gelu_backward_row(i, di, do, o, x)
 
 
 @jit_parallel
@@ -290,8 +306,9 @@ def silu_forward(out, inp):
         for i in prange(out.shape[0]):
             _silu_forward_row(i, out, inp)
     else:
-        for i in range(out.shape[0]):
-            _silu_forward_row(i, out, inp)
+        o, x = one_row_2(out, inp)
+        for i in range(o.shape[0]):
+            _silu_forward_row(i, o, x)
 
 
 @jit_parallel
@@ -300,8 +317,9 @@ def silu_backward(dinp, dout, out, inp):
         for i in prange(dout.shape[0]):
             _silu_backward_row(i, dinp, dout, out, inp)
     else:
-        for i in range(dout.shape[0]):
-            _silu_backward_row(i, dinp, dout, out, inp)
+        di, do, o, x = one_row_4(dinp, dout, out, inp)
+        for i in range(do.shape[0]):
+            _silu_backward_row(i, di, do, o, x)
 
 
 ACTIVATIONS = {

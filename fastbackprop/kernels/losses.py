@@ -19,7 +19,8 @@ from numba import prange
 from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SIGMOID
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
 from .activations import identity_forward, sigmoid_forward
-from .elementary import exp_nonpositive, sigmoid_fast
+from .elementary import exp_nonpositive, log1p_unit, sigmoid_fast
+from .flat import single_column
 
 
 @jit_inline
@@ -62,14 +63,30 @@ def _softmax_cross_entropy_backward_row(i, dlogits, out, targets, row_scale):
 
 
 @jit_inline
+def _sigmoid_bce(z, t):
+    """BCE of the logit ``z`` against target ``t``, from the logit so that
+    nothing overflows: max(z, 0) - z t + log(1 + e^-|z|)."""
+    return max(z, 0.0) - z * t + log1p_unit(exp_nonpositive(-abs(z)))
+
+
+@jit_inline
 def _sigmoid_bce_forward_row(i, out, row_loss, logits, targets):
     loss = 0.0
     for j in range(logits.shape[1]):
         z = logits[i, j]
         out[i, j] = sigmoid_fast(z)
-        # max(z, 0) - z t + log(1 + e^-|z|): BCE from logits, no overflow
-        loss += max(z, 0.0) - z * targets[i, j] + math.log1p(exp_nonpositive(-abs(z)))
+        loss += _sigmoid_bce(z, targets[i, j])
     row_loss[i] = loss
+
+
+@jit_inline
+def _sigmoid_bce_forward_single(out, row_loss, logits, targets):
+    """``_sigmoid_bce_forward_row`` over every row of a single-output
+    network, as one vectorised loop down the column."""
+    o, z, t = single_column(out), single_column(logits), single_column(targets)
+    for i in range(z.shape[0]):
+        o[i] = sigmoid_fast(z[i])
+        row_loss[i] = _sigmoid_bce(z[i], t[i])
 
 
 @jit_inline
@@ -129,6 +146,8 @@ def sigmoid_bce_forward(out, row_loss, logits, targets):
     if logits.size >= PARALLEL_MIN_WORK:
         for i in prange(logits.shape[0]):
             _sigmoid_bce_forward_row(i, out, row_loss, logits, targets)
+    elif logits.shape[1] == 1:
+        _sigmoid_bce_forward_single(out, row_loss, logits, targets)
     else:
         for i in range(logits.shape[0]):
             _sigmoid_bce_forward_row(i, out, row_loss, logits, targets)
@@ -139,6 +158,10 @@ def sigmoid_bce_backward(dlogits, out, targets, row_scale):
     if dlogits.size >= PARALLEL_MIN_WORK:
         for i in prange(dlogits.shape[0]):
             _sigmoid_bce_backward_row(i, dlogits, out, targets, row_scale)
+    elif dlogits.shape[1] == 1:  # down the column in one vectorised loop
+        d, o, t = single_column(dlogits), single_column(out), single_column(targets)
+        for i in range(d.shape[0]):
+            d[i] = (o[i] - t[i]) * row_scale[i]
     else:
         for i in range(dlogits.shape[0]):
             _sigmoid_bce_backward_row(i, dlogits, out, targets, row_scale)

@@ -16,3 +16,7 @@ def sigmoid_fast(x):
     x = np.asarray(x, dtype=np.float64)
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def log1p_unit(x):
+    return np.log1p(np.asarray(x, dtype=np.float64))
