@@ -178,8 +178,9 @@ class TrainingWorkspace:
     back in one flat ``arena`` cut at ``bounds``: Numba's parallel loops
     cannot take a tuple of arrays. The delta ping-pong buffers are not used
     (the training loop keeps every layer's delta) and are empty. ``sums``
-    gives each of ``n_chunks`` update chunks ``max_width`` elements of
-    scratch for its bias sums, so a step allocates nothing. ``grads``
+    gives each of ``n_chunks`` threads (the update chunks, or the shards
+    when they sum their own gradients) ``max_width`` elements of scratch
+    for its bias sums, so a step allocates nothing. ``grads``
     is one gradient buffer like the parameters; ``backup`` holds params and
     both optimizer-state slots at an epoch's start.
     """

@@ -38,11 +38,15 @@ def shard_count(batch_size: int) -> int:
 
 
 def update_chunks(n_params: int, n_shards: int) -> int:
-    """How many parallel chunks the optimizer step is split into.
+    """How many parallel chunks the gradients and the optimizer step are
+    split into.
 
-    Only when the batch is sharded: otherwise BLAS keeps its own threads
-    and Numba's must stay asleep. The step is elementwise, so the chunking
-    never changes a result.
+    Only when the batch is sharded and the network is not small: otherwise
+    BLAS keeps its own threads and Numba's must stay asleep. With one chunk,
+    each shard sums its own rows' gradients instead (see ``train_epochs``).
+    Like the shard count, this depends on the machine and the network,
+    never on the thread setting, so results do not depend on the thread
+    setting either.
     """
     if n_shards == 1 or n_params < MIN_CHUNK_PARAMS:
         return 1

@@ -546,7 +546,8 @@ class Network:
         # the NumPy reference stays plain NumPy: whole batches, BLAS's own threads
         n_shards = _parallel.shard_count(min(batch_size, n)) if self.backend == "numba" else 1
         n_chunks = _parallel.update_chunks(self._layout.n_params, n_shards)
-        ws = TrainingWorkspace(self._layout, min(batch_size, n), self.dtype, n_chunks)
+        slots = max(n_shards, n_chunks)  # threads that sum biases at once
+        ws = TrainingWorkspace(self._layout, min(batch_size, n), self.dtype, slots)
         hold_blas = n_shards > 1
         base_lr = self.optimizer.learning_rate
         done = 0

@@ -230,10 +230,16 @@ def _shard_forward_backward(
     shard_loss,
     shard_weight,
     shard_correct,
+    local,
+    shard_grads,
 ):
     """Rows of one shard of the batch: gather, forward, loss, and the delta
-    of every layer (written into the ``deltas`` segment of the arena). The
-    weight gradients, which need every row, come after all shards."""
+    of every layer (written into the ``deltas`` segment of the arena).
+
+    With ``local``, the shard then sums its own rows' gradients into its
+    row of ``shard_grads`` (into ``grads`` when it is the only shard), for
+    the caller to add up in shard order. Otherwise the update chunks
+    compute the gradients over every row afterwards."""
     buffers = _arena_buffers(arena, bounds, grads)
     x_batch, y_batch, w_batch, pre, acts, dropped = buffers[:6]
     row_loss, row_scale = buffers[8], buffers[9]
@@ -253,6 +259,8 @@ def _shard_forward_backward(
     shard_weight[shard] = 0.0
     shard_correct[shard] = 0
     if rows == 0:
+        if local:
+            shard_grads[shard][:] = 0  # adds nothing to the batch's sum
         return
     n_in, n_out = X.shape[1], Y.shape[1]
     xb = matrix_view(x_batch, first * n_in, rows, n_in)
@@ -299,6 +307,59 @@ def _shard_forward_backward(
             dropout_backward(dinp, dinp, drop_rates[below], key)
         activation_backward(dinp, dinp, a, z, act_codes[below])  # dL/dz
         delta = dinp
+    if local:
+        partial = grads if n_shards == 1 else shard_grads[shard]
+        _block_gradients(0, 1, shard, arena, bounds, partial, first, rows, model)
+
+
+@jit
+def _layer_block_gradients(
+    layer, chunk, n_chunks, slot, arena, bounds, grads, first_row, rows, model
+):
+    """One layer's gradients from batch rows ``first_row : first_row +
+    rows``: rows ``i0:i1`` of dW = inp[:, i0:i1]^T delta (one BLAS call on a
+    column block, no copy) and columns ``j0:j1`` of db, the ``chunk``-th
+    blocks of ``n_chunks``. ``slot`` picks the scratch for the bias sums
+    (one per concurrent caller; train_epochs checked the room). Returns
+    ``(i0, i1, j0, j1)``."""
+    buffers = _arena_buffers(arena, bounds, grads)
+    x_batch, acts, dropped, row_loss = buffers[0], buffers[4], buffers[5], buffers[8]
+    deltas = arena[bounds[10, 0] : bounds[10, 1]]
+    width = _max_width(model[0])
+    sums = arena[bounds[11, 0] + slot * width : bounds[11, 0] + (slot + 1) * width]
+    layer_sizes, w_offsets, b_offsets, col_offsets, drop_rates = (
+        model[0],
+        model[1],
+        model[2],
+        model[3],
+        model[5],
+    )
+    max_batch = row_loss.shape[0]
+    n_in = layer_sizes[layer]
+    n_out = layer_sizes[layer + 1]
+    delta = matrix_view(deltas, max_batch * col_offsets[layer] + first_row * n_out, rows, n_out)
+    if layer == 0:
+        inp = matrix_view(x_batch, first_row * n_in, rows, n_in)
+    else:
+        offset = max_batch * col_offsets[layer - 1] + first_row * n_in
+        source = dropped if drop_rates[layer - 1] > 0 else acts
+        inp = matrix_view(source, offset, rows, n_in)
+    i0, i1 = _block(chunk, n_chunks, n_in)
+    dW = matrix_view(grads, w_offsets[layer], n_in, n_out)
+    if i1 > i0:
+        gemm(dW[i0:i1], inp[:, i0:i1], delta, True, False)
+    j0, j1 = _block(chunk, n_chunks, n_out)
+    column_sums(grads[b_offsets[layer] + j0 : b_offsets[layer] + j1], delta[:, j0:j1], sums)
+    return i0, i1, j0, j1
+
+
+@jit
+def _block_gradients(chunk, n_chunks, slot, arena, bounds, grads, first_row, rows, model):
+    """``_layer_block_gradients`` of every layer."""
+    for layer in range(model[0].shape[0] - 1):
+        _layer_block_gradients(
+            layer, chunk, n_chunks, slot, arena, bounds, grads, first_row, rows, model
+        )
 
 
 @jit
@@ -319,41 +380,16 @@ def _chunk_gradients(
     code,
 ):
     """Weight and bias gradients of one chunk of every layer, over all rows
-    of the batch: rows ``i0:i1`` of each dW = inp[:, i0:i1]^T delta (one
-    BLAS call on a column block, no copy), columns ``j0:j1`` of each db.
-    With ``update``, the optimizer step follows on those parameters while
-    their gradients are still in cache."""
-    buffers = _arena_buffers(arena, bounds, grads)
-    x_batch, acts, dropped, row_loss = buffers[0], buffers[4], buffers[5], buffers[8]
-    deltas = arena[bounds[10, 0] : bounds[10, 1]]
-    width = _max_width(model[0])  # each chunk's scratch: train_epochs checked the room
-    sums = arena[bounds[11, 0] + chunk * width : bounds[11, 0] + (chunk + 1) * width]
-    layer_sizes, w_offsets, b_offsets, col_offsets, drop_rates = (
-        model[0],
-        model[1],
-        model[2],
-        model[3],
-        model[5],
-    )
-    max_batch = row_loss.shape[0]
-    n_layers = layer_sizes.shape[0] - 1
-    for layer in range(n_layers):
-        n_in = layer_sizes[layer]
-        n_out = layer_sizes[layer + 1]
-        delta = matrix_view(deltas, max_batch * col_offsets[layer], nb, n_out)
-        if layer == 0:
-            inp = matrix_view(x_batch, 0, nb, n_in)
-        else:
-            offset = max_batch * col_offsets[layer - 1]
-            source = dropped if drop_rates[layer - 1] > 0 else acts
-            inp = matrix_view(source, offset, nb, n_in)
-        i0, i1 = _block(chunk, n_chunks, n_in)
-        dW = matrix_view(grads, w_offsets[layer], n_in, n_out)
-        if i1 > i0:
-            gemm(dW[i0:i1], inp[:, i0:i1], delta, True, False)
-        j0, j1 = _block(chunk, n_chunks, n_out)
-        column_sums(grads[b_offsets[layer] + j0 : b_offsets[layer] + j1], delta[:, j0:j1], sums)
+    of the batch (see ``_layer_block_gradients``). With ``update``, the
+    optimizer step follows on those parameters while their gradients are
+    still in cache."""
+    layer_sizes, w_offsets, b_offsets = model[0], model[1], model[2]
+    for layer in range(layer_sizes.shape[0] - 1):
+        i0, i1, j0, j1 = _layer_block_gradients(
+            layer, chunk, n_chunks, chunk, arena, bounds, grads, 0, nb, model
+        )
         if update:
+            n_out = layer_sizes[layer + 1]
             lo, hi = w_offsets[layer] + i0 * n_out, w_offsets[layer] + i1 * n_out
             _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
             lo, hi = b_offsets[layer] + j0, b_offsets[layer] + j1
@@ -373,6 +409,16 @@ def _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi):
             lr,
             code,
         )
+
+
+@jit
+def _add_rows(total, rows):
+    """``total = rows[0] + rows[1] + ...``, added in row order."""
+    total[:] = rows[0]
+    for r in range(1, rows.shape[0]):
+        part = rows[r]
+        for k in range(total.shape[0]):
+            total[k] += part[k]
 
 
 @jit
@@ -418,6 +464,10 @@ def train_epochs(
        its gradients over all rows of the batch, then, unless clipping needs
        the whole gradient first, its optimizer step.
 
+    With one chunk (a small network), phase 1 also sums each shard's own
+    rows' gradients, and phase 2 is their sum in shard order and the
+    optimizer step, on the calling thread.
+
     Every value is computed by one thread in a fixed order, so the result
     does not depend on the thread count.
 
@@ -434,12 +484,18 @@ def train_epochs(
     n = X.shape[0]
     n_params = params.shape[0]
     w_batch = arena[bounds[2, 0] : bounds[2, 1]]
-    # the chunks' bias sums write here without bounds checks
-    if bounds[11, 1] - bounds[11, 0] < n_chunks * _max_width(model[0]):
+    # the shards' or chunks' bias sums write here without bounds checks
+    if bounds[11, 1] - bounds[11, 0] < max(n_shards, n_chunks) * _max_width(model[0]):
         raise ValueError("the training arena has no room for n_chunks update chunks")
     shard_loss = np.zeros(n_shards)
     shard_weight = np.zeros(n_shards)
     shard_correct = np.zeros(n_shards, dtype=np.int64)
+    # With one update chunk (a small network), each shard also sums its own
+    # rows' gradients, and the step adds the shards' sums in shard order: a
+    # second phase over every row would run on one core and read every
+    # other shard's activations and deltas across cores.
+    local = n_chunks == 1
+    shard_grads = np.empty((n_shards if local and n_shards > 1 else 0, n_params), params.dtype)
     fused = clip_norm <= 0  # clipping needs the whole gradient before a step
     for epoch in range(perms.shape[0]):
         # params and optimizer state at the epoch's start, to undo a divergence
@@ -488,6 +544,8 @@ def train_epochs(
                     shard_loss,
                     shard_weight,
                     shard_correct,
+                    local,
+                    shard_grads,
                 )
             else:
                 for shard in prange(n_shards):
@@ -510,6 +568,8 @@ def train_epochs(
                         shard_loss,
                         shard_weight,
                         shard_correct,
+                        local,
+                        shard_grads,
                     )
             for shard in range(n_shards):
                 correct += shard_correct[shard]
@@ -525,23 +585,12 @@ def train_epochs(
                 break
             total += loss
             n_batches += 1
-            if n_chunks == 1:
-                _chunk_gradients(
-                    0,
-                    1,
-                    arena,
-                    bounds,
-                    grads,
-                    nb,
-                    model,
-                    fused,
-                    params,
-                    opt_state,
-                    opt_hyper,
-                    step,
-                    lr,
-                    opt_code,
-                )
+            if local:
+                if n_shards > 1:
+                    _add_rows(grads, shard_grads)
+                if not fused:
+                    clip_gradients(grads, clip_norm)
+                _update_chunk(0, 1, params, grads, opt_state, opt_hyper, step, lr, opt_code)
             else:
                 for chunk in prange(n_chunks):
                     _chunk_gradients(
@@ -560,11 +609,8 @@ def train_epochs(
                         lr,
                         opt_code,
                     )
-            if not fused:
-                clip_gradients(grads, clip_norm)
-                if n_chunks == 1:
-                    _update_chunk(0, 1, params, grads, opt_state, opt_hyper, step, lr, opt_code)
-                else:
+                if not fused:
+                    clip_gradients(grads, clip_norm)
                     for chunk in prange(n_chunks):
                         _update_chunk(
                             chunk, n_chunks, params, grads, opt_state, opt_hyper, step, lr, opt_code
