@@ -12,7 +12,7 @@ from conftest import TOLERANCE
 
 import fastbackprop
 from fastbackprop import _blas_provider
-from fastbackprop.kernels.blas import gemm
+from fastbackprop.kernels.blas import gemm, gemm_scaled
 
 DTYPES = ["float64", "float32"]
 
@@ -48,6 +48,25 @@ def test_gemm_of_an_empty_sum_is_zero_and_empty_outputs_are_fine(dtype):
     assert (out == 0).all()
     empty = np.empty((0, 4), dtype)
     gemm(empty, np.empty((0, 5), dtype), np.ones((5, 4), dtype), False, False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transpose_a", [False, True])
+def test_gemm_scaled_adds_to_a_scaled_output(dtype, transpose_a):
+    # plain SGD's step inside the weight-gradient call: W <- -lr dW + (1 - lr wd) W
+    rng = np.random.default_rng(1)
+    m, n, k = 9, 6, 20
+    a = _block(rng, *((k, m) if transpose_a else (m, k)), dtype, 3)
+    b = _block(rng, k, n, dtype, 2)
+    start = _block(rng, m, n, dtype, 4)
+    out = start.copy()
+    gemm_scaled(out, a, b, transpose_a, False, -0.25, 0.75)
+    product = (a.T if transpose_a else a).astype(np.float64) @ b
+    rtol, atol = TOLERANCE[dtype]
+    np.testing.assert_allclose(out, -0.25 * product + 0.75 * start, rtol=rtol, atol=atol)
+    # an empty sum leaves beta * out
+    gemm_scaled(out, np.empty((m, 0), dtype), np.empty((0, n), dtype), False, False, 2.0, 0.5)
+    np.testing.assert_allclose(out, 0.5 * (-0.25 * product + 0.75 * start), rtol=rtol, atol=atol)
 
 
 def test_provider_is_mkl_exactly_when_it_is_installed():

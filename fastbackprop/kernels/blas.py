@@ -24,16 +24,17 @@ _TRANSPOSE = ord("t")
 
 
 @intrinsic
-def _xgemm(typingctx, transa, transb, m, n, k, a, lda, b, ldb, c, ldc):
-    """Column-major ``c = op(a) op(b)`` (alpha 1, beta 0) on the data
-    pointers of three arrays of one float dtype, through the Fortran
-    ``?gemm`` interface (every argument by reference, 32-bit integers)."""
+def _xgemm(typingctx, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """Column-major ``c = alpha op(a) op(b) + beta c`` on the data pointers
+    of three arrays of one float dtype, through the Fortran ``?gemm``
+    interface (every argument by reference, 32-bit integers; alpha and beta
+    rounded to the arrays' dtype)."""
     if not all(isinstance(t, types.Array) for t in (a, b, c)):
         return None
     dtype = c.dtype
     if dtype not in (types.float32, types.float64) or a.dtype != dtype or b.dtype != dtype:
         return None
-    sig = types.void(transa, transb, m, n, k, a, lda, b, ldb, c, ldc)
+    sig = types.void(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     symbol = "fastbackprop_sgemm" if dtype == types.float32 else "fastbackprop_dgemm"
 
     def codegen(context, builder, signature, args):
@@ -53,12 +54,14 @@ def _xgemm(typingctx, transa, transb, m, n, k, a, lda, b, ldb, c, ldc):
             value = context.cast(builder, args[index], arg_types[index], types.int64)
             return cgutils.alloca_once_value(builder, builder.trunc(value, ll_type))
 
+        def scalar(index):
+            value = context.cast(builder, args[index], arg_types[index], dtype)
+            return cgutils.alloca_once_value(builder, value)
+
         def data(index):
             array = context.make_array(arg_types[index])(context, builder, args[index])
             return builder.bitcast(array.data, real_p)
 
-        one = cgutils.alloca_once_value(builder, ir.Constant(real_t, 1.0))
-        zero = cgutils.alloca_once_value(builder, ir.Constant(real_t, 0.0))
         builder.call(
             fn,
             (
@@ -67,14 +70,14 @@ def _xgemm(typingctx, transa, transb, m, n, k, a, lda, b, ldb, c, ldc):
                 by_ref(2, int_t),
                 by_ref(3, int_t),
                 by_ref(4, int_t),
-                one,
-                data(5),
-                by_ref(6, int_t),
-                data(7),
-                by_ref(8, int_t),
-                zero,
-                data(9),
-                by_ref(10, int_t),
+                scalar(5),
+                data(6),
+                by_ref(7, int_t),
+                data(8),
+                by_ref(9, int_t),
+                scalar(10),
+                data(11),
+                by_ref(12, int_t),
             ),
         )
         return context.get_dummy_value()
@@ -90,9 +93,10 @@ def row_stride(matrix):
 
 
 @jit
-def gemm(out, a, b, transpose_a, transpose_b):
-    """``out = op(a) @ op(b)`` on row-major 2-D views whose rows are
-    contiguous but may be further apart than their length (column blocks).
+def gemm_scaled(out, a, b, transpose_a, transpose_b, alpha, beta):
+    """``out = alpha op(a) @ op(b) + beta out`` on row-major 2-D views
+    whose rows are contiguous but may be further apart than their length
+    (column blocks). With ``beta`` 0, ``out`` is not read.
 
     ``op(x)`` is ``x`` or, with the flag, ``x.T``. Works on the row-major
     data as the column-major transposes: out^T = op(b)^T op(a)^T.
@@ -102,8 +106,31 @@ def gemm(out, a, b, transpose_a, transpose_b):
     if m == 0 or n == 0:
         return
     if k == 0:  # an empty sum; BLAS would be handed a zero leading dimension
-        out[:, :] = 0
+        scale = out.dtype.type(beta)
+        for i in range(m):
+            for j in range(n):
+                out[i, j] = 0 if beta == 0 else out[i, j] * scale
         return
     trans_a = _TRANSPOSE if transpose_a else _NO_TRANSPOSE
     trans_b = _TRANSPOSE if transpose_b else _NO_TRANSPOSE
-    _xgemm(trans_b, trans_a, n, m, k, b, row_stride(b), a, row_stride(a), out, row_stride(out))
+    _xgemm(
+        trans_b,
+        trans_a,
+        n,
+        m,
+        k,
+        alpha,
+        b,
+        row_stride(b),
+        a,
+        row_stride(a),
+        beta,
+        out,
+        row_stride(out),
+    )
+
+
+@jit
+def gemm(out, a, b, transpose_a, transpose_b):
+    """``out = op(a) @ op(b)``: :func:`gemm_scaled` with alpha 1, beta 0."""
+    gemm_scaled(out, a, b, transpose_a, transpose_b, 1.0, 0.0)

@@ -23,10 +23,10 @@ import math
 import numpy as np
 from numba import prange
 
-from .._codes import CROSS_ENTROPY
+from .._codes import CROSS_ENTROPY, HYPER_MOMENTUM, HYPER_WEIGHT_DECAY, SGD
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
 from .activations import activation_backward, activation_forward
-from .blas import gemm
+from .blas import gemm, gemm_scaled
 from .dropout import dropout_backward, dropout_forward, dropout_key
 from .linear import column_sums, linear_backward, linear_forward
 from .losses import (
@@ -314,14 +314,19 @@ def _shard_forward_backward(
 
 @jit
 def _layer_block_gradients(
-    layer, chunk, n_chunks, slot, arena, bounds, grads, first_row, rows, model
+    layer, chunk, n_chunks, slot, arena, bounds, grads, first_row, rows, model, weights, alpha, beta
 ):
     """One layer's gradients from batch rows ``first_row : first_row +
     rows``: rows ``i0:i1`` of dW = inp[:, i0:i1]^T delta (one BLAS call on a
     column block, no copy) and columns ``j0:j1`` of db, the ``chunk``-th
     blocks of ``n_chunks``. ``slot`` picks the scratch for the bias sums
     (one per concurrent caller; train_epochs checked the room). Returns
-    ``(i0, i1, j0, j1)``."""
+    ``(i0, i1, j0, j1)``.
+
+    The BLAS call writes ``alpha dW + beta W`` into the layer's block of
+    ``weights``: the gradient itself (``grads``, 1, 0) or, for plain SGD,
+    the step applied to the parameters in the same call (``params``, -lr,
+    1 - lr wd), which never writes dW and never reads it back."""
     buffers = _arena_buffers(arena, bounds, grads)
     x_batch, acts, dropped, row_loss = buffers[0], buffers[4], buffers[5], buffers[8]
     deltas = arena[bounds[10, 0] : bounds[10, 1]]
@@ -345,9 +350,9 @@ def _layer_block_gradients(
         source = dropped if drop_rates[layer - 1] > 0 else acts
         inp = matrix_view(source, offset, rows, n_in)
     i0, i1 = _block(chunk, n_chunks, n_in)
-    dW = matrix_view(grads, w_offsets[layer], n_in, n_out)
+    dW = matrix_view(weights, w_offsets[layer], n_in, n_out)
     if i1 > i0:
-        gemm(dW[i0:i1], inp[:, i0:i1], delta, True, False)
+        gemm_scaled(dW[i0:i1], inp[:, i0:i1], delta, True, False, alpha, beta)
     j0, j1 = _block(chunk, n_chunks, n_out)
     column_sums(grads[b_offsets[layer] + j0 : b_offsets[layer] + j1], delta[:, j0:j1], sums)
     return i0, i1, j0, j1
@@ -358,7 +363,19 @@ def _block_gradients(chunk, n_chunks, slot, arena, bounds, grads, first_row, row
     """``_layer_block_gradients`` of every layer."""
     for layer in range(model[0].shape[0] - 1):
         _layer_block_gradients(
-            layer, chunk, n_chunks, slot, arena, bounds, grads, first_row, rows, model
+            layer,
+            chunk,
+            n_chunks,
+            slot,
+            arena,
+            bounds,
+            grads,
+            first_row,
+            rows,
+            model,
+            grads,
+            1.0,
+            0.0,
         )
 
 
@@ -382,16 +399,37 @@ def _chunk_gradients(
     """Weight and bias gradients of one chunk of every layer, over all rows
     of the batch (see ``_layer_block_gradients``). With ``update``, the
     optimizer step follows on those parameters while their gradients are
-    still in cache."""
+    still in cache; plain SGD's weight step happens inside the BLAS call.
+    (Its rounding differs from a separate ``p - lr (g + wd p)`` in the last
+    bits: BLAS scales the finished sum by -lr and adds (1 - lr wd) p.)"""
     layer_sizes, w_offsets, b_offsets = model[0], model[1], model[2]
+    sgd_in_gemm = update and code == SGD and hyper[HYPER_MOMENTUM] == 0.0
     for layer in range(layer_sizes.shape[0] - 1):
-        i0, i1, j0, j1 = _layer_block_gradients(
-            layer, chunk, n_chunks, chunk, arena, bounds, grads, 0, nb, model
-        )
+        if sgd_in_gemm:
+            i0, i1, j0, j1 = _layer_block_gradients(
+                layer,
+                chunk,
+                n_chunks,
+                chunk,
+                arena,
+                bounds,
+                grads,
+                0,
+                nb,
+                model,
+                params,
+                -lr,
+                1.0 - lr * hyper[HYPER_WEIGHT_DECAY],
+            )
+        else:
+            i0, i1, j0, j1 = _layer_block_gradients(
+                layer, chunk, n_chunks, chunk, arena, bounds, grads, 0, nb, model, grads, 1.0, 0.0
+            )
         if update:
-            n_out = layer_sizes[layer + 1]
-            lo, hi = w_offsets[layer] + i0 * n_out, w_offsets[layer] + i1 * n_out
-            _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
+            if not sgd_in_gemm:
+                n_out = layer_sizes[layer + 1]
+                lo, hi = w_offsets[layer] + i0 * n_out, w_offsets[layer] + i1 * n_out
+                _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
             lo, hi = b_offsets[layer] + j0, b_offsets[layer] + j1
             _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
 
