@@ -84,6 +84,29 @@ def test_activation_pair(name, dtype, strided, rng):
         k_act.DERIVATIVES[name], r_act.DERIVATIVES[name], [out], [dout, ref[0], inp]
     )
     assert_same(fast_b, ref_b, dtype)
+    # in place, as the training loop calls it (its own one-array path)
+    in_place = dout.copy()
+    k_act.DERIVATIVES[name](in_place, in_place, ref[0], inp)
+    np.testing.assert_array_equal(in_place, fast_b[0])
+
+
+@pytest.mark.parametrize("in_place", [False, True], ids=["apart", "in-place"])
+@pytest.mark.parametrize("strided", [False, True], ids=["contiguous", "strided"])
+def test_dropout_pair(strided, in_place, rng):
+    # the kernel's one-long-row and in-place paths keep the twin's exact mask
+    from fastbackprop.kernels import dropout as k_drop
+    from fastbackprop.reference import dropout as r_drop
+
+    x = maybe_strided(rng.standard_normal((9, 6)), strided)
+    key = k_drop.dropout_key(7, 2, 1, 0, 6)
+    assert key == r_drop.dropout_key(7, 2, 1, 0, 6)
+    for fn in ("dropout_forward", "dropout_backward"):
+        expected = np.empty((9, 6))
+        getattr(r_drop, fn)(expected, x, 0.3, key)
+        out = x.copy() if in_place else np.empty((9, 6))
+        getattr(k_drop, fn)(out, out if in_place else x, 0.3, key)
+        np.testing.assert_array_equal(out, expected)
+        assert 0 < np.count_nonzero(out == 0) < out.size
 
 
 @pytest.mark.parametrize("strided", [False, True], ids=["contiguous", "strided"])

@@ -10,6 +10,7 @@ import numpy as np
 from numba import prange
 
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
+from .flat import one_row_2, same_buffer
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -56,16 +57,30 @@ def dropout_forward(out, inp, rate, key):  # out, inp: (batch, n)
         for i in prange(out.shape[0]):
             _dropout_row(i, out, inp, rate, key)
     else:
-        for i in range(out.shape[0]):
-            _dropout_row(i, out, inp, rate, key)
+        # one long row: element (0, i * n + j) hashes as (i, j) does
+        o, x = one_row_2(out, inp)
+        for i in range(o.shape[0]):
+            _dropout_row(i, o, x, rate, key)
 
 
 @jit_parallel
 def dropout_backward(dinp, dout, rate, key):  # dinp, dout: (batch, n)
-    # the same mask and scale: d(out)/d(inp) = mask / (1 - rate)
+    # the same mask and scale: d(out)/d(inp) = mask / (1 - rate); in place,
+    # one array for both (see ``activations``: else LLVM's overlap check
+    # sends the loop to its scalar version)
+    in_place = same_buffer(dinp, dout)
     if dout.size >= PARALLEL_MIN_WORK:
-        for i in prange(dout.shape[0]):
-            _dropout_row(i, dinp, dout, rate, key)
+        if in_place:
+            for i in prange(dout.shape[0]):
+                _dropout_row(i, dout, dout, rate, key)
+        else:
+            for i in prange(dout.shape[0]):
+                _dropout_row(i, dinp, dout, rate, key)
     else:
-        for i in range(dout.shape[0]):
-            _dropout_row(i, dinp, dout, rate, key)
+        di, do = one_row_2(dinp, dout)
+        if in_place:
+            for i in range(do.shape[0]):
+                _dropout_row(i, do, do, rate, key)
+        else:
+            for i in range(do.shape[0]):
+                _dropout_row(i, di, do, rate, key)

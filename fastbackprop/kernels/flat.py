@@ -11,6 +11,8 @@ elements are grouped into rows.
 from numba import types
 from numba.extending import overload
 
+from .._config import jit_inline
+
 
 def _all_c_matrices(*arrays):
     return all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" for a in arrays)
@@ -59,3 +61,9 @@ def _single_column(a):
     if _all_c_matrices(a):
         return lambda a: a.reshape(a.shape[0])
     return lambda a: a[:, 0]
+
+
+@jit_inline
+def same_buffer(a, b):
+    """Whether two arrays of one shape are views of the same elements."""
+    return a.ctypes.data == b.ctypes.data and a.strides == b.strides
