@@ -10,7 +10,7 @@ import numpy as np
 from numba import prange
 
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
-from .flat import one_row_2, same_buffer
+from .flat import copy_into, one_row_2, same_buffer
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -65,22 +65,15 @@ def dropout_forward(out, inp, rate, key):  # out, inp: (batch, n)
 
 @jit_parallel
 def dropout_backward(dinp, dout, rate, key):  # dinp, dout: (batch, n)
-    # the same mask and scale: d(out)/d(inp) = mask / (1 - rate); in place,
-    # one array for both (see ``activations``: else LLVM's overlap check
-    # sends the loop to its scalar version)
-    in_place = same_buffer(dinp, dout)
+    # the same mask and scale: d(out)/d(inp) = mask / (1 - rate); on one
+    # thread in place, one array for both (see ``activations``: else LLVM's
+    # overlap check sends the loop to its scalar version)
     if dout.size >= PARALLEL_MIN_WORK:
-        if in_place:
-            for i in prange(dout.shape[0]):
-                _dropout_row(i, dout, dout, rate, key)
-        else:
-            for i in prange(dout.shape[0]):
-                _dropout_row(i, dinp, dout, rate, key)
+        for i in prange(dout.shape[0]):
+            _dropout_row(i, dinp, dout, rate, key)
     else:
         di, do = one_row_2(dinp, dout)
-        if in_place:
-            for i in range(do.shape[0]):
-                _dropout_row(i, do, do, rate, key)
-        else:
-            for i in range(do.shape[0]):
-                _dropout_row(i, di, do, rate, key)
+        if not same_buffer(dinp, dout):
+            copy_into(di, do)
+        for i in range(di.shape[0]):
+            _dropout_row(i, di, di, rate, key)

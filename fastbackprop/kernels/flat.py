@@ -11,7 +11,7 @@ elements are grouped into rows.
 from numba import types
 from numba.extending import overload
 
-from .._config import jit_inline
+from .._config import jit, jit_inline
 
 
 def _all_c_matrices(*arrays):
@@ -30,14 +30,14 @@ def one_row_4(a, b, c, d):
     raise NotImplementedError("one_row_4 runs in compiled code only")
 
 
-@overload(one_row_2, inline="always")
+@overload(one_row_2)
 def _one_row_2(a, b):
     if _all_c_matrices(a, b):
         return lambda a, b: (a.reshape((1, a.size)), b.reshape((1, b.size)))
     return lambda a, b: (a, b)
 
 
-@overload(one_row_4, inline="always")
+@overload(one_row_4)
 def _one_row_4(a, b, c, d):
     if _all_c_matrices(a, b, c, d):
         return lambda a, b, c, d: (
@@ -56,7 +56,7 @@ def single_column(a):
     raise NotImplementedError("single_column runs in compiled code only")
 
 
-@overload(single_column, inline="always")
+@overload(single_column)
 def _single_column(a):
     if _all_c_matrices(a):
         return lambda a: a.reshape(a.shape[0])
@@ -67,3 +67,11 @@ def _single_column(a):
 def same_buffer(a, b):
     """Whether two arrays of one shape are views of the same elements."""
     return a.ctypes.data == b.ctypes.data and a.strides == b.strides
+
+
+@jit
+def copy_into(dst, src):
+    """``dst[...] = src`` for two 2-D arrays of one shape."""
+    for i in range(src.shape[0]):
+        for j in range(src.shape[1]):
+            dst[i, j] = src[i, j]

@@ -404,27 +404,14 @@ def _chunk_gradients(
     bits: BLAS scales the finished sum by -lr and adds (1 - lr wd) p.)"""
     layer_sizes, w_offsets, b_offsets = model[0], model[1], model[2]
     sgd_in_gemm = update and code == SGD and hyper[HYPER_MOMENTUM] == 0.0
+    if sgd_in_gemm:
+        weights, alpha, beta = params, -float(lr), 1.0 - lr * hyper[HYPER_WEIGHT_DECAY]
+    else:
+        weights, alpha, beta = grads, 1.0, 0.0
     for layer in range(layer_sizes.shape[0] - 1):
-        if sgd_in_gemm:
-            i0, i1, j0, j1 = _layer_block_gradients(
-                layer,
-                chunk,
-                n_chunks,
-                chunk,
-                arena,
-                bounds,
-                grads,
-                0,
-                nb,
-                model,
-                params,
-                -lr,
-                1.0 - lr * hyper[HYPER_WEIGHT_DECAY],
-            )
-        else:
-            i0, i1, j0, j1 = _layer_block_gradients(
-                layer, chunk, n_chunks, chunk, arena, bounds, grads, 0, nb, model, grads, 1.0, 0.0
-            )
+        i0, i1, j0, j1 = _layer_block_gradients(
+            layer, chunk, n_chunks, chunk, arena, bounds, grads, 0, nb, model, weights, alpha, beta
+        )
         if update:
             if not sgd_in_gemm:
                 n_out = layer_sizes[layer + 1]
@@ -500,7 +487,8 @@ def train_epochs(
     2. the parameters are split into ``n_chunks`` chunks (a block of rows
        of every weight matrix and of columns of every bias): each computes
        its gradients over all rows of the batch, then, unless clipping needs
-       the whole gradient first, its optimizer step.
+       the whole gradient first, its optimizer step (plain SGD's inside the
+       weight gradient's BLAS call).
 
     With one chunk (a small network), phase 1 also sums each shard's own
     rows' gradients, and phase 2 is their sum in shard order and the
@@ -524,7 +512,9 @@ def train_epochs(
     w_batch = arena[bounds[2, 0] : bounds[2, 1]]
     # the shards' or chunks' bias sums write here without bounds checks
     if bounds[11, 1] - bounds[11, 0] < max(n_shards, n_chunks) * _max_width(model[0]):
-        raise ValueError("the training arena has no room for n_chunks update chunks")
+        raise ValueError(
+            "the training arena has no room for n_chunks update chunks or n_shards shards"
+        )
     shard_loss = np.zeros(n_shards)
     shard_weight = np.zeros(n_shards)
     shard_correct = np.zeros(n_shards, dtype=np.int64)
