@@ -39,8 +39,8 @@ CACHE = _env_flag("FASTBACKPROP_CACHE", True)
 # order of operations kept.
 FASTMATH = {"nsz", "arcp", "contract", "afn"} if _env_flag("FASTBACKPROP_FASTMATH", True) else set()
 
-# Idle OpenMP workers spin briefly, then sleep. The training loop enters two
-# parallel regions per minibatch; waking a sleeping team costs about 80 us
+# Idle OpenMP workers spin briefly, then sleep. The training loop enters one
+# or two parallel regions per minibatch; waking a sleeping team costs about 80 us
 # here (OMP_WAIT_POLICY=PASSIVE), a spinning one about 2 us. But a worker
 # that spins for long steals its core from BLAS's threads when BLAS runs
 # multi-threaded (measured: a mnist epoch took 9.0 s with libgomp's default

@@ -202,7 +202,7 @@ class TrainingWorkspace:
             rows,  # row_loss
             rows,  # row_scale
             rows * cols,  # deltas
-            # each update chunk's scratch for its bias sums
+            # each thread's scratch for its bias sums (see the docstring)
             int(n_chunks) * layout.max_width,  # sums
         ]
         self.arena, self.bounds = cut_arena(sizes, dtype)

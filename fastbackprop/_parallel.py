@@ -6,10 +6,13 @@ A minibatch of 64-256 rows is too small for BLAS's own threads to pay off
 batch is split into shards of consecutive rows (forward, loss, deltas),
 then the parameters into chunks (gradients over the whole batch, then the
 optimizer step), each computed by single-threaded BLAS on its own thread.
+With one chunk (a small network, or an unsharded batch) there is no second
+phase: each shard sums its own rows' gradients.
 While that loop runs, BLAS is held to one thread, so the two kinds of
 threads never compete for a core.
 
-The number of shards depends on the machine and the batch size, never on
+The numbers of shards and chunks depend on the machine, the batch size and
+the number of parameters, never on
 :func:`fastbackprop.set_num_threads`: with one thread the shards run one
 after the other and give bit-identical results.
 """

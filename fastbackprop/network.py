@@ -197,6 +197,7 @@ class Network:
         return state
 
     def __setstate__(self, state):
+        self.__dict__.pop("_eval_cache", None)  # its arguments name the old arrays
         self.__dict__.update(state)
         self._train = _backend_module(self.backend)
         # unpickled arrays come back with NumPy's 16-byte alignment

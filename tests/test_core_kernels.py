@@ -113,7 +113,8 @@ def test_dropout_pair(strided, in_place, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "name, n_out",
-    # one output: the single-column paths (softmax needs two classes)
+    # one output: bce's single-column path, mse's one-wide rows (softmax
+    # needs two classes)
     [(name, 3) for name in k_loss.LOSSES] + [("binary_cross_entropy", 1), ("mse", 1)],
 )
 def test_loss_pair(name, n_out, dtype, strided, rng):

@@ -37,8 +37,14 @@ def _fit_with_shards(
 
 @pytest.mark.parametrize(
     "optimizer",
-    [lambda: SGD(0.1, momentum=0.9), lambda: Adam(1e-2), lambda: RMSprop(1e-3, momentum=0.5)],
-    ids=["sgd-momentum", "adam", "rmsprop-momentum"],
+    [
+        lambda: SGD(0.1),  # with chunks, its step runs inside the gradient's BLAS call
+        lambda: SGD(0.1, weight_decay=0.01),
+        lambda: SGD(0.1, momentum=0.9),
+        lambda: Adam(1e-2),
+        lambda: RMSprop(1e-3, momentum=0.5),
+    ],
+    ids=["sgd-plain", "sgd-decay", "sgd-momentum", "adam", "rmsprop-momentum"],
 )
 @pytest.mark.parametrize("n_shards, n_chunks", [(2, 1), (2, 2), (3, 2), (1, 3)])
 def test_sharded_batches_train_like_whole_batches(monkeypatch, optimizer, n_shards, n_chunks):

@@ -4,7 +4,8 @@
 Forward writes ``out = f(inp)``. Backward writes ``dinp = dout * f'(inp)``,
 computing the derivative from the forward output where the math allows
 (sigmoid, tanh, relu, leaky_relu, elu) and from ``inp`` otherwise (gelu,
-silu). ``dinp`` may be the same buffer as ``dout``. All buffers are
+silu). ``dinp`` may be the same buffer as ``dout`` (else it must not
+overlap ``dout``, ``out`` or ``inp``: it is written first). All buffers are
 ``(batch, n)``. Each op is a per-row body plus a kernel that runs it.
 """
 
