@@ -178,14 +178,14 @@ class TrainingWorkspace:
     back in one flat ``arena`` cut at ``bounds``: Numba's parallel loops
     cannot take a tuple of arrays. The delta ping-pong buffers are not used
     (the training loop keeps every layer's delta) and are empty. ``sums``
-    gives each of ``n_chunks`` threads (the update chunks, or the shards
+    gives each of ``n_slots`` threads (the update chunks, or the shards
     when they sum their own gradients) ``max_width`` elements of scratch
     for its bias sums, so a step allocates nothing. ``grads``
     is one gradient buffer like the parameters; ``backup`` holds params and
     both optimizer-state slots at an epoch's start.
     """
 
-    def __init__(self, layout: Layout, batch_size: int, dtype, n_chunks: int = 1):
+    def __init__(self, layout: Layout, batch_size: int, dtype, n_slots: int = 1):
         rows = int(batch_size)
         n_in = int(layout.layer_sizes[0])
         n_out = int(layout.layer_sizes[-1])
@@ -203,7 +203,7 @@ class TrainingWorkspace:
             rows,  # row_scale
             rows * cols,  # deltas
             # each thread's scratch for its bias sums (see the docstring)
-            int(n_chunks) * layout.max_width,  # sums
+            int(n_slots) * layout.max_width,  # sums
         ]
         self.arena, self.bounds = cut_arena(sizes, dtype)
         self.grads = aligned_zeros(layout.n_params, dtype, PAGE_OFFSETS["grads"])

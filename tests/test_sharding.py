@@ -171,7 +171,7 @@ def test_train_epochs_refuses_an_arena_too_small_for_its_chunks():
     X = np.random.default_rng(0).standard_normal((8, 3))
     Y = np.zeros((8, 2))
     Y[:, 0] = 1
-    ws = TrainingWorkspace(net._layout, 8, net.dtype, n_chunks=1)
+    ws = TrainingWorkspace(net._layout, 8, net.dtype, n_slots=1)
     before = net._params.copy()
     with pytest.raises(ValueError, match="no room for n_chunks"):
         kernels.train_epochs(

@@ -16,7 +16,7 @@ from numba import prange
 from .._codes import ELU, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
 from .elementary import sigmoid_fast, tanh_fast
-from .flat import copy_into, one_row_2, one_row_4, same_buffer
+from .flat import one_row_2, one_row_4, same_buffer
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -174,7 +174,7 @@ def identity_backward(dinp, dout, out, inp):
     else:
         di, do, o, x = one_row_4(dinp, dout, out, inp)
         if not same_buffer(dinp, dout):
-            copy_into(di, do)
+            identity_forward(di, do)  # a copy
         for i in range(di.shape[0]):
             _identity_backward_row(i, di, di, o, x)
 
@@ -198,7 +198,7 @@ def sigmoid_backward(dinp, dout, out, inp):
     else:
         di, do, o, x = one_row_4(dinp, dout, out, inp)
         if not same_buffer(dinp, dout):
-            copy_into(di, do)
+            identity_forward(di, do)  # a copy
         for i in range(di.shape[0]):
             _sigmoid_backward_row(i, di, di, o, x)
 
@@ -222,7 +222,7 @@ def tanh_backward(dinp, dout, out, inp):
     else:
         di, do, o, x = one_row_4(dinp, dout, out, inp)
         if not same_buffer(dinp, dout):
-            copy_into(di, do)
+            identity_forward(di, do)  # a copy
         for i in range(di.shape[0]):
             _tanh_backward_row(i, di, di, o, x)
 
@@ -246,7 +246,7 @@ def relu_backward(dinp, dout, out, inp):
     else:
         di, do, o, x = one_row_4(dinp, dout, out, inp)
         if not same_buffer(dinp, dout):
-            copy_into(di, do)
+            identity_forward(di, do)  # a copy
         for i in range(di.shape[0]):
             _relu_backward_row(i, di, di, o, x)
 
@@ -270,7 +270,7 @@ def leaky_relu_backward(dinp, dout, out, inp):
     else:
         di, do, o, x = one_row_4(dinp, dout, out, inp)
         if not same_buffer(dinp, dout):
-            copy_into(di, do)
+            identity_forward(di, do)  # a copy
         for i in range(di.shape[0]):
             _leaky_relu_backward_row(i, di, di, o, x)
 
@@ -294,7 +294,7 @@ def elu_backward(dinp, dout, out, inp):
     else:
         di, do, o, x = one_row_4(dinp, dout, out, inp)
         if not same_buffer(dinp, dout):
-            copy_into(di, do)
+            identity_forward(di, do)  # a copy
         for i in range(di.shape[0]):
             _elu_backward_row(i, di, di, o, x)
 
@@ -318,7 +318,7 @@ def gelu_backward(dinp, dout, out, inp):
     else:
         di, do, o, x = one_row_4(dinp, dout, out, inp)
         if not same_buffer(dinp, dout):
-            copy_into(di, do)
+            identity_forward(di, do)  # a copy
         for i in range(di.shape[0]):
             _gelu_backward_row(i, di, di, o, x)
 
@@ -342,7 +342,7 @@ def silu_backward(dinp, dout, out, inp):
     else:
         di, do, o, x = one_row_4(dinp, dout, out, inp)
         if not same_buffer(dinp, dout):
-            copy_into(di, do)
+            identity_forward(di, do)  # a copy
         for i in range(di.shape[0]):
             _silu_backward_row(i, di, di, o, x)
 

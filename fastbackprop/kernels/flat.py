@@ -11,7 +11,7 @@ elements are grouped into rows.
 from numba import types
 from numba.extending import overload
 
-from .._config import jit, jit_inline
+from .._config import jit_inline
 
 
 def _all_c_matrices(*arrays):
@@ -67,11 +67,3 @@ def _single_column(a):
 def same_buffer(a, b):
     """Whether two arrays of one shape are views of the same elements."""
     return a.ctypes.data == b.ctypes.data and a.strides == b.strides
-
-
-@jit
-def copy_into(dst, src):
-    """``dst[...] = src`` for two 2-D arrays of one shape."""
-    for i in range(src.shape[0]):
-        for j in range(src.shape[1]):
-            dst[i, j] = src[i, j]

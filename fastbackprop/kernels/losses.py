@@ -98,6 +98,15 @@ def _sigmoid_bce_backward_row(i, dlogits, out, targets, row_scale):
 
 
 @jit_inline
+def _sigmoid_bce_backward_single(dlogits, out, targets, row_scale):
+    """``_sigmoid_bce_backward_row`` over every row of a single-output
+    network, as one vectorised loop down the column."""
+    d, o, t = single_column(dlogits), single_column(out), single_column(targets)
+    for i in range(d.shape[0]):
+        d[i] = (o[i] - t[i]) * row_scale[i]
+
+
+@jit_inline
 def _mse_forward_row(i, out, row_loss, logits, targets, output_code):
     loss = 0.0
     for j in range(logits.shape[1]):
@@ -158,10 +167,8 @@ def sigmoid_bce_backward(dlogits, out, targets, row_scale):
     if dlogits.size >= PARALLEL_MIN_WORK:
         for i in prange(dlogits.shape[0]):
             _sigmoid_bce_backward_row(i, dlogits, out, targets, row_scale)
-    elif dlogits.shape[1] == 1:  # down the column in one vectorised loop
-        d, o, t = single_column(dlogits), single_column(out), single_column(targets)
-        for i in range(d.shape[0]):
-            d[i] = (o[i] - t[i]) * row_scale[i]
+    elif dlogits.shape[1] == 1:
+        _sigmoid_bce_backward_single(dlogits, out, targets, row_scale)
     else:
         for i in range(dlogits.shape[0]):
             _sigmoid_bce_backward_row(i, dlogits, out, targets, row_scale)
