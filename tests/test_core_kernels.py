@@ -204,3 +204,26 @@ def test_column_sums_add_each_columns_rows_in_order(dtype, shape, cols):
     scratch = np.full(dout.shape[1] + 3, np.nan, dtype=dtype)
     column_sums(db, dout, scratch)
     np.testing.assert_array_equal(db, expected)
+
+
+def test_borrowed_views_read_and_write_the_owners_memory():
+    """``borrow`` drops only the owner pointer: the view has the same data
+    pointer, shape and strides, sees the owner's values, and what is written
+    through it (or through a slice of it) lands in the owner."""
+    import numba
+
+    from fastbackprop.kernels.borrowed import borrow
+
+    @numba.njit
+    def write_through(a):
+        view = borrow(a)
+        block = view[1:, ::2]  # a view of the view
+        block[:] = -1.0
+        return view.ctypes.data, view.shape[0], view.shape[1], view.strides[0], view.sum()
+
+    owner = np.arange(12.0).reshape(3, 4)
+    expected_sum = owner.sum() - owner[1:, ::2].sum() - owner[1:, ::2].size
+    address, rows, cols, stride, total = write_through(owner)
+    assert (address, rows, cols, stride) == (owner.ctypes.data, 3, 4, owner.strides[0])
+    assert total == expected_sum
+    assert (owner[1:, ::2] == -1.0).all() and (owner[0] == [0, 1, 2, 3]).all()

@@ -27,6 +27,7 @@ from .._codes import CROSS_ENTROPY, HYPER_MOMENTUM, HYPER_WEIGHT_DECAY, SGD
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
 from .activations import activation_backward, activation_forward
 from .blas import gemm, gemm_scaled
+from .borrowed import borrow
 from .dropout import dropout_backward, dropout_forward, dropout_key
 from .linear import column_sums, linear_backward, linear_forward
 from .losses import (
@@ -457,6 +458,20 @@ def _update_chunk(chunk, n_chunks, params, grads, opt_state, hyper, step, lr, co
     _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
 
 
+@jit
+def _borrow_model(model):
+    return (
+        borrow(model[0]),
+        borrow(model[1]),
+        borrow(model[2]),
+        borrow(model[3]),
+        borrow(model[4]),
+        borrow(model[5]),
+        model[6],
+        model[7],
+    )
+
+
 @jit_parallel
 def train_epochs(
     params,
@@ -512,6 +527,28 @@ def train_epochs(
     loss or parameters became non-finite; the parameters and optimizer state
     are then restored to that epoch's start.
     """
+    # every array below is a view of these, and the caller holds them
+    params, opt_state, counters, arena, bounds = (
+        borrow(params),
+        borrow(opt_state),
+        borrow(counters),
+        borrow(arena),
+        borrow(bounds),
+    )
+    grads, backup, X, Y, sample_weight = (
+        borrow(grads),
+        borrow(backup),
+        borrow(X),
+        borrow(Y),
+        borrow(sample_weight),
+    )
+    perms, epoch_lrs, epoch_loss, epoch_correct = (
+        borrow(perms),
+        borrow(epoch_lrs),
+        borrow(epoch_loss),
+        borrow(epoch_correct),
+    )
+    model = _borrow_model(model)
     n = X.shape[0]
     n_params = params.shape[0]
     w_batch = arena[bounds[2, 0] : bounds[2, 1]]
@@ -693,6 +730,10 @@ def evaluate(
     """
     if check_finite and not all_finite(X.reshape(X.size)):
         return 0.0, 0.0, -1
+    # every array below is a view of these, and the caller holds them
+    out_all, X, Y, sample_weight = borrow(out_all), borrow(X), borrow(Y), borrow(sample_weight)
+    arena, bounds, params, table = borrow(arena), borrow(bounds), borrow(params), borrow(table)
+    act_codes, drop_rates = borrow(act_codes), borrow(drop_rates)
     n_layers = table.shape[1] - 1
     model = (
         table[0],
