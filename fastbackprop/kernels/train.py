@@ -453,6 +453,29 @@ def _add_rows(total, rows):
 
 
 @jit
+def _copy(dst, src):
+    """``dst[:] = src``, serially. Written as a slice assignment in
+    ``train_epochs`` (a parallel kernel), Numba turns it into a parallel
+    loop of its own: three OpenMP regions per epoch for the backups, about
+    5 us, a sixth of a ``tiny`` step (one step per epoch), measured."""
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@jit
+def _gather_weights(w_batch, sample_weight, index, start, nb):
+    """``w_batch[:nb] = sample_weight[index[start : start + nb], 0]``;
+    returns their sum (added in row order). One loop: ``gather_rows`` on a
+    one-column view paid its row loop's set-up per row (1.2 -> 0.3 us per
+    400 rows)."""
+    total = 0.0
+    for i in range(nb):
+        w_batch[i] = sample_weight[index[start + i], 0]
+        total += w_batch[i]  # as stored, in the batch's dtype
+    return total
+
+
+@jit
 def _update_chunk(chunk, n_chunks, params, grads, opt_state, hyper, step, lr, code):
     lo, hi = _block(chunk, n_chunks, params.shape[0])
     _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
@@ -569,9 +592,9 @@ def train_epochs(
     fused = clip_norm <= 0  # clipping needs the whole gradient before a step
     for epoch in range(perms.shape[0]):
         # params and optimizer state at the epoch's start, to undo a divergence
-        backup[:n_params] = params
-        backup[n_params : 2 * n_params] = opt_state[0]
-        backup[2 * n_params :] = opt_state[1]
+        _copy(backup[:n_params], params)
+        _copy(backup[n_params : 2 * n_params], opt_state[0])
+        _copy(backup[2 * n_params :], opt_state[1])
         start_step = counters[0]
         start_global = counters[1]
         total = 0.0
@@ -585,10 +608,7 @@ def train_epochs(
             step = counters[0]
             global_step = counters[1]
             # the batch's weights first: every shard scales by their sum
-            gather_rows(matrix_view(w_batch, 0, nb, 1), sample_weight, perm, start)
-            weight = 0.0
-            for i in range(nb):
-                weight += w_batch[i]
+            weight = _gather_weights(w_batch, sample_weight, perm, start, nb)
             inv_weight = 1.0 / weight
             # Each phase has a plain call for one shard or chunk: a prange
             # over a single item still wakes the OpenMP team (a few us a
@@ -688,7 +708,7 @@ def train_epochs(
             counters[0] = step + 1
             counters[1] = global_step + 1
         if diverged or not all_finite(params):
-            params[:] = backup[:n_params]
+            _copy(params, backup[:n_params])
             opt_state[0] = backup[n_params : 2 * n_params]
             opt_state[1] = backup[2 * n_params :]
             counters[0] = start_step
