@@ -65,6 +65,32 @@ def column_sums(db, dout, acc):
 
 
 @jit
+def column_block_sums(db, dout, acc, lo, hi):
+    """``db[j] = sum_i dout[i, j]`` for the columns ``lo <= j < hi`` only
+    (an update chunk's block), in row order like :func:`column_sums`.
+
+    Takes the whole C-contiguous ``dout``, not a column slice: a slice has
+    a strided type whose unit inner stride LLVM cannot see, so its loop ran
+    scalar (measured on 128 rows x 128 of 256 float32 columns: 5.7 us
+    against 1.4 us). ``acc`` is scratch of at least ``hi - lo`` elements.
+    """
+    # every loop counts from 0 over 1-D contiguous pieces: an index from
+    # ``lo`` could be negative as far as Numba knows, and its wraparound
+    # check kept the loop from vectorising
+    n = hi - lo
+    sums = acc[:n]
+    for j in range(n):
+        sums[j] = 0
+    for i in range(dout.shape[0]):
+        row = dout[i, lo:hi]
+        for j in range(n):
+            sums[j] += row[j]
+    out = db[lo:hi]
+    for j in range(n):
+        out[j] = sums[j]
+
+
+@jit
 def linear_forward(out, inp, W, b):
     # out: (batch, n_out), inp: (batch, n_in), W: (n_in, n_out), b: (n_out,)
     gemm(out, inp, W, False, False)

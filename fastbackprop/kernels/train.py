@@ -29,7 +29,7 @@ from .activations import activation_backward, activation_forward
 from .blas import gemm, gemm_scaled
 from .borrowed import borrow
 from .dropout import dropout_backward, dropout_forward, dropout_key
-from .linear import column_sums, linear_backward, linear_forward
+from .linear import column_block_sums, linear_backward, linear_forward
 from .losses import (
     count_correct,
     loss_backward,
@@ -355,7 +355,7 @@ def _layer_block_gradients(
     if i1 > i0:
         gemm_scaled(dW[i0:i1], inp[:, i0:i1], delta, True, False, alpha, beta)
     j0, j1 = _block(chunk, n_chunks, n_out)
-    column_sums(grads[b_offsets[layer] + j0 : b_offsets[layer] + j1], delta[:, j0:j1], sums)
+    column_block_sums(grads[b_offsets[layer] : b_offsets[layer] + n_out], delta, sums, j0, j1)
     return i0, i1, j0, j1
 
 
