@@ -38,8 +38,12 @@ ALL_PEERS = ("numpy",) + OPTIONAL_PEERS
 QUICK_FRACTION = 20
 QUICK_TINY_EPOCHS = 20
 #: pause between turns so one engine's spinning worker threads (OpenMP,
-#: BLAS) go to sleep before the next engine starts
-PAUSE_SECONDS = 0.05
+#: BLAS) go to sleep before the next engine starts. OpenBLAS's workers
+#: (NumPy's BLAS) spin for about 0.1 s after a call: measured, a ``tiny``
+#: fit started 0 or 0.05 s after NumPy matrix products took 66-141 ms,
+#: after 0.2 s 34-38 ms, as on a quiet machine. At 0.05 s, the engine after
+#: NumPy in each turn (PyTorch) was timed against those spinning threads.
+PAUSE_SECONDS = 0.3
 
 # The subprocess for start-up times: import, then one epoch of ``tiny``. Run
 # with an empty NUMBA_CACHE_DIR it measures the cold compile; with the normal
