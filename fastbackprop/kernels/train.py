@@ -458,6 +458,8 @@ def _copy(dst, src):
     ``train_epochs`` (a parallel kernel), Numba turns it into a parallel
     loop of its own: three OpenMP regions per epoch for the backups, about
     5 us, a sixth of a ``tiny`` step (one step per epoch), measured."""
+    if dst.shape[0] != src.shape[0]:  # the slice assignment's own check
+        raise ValueError("_copy: dst and src differ in length")
     for i in range(src.shape[0]):
         dst[i] = src[i]
 
@@ -565,11 +567,12 @@ def train_epochs(
         borrow(Y),
         borrow(sample_weight),
     )
-    perms, epoch_lrs, epoch_loss, epoch_correct = (
+    perms, epoch_lrs, epoch_loss, epoch_correct, opt_hyper = (
         borrow(perms),
         borrow(epoch_lrs),
         borrow(epoch_loss),
         borrow(epoch_correct),
+        borrow(opt_hyper),
     )
     model = _borrow_model(model)
     n = X.shape[0]
