@@ -250,3 +250,20 @@ def test_borrowed_views_read_and_write_the_owners_memory():
     assert (address, rows, cols, stride) == (owner.ctypes.data, 3, 4, owner.strides[0])
     assert total == expected_sum
     assert (owner[1:, ::2] == -1.0).all() and (owner[0] == [0, 1, 2, 3]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matrix_view_is_the_block_of_the_flat_buffer_or_an_index_error(dtype):
+    from fastbackprop.kernels.train import matrix_view
+
+    flat = np.arange(20, dtype=dtype)
+    view = matrix_view(flat, 3, 4, 4)
+    expected = flat[3:19].reshape(4, 4)
+    np.testing.assert_array_equal(view, expected)
+    assert view.strides == expected.strides and view.flags.c_contiguous
+    view[0, 0] = -1  # a view: writes land in the buffer
+    assert flat[3] == -1
+    assert matrix_view(flat, 20, 0, 4).shape == (0, 4)
+    for offset, rows, cols in [(10, 4, 4), (-1, 1, 1), (0, -1, 2)]:
+        with pytest.raises(IndexError, match="does not fit"):
+            matrix_view(flat, offset, rows, cols)

@@ -9,7 +9,9 @@ elements are grouped into rows.
 """
 
 from numba import types
-from numba.extending import overload
+from numba.core.imputils import impl_ret_borrowed
+from numba.extending import intrinsic, overload
+from numba.np.arrayobj import populate_array
 
 from .._config import jit_inline
 
@@ -67,3 +69,37 @@ def _single_column(a):
 def same_buffer(a, b):
     """Whether two arrays of one shape are views of the same elements."""
     return a.ctypes.data == b.ctypes.data and a.strides == b.strides
+
+
+@intrinsic
+def c_matrix(typingctx, flat, offset, rows, cols):
+    """The C-contiguous ``(rows, cols)`` matrix starting at ``flat[offset]``
+    of a C-contiguous 1-D ``flat``, sharing its owner; no bounds check (see
+    ``train.matrix_view``). Built directly: ``reshape`` calls a C helper
+    that works out the strides of any layout, 1.5-2% of a ``tiny`` step's
+    profile for the few dozen views each step makes (one-row ``predict``:
+    best of 45 x 2000 calls 8.2-8.9 -> 7.9-8.0 us, alternating; the ``tiny``
+    fit did not move beyond noise). Compiled code only."""
+    if not (isinstance(flat, types.Array) and flat.ndim == 1 and flat.layout == "C"):
+        return None
+    matrix = flat.copy(ndim=2, layout="C")
+
+    def codegen(context, builder, signature, args):
+        source = context.make_array(signature.args[0])(context, builder, value=args[0])
+        start, n_rows, n_cols = (
+            context.cast(builder, value, kind, types.intp)
+            for value, kind in zip(args[1:], signature.args[1:])
+        )
+        itemsize = source.itemsize
+        view = context.make_array(matrix)(context, builder)
+        populate_array(
+            view,
+            data=builder.gep(source.data, [start]),
+            shape=[n_rows, n_cols],
+            strides=[builder.mul(n_cols, itemsize), itemsize],
+            itemsize=itemsize,
+            meminfo=source.meminfo,
+        )
+        return impl_ret_borrowed(context, builder, matrix, view._getvalue())
+
+    return matrix(flat, offset, rows, cols), codegen

@@ -29,6 +29,7 @@ from .activations import activation_backward, activation_forward
 from .blas import gemm, gemm_scaled
 from .borrowed import borrow
 from .dropout import dropout_backward, dropout_forward, dropout_key
+from .flat import c_matrix
 from .linear import column_block_sums, linear_backward, linear_forward
 from .losses import (
     count_correct,
@@ -42,7 +43,11 @@ from .optim import all_finite, clip_gradients, update_slice
 
 @jit
 def matrix_view(flat, offset, rows, cols):
-    return flat[offset : offset + rows * cols].reshape((rows, cols))
+    """``flat[offset : offset + rows * cols]`` as a C-contiguous ``(rows,
+    cols)`` matrix."""
+    if offset < 0 or rows < 0 or cols < 0 or offset + rows * cols > flat.shape[0]:
+        raise IndexError("matrix_view: the block does not fit in the buffer")
+    return c_matrix(flat, offset, rows, cols)
 
 
 @jit_inline
