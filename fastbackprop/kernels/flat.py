@@ -82,6 +82,8 @@ def c_matrix(typingctx, flat, offset, rows, cols):
     fit did not move beyond noise). Compiled code only."""
     if not (isinstance(flat, types.Array) and flat.ndim == 1 and flat.layout == "C"):
         return None
+    if not all(isinstance(kind, types.Integer) for kind in (offset, rows, cols)):
+        return None  # a float offset would be truncated silently
     matrix = flat.copy(ndim=2, layout="C")
 
     def codegen(context, builder, signature, args):
