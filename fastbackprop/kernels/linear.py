@@ -31,18 +31,27 @@ def add_bias(out, b):  # out: (batch, n_out), b: (n_out,)
 
 
 @jit_inline
-def _column_range_sums(db, dout, acc, lo, hi):
-    # Sum into acc, a buffer of its own, not into db: db and dout may be
-    # views of one buffer as far as LLVM knows, so summing into db kept
-    # every partial sum in memory. Measured 4-18x faster (64x128: 6.2 ->
-    # 0.8 us in float64). Every column adds its rows in order: same bits.
-    for j in range(hi - lo):
-        acc[lo + j] = 0
+def _column_range_sums(db, dout, sums, lo, hi):
+    """``db[lo:hi]`` = the column sums of ``dout[:, lo:hi]``, through
+    ``sums``, scratch of at least ``hi - lo`` elements.
+
+    Sum into scratch of its own, not into db: db and dout may be views of
+    one buffer as far as LLVM knows, so summing into db kept every partial
+    sum in memory (64x128: 6.2 -> 0.8 us in float64). Every loop counts
+    from 0 over 1-D pieces: an index from ``lo`` could be negative as far
+    as Numba knows, and its wraparound check kept the loop from
+    vectorising. Every column adds its rows in order: same bits.
+    """
+    n = hi - lo
+    for j in range(n):
+        sums[j] = 0
     for i in range(dout.shape[0]):
-        for j in range(lo, hi):
-            acc[j] += dout[i, j]
-    for j in range(lo, hi):
-        db[j] = acc[j]
+        row = dout[i, lo:hi]
+        for j in range(n):
+            sums[j] += row[j]
+    out = db[lo:hi]
+    for j in range(n):
+        out[j] = sums[j]
 
 
 @jit_parallel
@@ -59,7 +68,8 @@ def column_sums(db, dout, acc):
         n_blocks = (n_cols + _COLUMN_BLOCK - 1) // _COLUMN_BLOCK
         for blk in prange(n_blocks):
             lo = blk * _COLUMN_BLOCK
-            _column_range_sums(db, dout, acc, lo, min(lo + _COLUMN_BLOCK, n_cols))
+            hi = min(lo + _COLUMN_BLOCK, n_cols)
+            _column_range_sums(db, dout, acc[lo:hi], lo, hi)  # each block its own scratch
     else:
         _column_range_sums(db, dout, acc, 0, n_cols)
 
@@ -74,20 +84,7 @@ def column_block_sums(db, dout, acc, lo, hi):
     scalar (measured on 128 rows x 128 of 256 float32 columns: 5.7 us
     against 1.4 us). ``acc`` is scratch of at least ``hi - lo`` elements.
     """
-    # every loop counts from 0 over 1-D contiguous pieces: an index from
-    # ``lo`` could be negative as far as Numba knows, and its wraparound
-    # check kept the loop from vectorising
-    n = hi - lo
-    sums = acc[:n]
-    for j in range(n):
-        sums[j] = 0
-    for i in range(dout.shape[0]):
-        row = dout[i, lo:hi]
-        for j in range(n):
-            sums[j] += row[j]
-    out = db[lo:hi]
-    for j in range(n):
-        out[j] = sums[j]
+    _column_range_sums(db, dout, acc, lo, hi)
 
 
 @jit

@@ -717,8 +717,8 @@ def train_epochs(
             counters[1] = global_step + 1
         if diverged or not all_finite(params):
             _copy(params, backup[:n_params])
-            opt_state[0] = backup[n_params : 2 * n_params]
-            opt_state[1] = backup[2 * n_params :]
+            _copy(opt_state[0], backup[n_params : 2 * n_params])
+            _copy(opt_state[1], backup[2 * n_params :])
             counters[0] = start_step
             counters[1] = start_global
             return epoch
