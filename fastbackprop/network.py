@@ -548,7 +548,7 @@ class Network:
         n_shards = _parallel.shard_count(min(batch_size, n)) if self.backend == "numba" else 1
         n_chunks = _parallel.update_chunks(self._layout.n_params, n_shards)
         slots = max(n_shards, n_chunks)  # threads that sum biases at once
-        ws = TrainingWorkspace(self._layout, min(batch_size, n), self.dtype, slots)
+        ws = TrainingWorkspace(self._layout, min(batch_size, n), self.dtype, slots, n_chunks)
         hold_blas = n_shards > 1
         base_lr = self.optimizer.learning_rate
         done = 0

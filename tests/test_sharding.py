@@ -161,9 +161,11 @@ def test_shard_count_follows_the_batch_not_the_thread_setting():
     assert _parallel.update_chunks(10**6, 2) == 2
 
 
-def test_train_epochs_refuses_an_arena_too_small_for_its_chunks():
-    # the chunks' bias sums write into the arena without bounds checks, so
-    # an arena sized for fewer chunks is refused before anything runs
+@pytest.mark.parametrize("n_slots, n_chunks", [(1, 1), (2, 1)], ids=["sums", "partials"])
+def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(n_slots, n_chunks):
+    # the chunks' bias sums and input-layer products write into the arena,
+    # so an arena sized for fewer chunks (fewer bias-sum slots, or no room
+    # for the partial products) is refused before anything runs
     from fastbackprop._layout import TrainingWorkspace
     from fastbackprop.kernels import train as kernels
 
@@ -171,7 +173,7 @@ def test_train_epochs_refuses_an_arena_too_small_for_its_chunks():
     X = np.random.default_rng(0).standard_normal((8, 3))
     Y = np.zeros((8, 2))
     Y[:, 0] = 1
-    ws = TrainingWorkspace(net._layout, 8, net.dtype, n_slots=1)
+    ws = TrainingWorkspace(net._layout, 8, net.dtype, n_slots=n_slots, n_chunks=n_chunks)
     before = net._params.copy()
     with pytest.raises(ValueError, match="no room for n_chunks"):
         kernels.train_epochs(

@@ -30,7 +30,7 @@ from .blas import gemm, gemm_scaled
 from .borrowed import borrow
 from .dropout import dropout_backward, dropout_forward, dropout_key
 from .flat import c_matrix
-from .linear import column_block_sums, linear_backward, linear_forward
+from .linear import add_bias, column_block_sums, linear_backward, linear_forward
 from .losses import (
     count_correct,
     loss_backward,
@@ -77,6 +77,15 @@ def forward_pass(buffers, x, params, model, dropout_seed, step, first_row, train
     dropped-out copy the next layer reads into ``dropped``. The output
     activation is left to the loss.
     """
+    _forward_layers(buffers, x, params, model, dropout_seed, step, first_row, training, False)
+
+
+@jit
+def _forward_layers(
+    buffers, x, params, model, dropout_seed, step, first_row, training, input_ready
+):
+    """``forward_pass``; with ``input_ready``, layer 0's ``pre`` rows already
+    hold x W0 (see ``_input_block_product``) and only get the bias."""
     pre, acts, dropped = buffers[3], buffers[4], buffers[5]
     layer_sizes, w_offsets, b_offsets, col_offsets, act_codes, drop_rates = model[:6]
     max_batch = buffers[8].shape[0]
@@ -91,7 +100,10 @@ def forward_pass(buffers, x, params, model, dropout_seed, step, first_row, train
         # rows first_row .. first_row + nb of the layer's (max_batch, n_out) block
         offset = max_batch * col_offsets[layer] + first_row * n_out
         z = matrix_view(pre, offset, nb, n_out)
-        linear_forward(z, inp, W, b)
+        if layer == 0 and input_ready:
+            add_bias(z, b)
+        else:
+            linear_forward(z, inp, W, b)
         if layer < n_layers - 1:
             a = matrix_view(acts, offset, nb, n_out)
             activation_forward(a, z, act_codes[layer])
@@ -238,9 +250,13 @@ def _shard_forward_backward(
     shard_correct,
     local,
     shard_grads,
+    n_chunks,
 ):
     """Rows of one shard of the batch: gather, forward, loss, and the delta
     of every layer (written into the ``deltas`` segment of the arena).
+    Without ``local``, the update chunks have already gathered the input
+    rows and multiplied them by W0 (``_input_block_product``): the shard
+    adds their partial products for its rows instead.
 
     With ``local``, the shard then sums its own rows' gradients into its
     row of ``shard_grads`` (into ``grads`` when it is the only shard), for
@@ -272,9 +288,12 @@ def _shard_forward_backward(
     xb = matrix_view(x_batch, first * n_in, rows, n_in)
     yb = matrix_view(y_batch, first * n_out, rows, n_out)
     wb = w_batch[first:last_row]
-    gather_rows(xb, X, perm, start + first)
     gather_rows(yb, Y, perm, start + first)
-    forward_pass(buffers, xb, params, model, dropout_seed, step, first, True)
+    if local:
+        gather_rows(xb, X, perm, start + first)
+    else:
+        _add_input_partials(arena, bounds, model, first, rows, n_chunks)
+    _forward_layers(buffers, xb, params, model, dropout_seed, step, first, True, not local)
     n_layers = layer_sizes.shape[0] - 1
     top = n_layers - 1
     col = max_batch * col_offsets[top] + first * n_out
@@ -316,6 +335,58 @@ def _shard_forward_backward(
     if local:
         partial = grads if n_shards == 1 else shard_grads[shard]
         _block_gradients(shard, arena, bounds, partial, first, rows, model)
+
+
+@jit
+def _input_block_product(chunk, n_chunks, arena, bounds, params, X, perm, start, nb, model):
+    """The input layer's product, split over the update chunks by input
+    column: chunk ``c`` gathers its block ``i0:i1`` of the batch's input
+    columns (the rows of W0 it updates) and multiplies, x[:, i0:i1]
+    W0[i0:i1, :], into layer 0's ``pre`` block (chunk 0) or its
+    ``partials`` block; the shards add the products in chunk order.
+
+    Why not rows per shard as for the other layers: every shard would read
+    all of W0 and the columns of x_batch that the other chunks' threads
+    then read and write, so these moved between the cores' caches every
+    step. Split this way, a thread's block of W0, of its optimizer state
+    and of x_batch is touched by that thread only (measured on mnist: Adam
+    epoch 7-13% faster, SGD 1-5%)."""
+    x_batch, pre = arena[bounds[0, 0] : bounds[0, 1]], arena[bounds[3, 0] : bounds[3, 1]]
+    partials = arena[bounds[12, 0] : bounds[12, 1]]
+    layer_sizes, w_offsets, col_offsets = model[0], model[1], model[3]
+    n_in, n_first = layer_sizes[0], layer_sizes[1]
+    i0, i1 = _block(chunk, n_chunks, n_in)
+    xb = matrix_view(x_batch, 0, nb, n_in)
+    for i in range(nb):
+        src = X[perm[start + i], i0:i1]
+        dst = xb[i, i0:i1]
+        for j in range(i1 - i0):  # from 0: LLVM vectorises it
+            dst[j] = src[j]
+    W = matrix_view(params, w_offsets[0], n_in, n_first)
+    max_batch = bounds[8, 1] - bounds[8, 0]
+    if chunk == 0:
+        out = matrix_view(pre, max_batch * col_offsets[0], nb, n_first)
+    else:
+        out = matrix_view(partials, (chunk - 1) * max_batch * n_first, nb, n_first)
+    gemm(out, xb[:, i0:i1], W[i0:i1], False, False)  # zeros for an empty block
+
+
+@jit
+def _add_input_partials(arena, bounds, model, first, rows, n_chunks):
+    """Rows ``first : first + rows`` of layer 0's ``pre`` += the partial
+    products of chunks 1, 2, ... in that order."""
+    pre = arena[bounds[3, 0] : bounds[3, 1]]
+    partials = arena[bounds[12, 0] : bounds[12, 1]]
+    n_first, col0 = model[0][1], model[3][0]
+    max_batch = bounds[8, 1] - bounds[8, 0]
+    z = matrix_view(pre, max_batch * col0 + first * n_first, rows, n_first)
+    for chunk in range(1, n_chunks):
+        offset = (chunk - 1) * max_batch * n_first + first * n_first
+        part = matrix_view(partials, offset, rows, n_first)
+        for i in range(rows):
+            z_row, part_row = z[i], part[i]
+            for j in range(n_first):
+                z_row[j] += part_row[j]
 
 
 @jit
@@ -533,7 +604,9 @@ def train_epochs(
     BLAS single-threaded while the caller holds it so):
 
     1. the batch's rows are split into ``n_shards`` shards: each gathers
-       its rows and runs forward, loss and the delta recursion on them;
+       its rows and runs forward, loss and the delta recursion on them
+       (with several chunks, the chunks first gather the input and
+       multiply it by W0, split by input column: ``_input_block_product``);
     2. the parameters are split into ``n_chunks`` chunks (a block of rows
        of every weight matrix and of columns of every bias): each computes
        its gradients over all rows of the batch, then, unless clipping needs
@@ -584,7 +657,11 @@ def train_epochs(
     n_params = params.shape[0]
     w_batch = arena[bounds[2, 0] : bounds[2, 1]]
     # the shards' or chunks' bias sums write here without bounds checks
-    if bounds[11, 1] - bounds[11, 0] < max(n_shards, n_chunks) * _max_width(model[0]):
+    max_batch = bounds[8, 1] - bounds[8, 0]
+    too_small = bounds[11, 1] - bounds[11, 0] < max(n_shards, n_chunks) * _max_width(model[0])
+    if n_chunks > 1:  # the input layer's partial products of chunks 1, 2, ...
+        too_small |= bounds[12, 1] - bounds[12, 0] < (n_chunks - 1) * max_batch * model[0][1]
+    if too_small:
         raise ValueError(
             "the training arena has no room for n_chunks update chunks or n_shards shards"
         )
@@ -622,6 +699,11 @@ def train_epochs(
             # over a single item still wakes the OpenMP team (a few us a
             # step). Numba's parallel loops cannot take the arguments as a
             # tuple, hence the spelled-out twin calls.
+            if not local:  # the input layer's product, by chunk (see there)
+                for chunk in prange(n_chunks):
+                    _input_block_product(
+                        chunk, n_chunks, arena, bounds, params, X, perm, start, nb, model
+                    )
             if n_shards == 1:
                 _shard_forward_backward(
                     0,
@@ -644,6 +726,7 @@ def train_epochs(
                     shard_correct,
                     local,
                     shard_grads,
+                    n_chunks,
                 )
             else:
                 for shard in prange(n_shards):
@@ -668,6 +751,7 @@ def train_epochs(
                         shard_correct,
                         local,
                         shard_grads,
+                        n_chunks,
                     )
             for shard in range(n_shards):
                 correct += shard_correct[shard]
