@@ -33,6 +33,13 @@ MIN_SHARD_ROWS = 16
 #: below it one core finishes before a second would wake.
 MIN_CHUNK_PARAMS = 1 << 14
 
+#: The update chunks compute the input layer's product when its weight
+#: matrix has at least this many weights. There the split keeps each core's
+#: block of it in its own cache; for a small matrix the step's extra
+#: parallel region costs more (A/B: mnist's 784x128 and wide's 784x1024
+#: gained 7-13% with Adam, deep's 64x256 lost 6-14% with SGD).
+MIN_SPLIT_INPUT_WEIGHTS = 1 << 16
+
 
 def shard_count(batch_size: int) -> int:
     """How many row shards each batch of ``batch_size`` rows is split into."""
@@ -54,6 +61,17 @@ def update_chunks(n_params: int, n_shards: int) -> int:
     if n_shards == 1 or n_params < MIN_CHUNK_PARAMS:
         return 1
     return n_shards
+
+
+def input_chunks(layer_sizes, n_chunks: int) -> int:
+    """``n_chunks`` when the update chunks also compute the input layer's
+    product, split by input column (``kernels.train._input_block_product``),
+    else 0: only with several chunks and a first weight matrix of at least
+    ``MIN_SPLIT_INPUT_WEIGHTS`` weights. Like the chunk count, it depends on
+    the machine and the network, never on the thread setting.
+    """
+    n_weights = int(layer_sizes[0]) * int(layer_sizes[1])
+    return n_chunks if n_chunks > 1 and n_weights >= MIN_SPLIT_INPUT_WEIGHTS else 0
 
 
 def row_parts(n_rows: int, block: int) -> list[tuple[int, int]]:

@@ -547,6 +547,7 @@ class Network:
         # the NumPy reference stays plain NumPy: whole batches, BLAS's own threads
         n_shards = _parallel.shard_count(min(batch_size, n)) if self.backend == "numba" else 1
         n_chunks = _parallel.update_chunks(self._layout.n_params, n_shards)
+        input_chunks = _parallel.input_chunks(self._layout.layer_sizes, n_chunks)
         slots = max(n_shards, n_chunks)  # threads that sum biases at once
         ws = TrainingWorkspace(self._layout, min(batch_size, n), self.dtype, slots, n_chunks)
         hold_blas = n_shards > 1
@@ -586,6 +587,7 @@ class Network:
                     batch_size,
                     n_shards,
                     n_chunks,
+                    input_chunks,
                     self._model(),
                     self.optimizer.code,
                     self.optimizer.hyperparameters(),

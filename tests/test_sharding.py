@@ -15,10 +15,20 @@ from fastbackprop.reference import optim as r_opt
 
 
 def _fit_with_shards(
-    monkeypatch, n_shards, optimizer, clip_norm=None, weights=None, n=2 * 64 + 1, n_chunks=1
+    monkeypatch,
+    n_shards,
+    optimizer,
+    clip_norm=None,
+    weights=None,
+    n=2 * 64 + 1,
+    n_chunks=1,
+    split_input=False,
 ):
     monkeypatch.setattr(_parallel, "shard_count", lambda batch_size: n_shards)
     monkeypatch.setattr(_parallel, "update_chunks", lambda n_params, shards: n_chunks)
+    # the network is far below MIN_SPLIT_INPUT_WEIGHTS: the split is forced
+    input_chunks = n_chunks if split_input else 0
+    monkeypatch.setattr(_parallel, "input_chunks", lambda sizes, chunks: input_chunks)
     rng = np.random.default_rng(3)
     X = rng.standard_normal((n, 6))
     y = make_targets("cross_entropy", n, 3, rng)
@@ -46,13 +56,19 @@ def _fit_with_shards(
     ],
     ids=["sgd-plain", "sgd-decay", "sgd-momentum", "adam", "rmsprop-momentum"],
 )
-@pytest.mark.parametrize("n_shards, n_chunks", [(2, 1), (2, 2), (3, 2), (1, 3)])
-def test_sharded_batches_train_like_whole_batches(monkeypatch, optimizer, n_shards, n_chunks):
+@pytest.mark.parametrize(
+    "n_shards, n_chunks, split_input",
+    [(2, 1, False), (2, 2, False), (2, 2, True), (3, 2, True), (1, 3, True)],
+)
+def test_sharded_batches_train_like_whole_batches(
+    monkeypatch, optimizer, n_shards, n_chunks, split_input
+):
     # 129 rows in batches of 64: the last batch has one row, so all shards
-    # but one are empty there; 3 chunks of a 3-wide layer leave one empty
+    # but one are empty there; 3 chunks of a 3-wide layer leave one empty.
+    # With split_input the chunks multiply blocks of the 6 input columns.
     whole, whole_loss, whole_acc = _fit_with_shards(monkeypatch, 1, optimizer())
     sharded, sharded_loss, sharded_acc = _fit_with_shards(
-        monkeypatch, n_shards, optimizer(), n_chunks=n_chunks
+        monkeypatch, n_shards, optimizer(), n_chunks=n_chunks, split_input=split_input
     )
     np.testing.assert_allclose(sharded, whole, rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(sharded_loss, whole_loss, rtol=1e-12)
@@ -67,7 +83,9 @@ def test_sharded_clipping_and_sample_weights(monkeypatch):
     kwargs = dict(optimizer=Adam(1e-2), clip_norm=0.05, weights=weights, n=n)
     whole, whole_loss, whole_acc = _fit_with_shards(monkeypatch, 1, **kwargs)
     kwargs["optimizer"] = Adam(1e-2)
-    sharded, sharded_loss, sharded_acc = _fit_with_shards(monkeypatch, 2, n_chunks=2, **kwargs)
+    sharded, sharded_loss, sharded_acc = _fit_with_shards(
+        monkeypatch, 2, n_chunks=2, split_input=True, **kwargs
+    )
     assert np.all(np.isfinite(sharded))
     np.testing.assert_allclose(sharded, whole, rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(sharded_loss, whole_loss, rtol=1e-12)
@@ -159,10 +177,24 @@ def test_shard_count_follows_the_batch_not_the_thread_setting():
     assert _parallel.update_chunks(10**6, 1) == 1  # BLAS keeps its threads
     assert _parallel.update_chunks(10, 2) == 1
     assert _parallel.update_chunks(10**6, 2) == 2
+    big, small = [784, 128, 10], [64, 256, 10]  # mnist's and deep's first layers
+    assert _parallel.input_chunks(big, 2) == 2
+    assert _parallel.input_chunks(big, 1) == 0  # no chunks, no split
+    assert _parallel.input_chunks(small, 2) == 0
 
 
-@pytest.mark.parametrize("n_slots, n_chunks", [(1, 1), (2, 1)], ids=["sums", "partials"])
-def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(n_slots, n_chunks):
+@pytest.mark.parametrize(
+    "n_slots, n_chunks, input_chunks, match",
+    [
+        (1, 1, 0, "no room for n_chunks"),  # bias-sum slots for one chunk
+        (2, 1, 2, "no room for n_chunks"),  # no room for the partial products
+        (2, 2, 3, "input_chunks must be 0 or n_chunks"),
+    ],
+    ids=["sums", "partials", "input-chunks"],
+)
+def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(
+    n_slots, n_chunks, input_chunks, match
+):
     # the chunks' bias sums and input-layer products write into the arena,
     # so an arena sized for fewer chunks (fewer bias-sum slots, or no room
     # for the partial products) is refused before anything runs
@@ -175,7 +207,7 @@ def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(n_slots, n_chunk
     Y[:, 0] = 1
     ws = TrainingWorkspace(net._layout, 8, net.dtype, n_slots=n_slots, n_chunks=n_chunks)
     before = net._params.copy()
-    with pytest.raises(ValueError, match="no room for n_chunks"):
+    with pytest.raises(ValueError, match=match):
         kernels.train_epochs(
             net._params,
             net._opt_state,
@@ -194,6 +226,7 @@ def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(n_slots, n_chunk
             8,
             1,
             2,
+            input_chunks,
             net._model(),
             net.optimizer.code,
             net.optimizer.hyperparameters(),

@@ -250,13 +250,14 @@ def _shard_forward_backward(
     shard_correct,
     local,
     shard_grads,
-    n_chunks,
+    input_chunks,
 ):
     """Rows of one shard of the batch: gather, forward, loss, and the delta
     of every layer (written into the ``deltas`` segment of the arena).
-    Without ``local``, the update chunks have already gathered the input
-    rows and multiplied them by W0 (``_input_block_product``): the shard
-    adds their partial products for its rows instead.
+    With ``input_chunks`` > 0, that many update chunks have already
+    gathered the input rows and multiplied them by W0
+    (``_input_block_product``): the shard adds their partial products for
+    its rows instead.
 
     With ``local``, the shard then sums its own rows' gradients into its
     row of ``shard_grads`` (into ``grads`` when it is the only shard), for
@@ -289,11 +290,11 @@ def _shard_forward_backward(
     yb = matrix_view(y_batch, first * n_out, rows, n_out)
     wb = w_batch[first:last_row]
     gather_rows(yb, Y, perm, start + first)
-    if local:
+    if input_chunks == 0:
         gather_rows(xb, X, perm, start + first)
     else:
-        _add_input_partials(arena, bounds, model, first, rows, n_chunks)
-    _forward_layers(buffers, xb, params, model, dropout_seed, step, first, True, not local)
+        _add_input_partials(arena, bounds, model, first, rows, input_chunks)
+    _forward_layers(buffers, xb, params, model, dropout_seed, step, first, True, input_chunks > 0)
     n_layers = layer_sizes.shape[0] - 1
     top = n_layers - 1
     col = max_batch * col_offsets[top] + first * n_out
@@ -349,8 +350,11 @@ def _input_block_product(chunk, n_chunks, arena, bounds, params, X, perm, start,
     all of W0 and the columns of x_batch that the other chunks' threads
     then read and write, so these moved between the cores' caches every
     step. Split this way, a thread's block of W0, of its optimizer state
-    and of x_batch is touched by that thread only (measured on mnist: Adam
-    epoch 7-13% faster, SGD 1-5%)."""
+    and of x_batch is touched by that thread only (measured, A/B in one
+    process: mnist's Adam epoch 7-13% faster, wide's 7-10% with SGD and
+    Adam). For a small W0 the extra parallel region costs more than it
+    saves (deep's 64x256: SGD epoch 6-14% slower), hence
+    ``_parallel.input_chunks``."""
     x_batch, pre = arena[bounds[0, 0] : bounds[0, 1]], arena[bounds[3, 0] : bounds[3, 1]]
     partials = arena[bounds[12, 0] : bounds[12, 1]]
     layer_sizes, w_offsets, col_offsets = model[0], model[1], model[3]
@@ -592,6 +596,7 @@ def train_epochs(
     batch_size,
     n_shards,
     n_chunks,
+    input_chunks,
     model,
     opt_code,
     opt_hyper,
@@ -612,6 +617,9 @@ def train_epochs(
        its gradients over all rows of the batch, then, unless clipping needs
        the whole gradient first, its optimizer step (plain SGD's inside the
        weight gradient's BLAS call).
+
+    ``input_chunks`` is ``n_chunks`` when the chunks compute the input
+    layer's product, else 0 (``_parallel.input_chunks``).
 
     With one chunk (a small network), phase 1 also sums each shard's own
     rows' gradients, and phase 2 is their sum in shard order and the
@@ -659,7 +667,10 @@ def train_epochs(
     # the shards' or chunks' bias sums write here without bounds checks
     max_batch = bounds[8, 1] - bounds[8, 0]
     too_small = bounds[11, 1] - bounds[11, 0] < max(n_shards, n_chunks) * _max_width(model[0])
-    if n_chunks > 1:  # the input layer's partial products of chunks 1, 2, ...
+    split_input = input_chunks > 0
+    if split_input and (input_chunks != n_chunks or n_chunks < 2):
+        raise ValueError("input_chunks must be 0 or n_chunks, with n_chunks >= 2")
+    if split_input:  # room for the partial products of chunks 1, 2, ...
         too_small |= bounds[12, 1] - bounds[12, 0] < (n_chunks - 1) * max_batch * model[0][1]
     if too_small:
         raise ValueError(
@@ -699,7 +710,7 @@ def train_epochs(
             # over a single item still wakes the OpenMP team (a few us a
             # step). Numba's parallel loops cannot take the arguments as a
             # tuple, hence the spelled-out twin calls.
-            if not local:  # the input layer's product, by chunk (see there)
+            if split_input:  # the input layer's product, by chunk (see there)
                 for chunk in prange(n_chunks):
                     _input_block_product(
                         chunk, n_chunks, arena, bounds, params, X, perm, start, nb, model
@@ -726,7 +737,7 @@ def train_epochs(
                     shard_correct,
                     local,
                     shard_grads,
-                    n_chunks,
+                    input_chunks,
                 )
             else:
                 for shard in prange(n_shards):
@@ -751,7 +762,7 @@ def train_epochs(
                         shard_correct,
                         local,
                         shard_grads,
-                        n_chunks,
+                        input_chunks,
                     )
             for shard in range(n_shards):
                 correct += shard_correct[shard]

@@ -124,14 +124,15 @@ def train_epochs(
     batch_size,
     n_shards,
     n_chunks,
+    input_chunks,
     model,
     opt_code,
     opt_hyper,
     clip_norm,
     dropout_seed,
 ):
-    # Whole batches: shards and chunks only split the compiled loop's work
-    # across threads, they do not change the math.
+    # Whole batches: shards and chunks (input_chunks too) only split the
+    # compiled loop's work across threads, they do not change the math.
     buffers = _arena_buffers(arena, bounds, grads, backup)
     # divergence is detected below and reported as NonFiniteLossError, so
     # NumPy's overflow warnings on the way there are noise
