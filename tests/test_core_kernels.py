@@ -106,7 +106,10 @@ def test_dropout_pair(strided, in_place, rng):
     from fastbackprop.reference import dropout as r_drop
 
     x = maybe_strided(rng.standard_normal((9, 6)), strided)
-    key = k_drop.dropout_key(7, 2, 1, 0, 6)
+    # a key comes back to Python as an int; passed back as np.uint64, as
+    # the training loop's keys are typed: given as a plain int, Numba would
+    # reuse a kernel compiled for an int64 key and overflow on keys >= 2**63
+    key = np.uint64(k_drop.dropout_key(7, 2, 1, 0, 6))
     assert key == r_drop.dropout_key(7, 2, 1, 0, 6)
     for fn in ("dropout_forward", "dropout_backward"):
         expected = np.empty((9, 6))

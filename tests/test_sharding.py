@@ -111,9 +111,9 @@ def test_dropout_mask_of_a_row_block_is_that_of_the_whole_batch(module):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((40, 7))
     whole = np.empty_like(a)
-    module.dropout_forward(whole, a, 0.4, module.dropout_key(11, 3, 1, 0, 7))
+    module.dropout_forward(whole, a, 0.4, np.uint64(module.dropout_key(11, 3, 1, 0, 7)))
     block = np.empty_like(a[13:])
-    module.dropout_forward(block, a[13:], 0.4, module.dropout_key(11, 3, 1, 13, 7))
+    module.dropout_forward(block, a[13:], 0.4, np.uint64(module.dropout_key(11, 3, 1, 13, 7)))
     assert np.array_equal(block, whole[13:])
     assert 0 < np.count_nonzero(whole == 0) < whole.size
 
