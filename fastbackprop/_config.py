@@ -40,8 +40,9 @@ CACHE = _env_flag("FASTBACKPROP_CACHE", True)
 FASTMATH = {"nsz", "arcp", "contract", "afn"} if _env_flag("FASTBACKPROP_FASTMATH", True) else set()
 
 # Idle OpenMP workers spin briefly, then sleep. The training loop enters one
-# or two parallel regions per minibatch; waking a sleeping team costs about 80 us
-# here (OMP_WAIT_POLICY=PASSIVE), a spinning one about 2 us. But a worker
+# to three parallel regions per minibatch (four with clipping); waking a
+# sleeping team costs about 80 us here (OMP_WAIT_POLICY=PASSIVE), a spinning
+# one about 2 us. But a worker
 # that spins for long steals its core from BLAS's threads when BLAS runs
 # multi-threaded (measured: a mnist epoch took 9.0 s with libgomp's default
 # ACTIVE-ish spinning and per-op parallel loops). So the spin is bounded,

@@ -181,14 +181,17 @@ class TrainingWorkspace:
     gives each of ``n_slots`` threads (the update chunks, or the shards
     when they sum their own gradients) ``max_width`` elements of scratch
     for its bias sums, so a step allocates nothing. ``partials`` holds the
-    input layer's partial products of update chunks 1 .. ``n_chunks`` - 1
-    (chunk 0 writes into ``pre``), each laid out like layer 0's ``pre``
-    block. ``grads``
+    input layer's partial products of chunks 1 .. ``input_chunks`` - 1 when
+    the update chunks compute it (chunk 0 writes into ``pre``; none for
+    ``input_chunks`` 0 or 1), each laid out like layer 0's ``pre`` block.
+    ``grads``
     is one gradient buffer like the parameters; ``backup`` holds params and
     both optimizer-state slots at an epoch's start.
     """
 
-    def __init__(self, layout: Layout, batch_size: int, dtype, n_slots: int = 1, n_chunks: int = 1):
+    def __init__(
+        self, layout: Layout, batch_size: int, dtype, n_slots: int = 1, input_chunks: int = 0
+    ):
         rows = int(batch_size)
         n_in = int(layout.layer_sizes[0])
         n_first = int(layout.layer_sizes[1])
@@ -208,7 +211,7 @@ class TrainingWorkspace:
             rows * cols,  # deltas
             # each thread's scratch for its bias sums (see the docstring)
             int(n_slots) * layout.max_width,  # sums
-            (int(n_chunks) - 1) * rows * n_first,  # partials
+            max(int(input_chunks) - 1, 0) * rows * n_first,  # partials
         ]
         self.arena, self.bounds = cut_arena(sizes, dtype)
         self.grads = aligned_zeros(layout.n_params, dtype, PAGE_OFFSETS["grads"])

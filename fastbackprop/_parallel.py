@@ -7,7 +7,10 @@ batch is split into shards of consecutive rows (forward, loss, deltas),
 then the parameters into chunks (gradients over the whole batch, then the
 optimizer step), each computed by single-threaded BLAS on its own thread.
 With one chunk (a small network, or an unsharded batch) there is no second
-phase: each shard sums its own rows' gradients.
+phase: each shard sums its own rows' gradients. With several chunks and a
+large first weight matrix, the chunks also compute the input layer's
+product before the shards run, split by input column, so each core's block
+of that matrix stays in its own cache (``input_chunks``).
 While that loop runs, BLAS is held to one thread, so the two kinds of
 threads never compete for a core.
 
@@ -36,8 +39,8 @@ MIN_CHUNK_PARAMS = 1 << 14
 #: The update chunks compute the input layer's product when its weight
 #: matrix has at least this many weights. There the split keeps each core's
 #: block of it in its own cache; for a small matrix the step's extra
-#: parallel region costs more (A/B: mnist's 784x128 and wide's 784x1024
-#: gained 7-13% with Adam, deep's 64x256 lost 6-14% with SGD).
+#: parallel region costs more (A/B: mnist's 784x128 gained 7-13% with Adam,
+#: wide's 784x1024 4-10%, deep's 64x256 lost 6-14% with SGD).
 MIN_SPLIT_INPUT_WEIGHTS = 1 << 16
 
 

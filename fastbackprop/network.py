@@ -549,7 +549,7 @@ class Network:
         n_chunks = _parallel.update_chunks(self._layout.n_params, n_shards)
         input_chunks = _parallel.input_chunks(self._layout.layer_sizes, n_chunks)
         slots = max(n_shards, n_chunks)  # threads that sum biases at once
-        ws = TrainingWorkspace(self._layout, min(batch_size, n), self.dtype, slots, n_chunks)
+        ws = TrainingWorkspace(self._layout, min(batch_size, n), self.dtype, slots, input_chunks)
         hold_blas = n_shards > 1
         base_lr = self.optimizer.learning_rate
         done = 0

@@ -58,14 +58,15 @@ def _fit_with_shards(
 )
 @pytest.mark.parametrize(
     "n_shards, n_chunks, split_input",
-    [(2, 1, False), (2, 2, False), (2, 2, True), (3, 2, True), (1, 3, True)],
+    [(2, 1, False), (2, 2, False), (2, 2, True), (3, 2, True), (1, 3, True), (2, 4, True)],
 )
 def test_sharded_batches_train_like_whole_batches(
     monkeypatch, optimizer, n_shards, n_chunks, split_input
 ):
     # 129 rows in batches of 64: the last batch has one row, so all shards
-    # but one are empty there; 3 chunks of a 3-wide layer leave one empty.
-    # With split_input the chunks multiply blocks of the 6 input columns.
+    # but one are empty there. With split_input the chunks multiply blocks
+    # of the 6 input columns; 4 chunks (blocks of 2) leave the last input
+    # block and the last block of the 3-wide output layer empty.
     whole, whole_loss, whole_acc = _fit_with_shards(monkeypatch, 1, optimizer())
     sharded, sharded_loss, sharded_acc = _fit_with_shards(
         monkeypatch, n_shards, optimizer(), n_chunks=n_chunks, split_input=split_input
@@ -75,7 +76,8 @@ def test_sharded_batches_train_like_whole_batches(
     assert sharded_acc == whole_acc
 
 
-def test_sharded_clipping_and_sample_weights(monkeypatch):
+@pytest.mark.parametrize("split_input", [False, True], ids=["chunks", "split-input"])
+def test_sharded_clipping_and_sample_weights(monkeypatch, split_input):
     # the first shard of every batch has zero weight; clipping needs the
     # combined gradient
     n = 128
@@ -84,7 +86,7 @@ def test_sharded_clipping_and_sample_weights(monkeypatch):
     whole, whole_loss, whole_acc = _fit_with_shards(monkeypatch, 1, **kwargs)
     kwargs["optimizer"] = Adam(1e-2)
     sharded, sharded_loss, sharded_acc = _fit_with_shards(
-        monkeypatch, 2, n_chunks=2, split_input=True, **kwargs
+        monkeypatch, 2, n_chunks=2, split_input=split_input, **kwargs
     )
     assert np.all(np.isfinite(sharded))
     np.testing.assert_allclose(sharded, whole, rtol=1e-11, atol=1e-13)
@@ -181,19 +183,23 @@ def test_shard_count_follows_the_batch_not_the_thread_setting():
     assert _parallel.input_chunks(big, 2) == 2
     assert _parallel.input_chunks(big, 1) == 0  # no chunks, no split
     assert _parallel.input_chunks(small, 2) == 0
+    edge = _parallel.MIN_SPLIT_INPUT_WEIGHTS
+    assert _parallel.input_chunks([edge // 2, 2, 1], 2) == 2  # at the threshold
+    assert _parallel.input_chunks([edge - 1, 1, 1], 2) == 0  # one weight under it
 
 
 @pytest.mark.parametrize(
-    "n_slots, n_chunks, input_chunks, match",
+    "n_slots, room_for_chunks, input_chunks, match",
     [
         (1, 1, 0, "no room for n_chunks"),  # bias-sum slots for one chunk
         (2, 1, 2, "no room for n_chunks"),  # no room for the partial products
         (2, 2, 3, "input_chunks must be 0 or n_chunks"),
+        (2, 2, -2, "input_chunks must be 0 or n_chunks"),
     ],
-    ids=["sums", "partials", "input-chunks"],
+    ids=["sums", "partials", "input-chunks", "negative-input-chunks"],
 )
 def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(
-    n_slots, n_chunks, input_chunks, match
+    n_slots, room_for_chunks, input_chunks, match
 ):
     # the chunks' bias sums and input-layer products write into the arena,
     # so an arena sized for fewer chunks (fewer bias-sum slots, or no room
@@ -205,7 +211,8 @@ def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(
     X = np.random.default_rng(0).standard_normal((8, 3))
     Y = np.zeros((8, 2))
     Y[:, 0] = 1
-    ws = TrainingWorkspace(net._layout, 8, net.dtype, n_slots=n_slots, n_chunks=n_chunks)
+    # the call below asks for 2 update chunks
+    ws = TrainingWorkspace(net._layout, 8, net.dtype, n_slots=n_slots, input_chunks=room_for_chunks)
     before = net._params.copy()
     with pytest.raises(ValueError, match=match):
         kernels.train_epochs(

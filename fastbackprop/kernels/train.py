@@ -351,7 +351,7 @@ def _input_block_product(chunk, n_chunks, arena, bounds, params, X, perm, start,
     then read and write, so these moved between the cores' caches every
     step. Split this way, a thread's block of W0, of its optimizer state
     and of x_batch is touched by that thread only (measured, A/B in one
-    process: mnist's Adam epoch 7-13% faster, wide's 7-10% with SGD and
+    process: mnist's Adam epoch 7-13% faster, wide's 4-10% with SGD and
     Adam). For a small W0 the extra parallel region costs more than it
     saves (deep's 64x256: SGD epoch 6-14% slower), hence
     ``_parallel.input_chunks``."""
@@ -609,9 +609,11 @@ def train_epochs(
     BLAS single-threaded while the caller holds it so):
 
     1. the batch's rows are split into ``n_shards`` shards: each gathers
-       its rows and runs forward, loss and the delta recursion on them
-       (with several chunks, the chunks first gather the input and
-       multiply it by W0, split by input column: ``_input_block_product``);
+       its rows and runs forward, loss and the delta recursion on them.
+       With ``input_chunks`` > 0, a parallel region before it has the
+       update chunks gather the input and multiply it by W0, split by input
+       column (``_input_block_product``), and the shards start from those
+       products;
     2. the parameters are split into ``n_chunks`` chunks (a block of rows
        of every weight matrix and of columns of every bias): each computes
        its gradients over all rows of the batch, then, unless clipping needs
@@ -667,7 +669,9 @@ def train_epochs(
     # the shards' or chunks' bias sums write here without bounds checks
     max_batch = bounds[8, 1] - bounds[8, 0]
     too_small = bounds[11, 1] - bounds[11, 0] < max(n_shards, n_chunks) * _max_width(model[0])
-    split_input = input_chunks > 0
+    if bounds.shape[0] < 13:
+        raise ValueError("bounds must have a row for each of the 13 arena segments")
+    split_input = input_chunks != 0
     if split_input and (input_chunks != n_chunks or n_chunks < 2):
         raise ValueError("input_chunks must be 0 or n_chunks, with n_chunks >= 2")
     if split_input:  # room for the partial products of chunks 1, 2, ...
