@@ -355,9 +355,8 @@ def _input_block_product(chunk, n_chunks, arena, bounds, params, X, perm, start,
     Adam). For a small W0 the extra parallel region costs more than it
     saves (deep's 64x256: SGD epoch 6-14% slower), hence
     ``_parallel.input_chunks``."""
-    x_batch, pre = arena[bounds[0, 0] : bounds[0, 1]], arena[bounds[3, 0] : bounds[3, 1]]
-    partials = arena[bounds[12, 0] : bounds[12, 1]]
-    layer_sizes, w_offsets, col_offsets = model[0], model[1], model[3]
+    x_batch = arena[bounds[0, 0] : bounds[0, 1]]
+    layer_sizes, w_offsets = model[0], model[1]
     n_in, n_first = layer_sizes[0], layer_sizes[1]
     i0, i1 = _block(chunk, n_chunks, n_in)
     xb = matrix_view(x_batch, 0, nb, n_in)
@@ -367,29 +366,34 @@ def _input_block_product(chunk, n_chunks, arena, bounds, params, X, perm, start,
         for j in range(i1 - i0):  # from 0: LLVM vectorises it
             dst[j] = src[j]
     W = matrix_view(params, w_offsets[0], n_in, n_first)
+    out = _input_product_rows(arena, bounds, model, chunk, 0, nb)
+    gemm(out, xb[:, i0:i1], W[i0:i1], False, False)  # zeros for an empty block
+
+
+@jit
+def _input_product_rows(arena, bounds, model, chunk, first, rows):
+    """Rows ``first : first + rows`` of chunk ``chunk``'s input-layer
+    product: layer 0's ``pre`` block for chunk 0, else the chunk's block of
+    ``partials``, laid out alike."""
+    n_first = model[0][1]
     max_batch = bounds[8, 1] - bounds[8, 0]
     if chunk == 0:
-        out = matrix_view(pre, max_batch * col_offsets[0], nb, n_first)
+        block, start = arena[bounds[3, 0] : bounds[3, 1]], max_batch * model[3][0]
     else:
-        out = matrix_view(partials, (chunk - 1) * max_batch * n_first, nb, n_first)
-    gemm(out, xb[:, i0:i1], W[i0:i1], False, False)  # zeros for an empty block
+        block, start = arena[bounds[12, 0] : bounds[12, 1]], (chunk - 1) * max_batch * n_first
+    return matrix_view(block, start + first * n_first, rows, n_first)
 
 
 @jit
 def _add_input_partials(arena, bounds, model, first, rows, n_chunks):
     """Rows ``first : first + rows`` of layer 0's ``pre`` += the partial
     products of chunks 1, 2, ... in that order."""
-    pre = arena[bounds[3, 0] : bounds[3, 1]]
-    partials = arena[bounds[12, 0] : bounds[12, 1]]
-    n_first, col0 = model[0][1], model[3][0]
-    max_batch = bounds[8, 1] - bounds[8, 0]
-    z = matrix_view(pre, max_batch * col0 + first * n_first, rows, n_first)
+    z = _input_product_rows(arena, bounds, model, 0, first, rows)
     for chunk in range(1, n_chunks):
-        offset = (chunk - 1) * max_batch * n_first + first * n_first
-        part = matrix_view(partials, offset, rows, n_first)
+        part = _input_product_rows(arena, bounds, model, chunk, first, rows)
         for i in range(rows):
             z_row, part_row = z[i], part[i]
-            for j in range(n_first):
+            for j in range(z.shape[1]):
                 z_row[j] += part_row[j]
 
 
@@ -666,15 +670,16 @@ def train_epochs(
     n = X.shape[0]
     n_params = params.shape[0]
     w_batch = arena[bounds[2, 0] : bounds[2, 1]]
-    # the shards' or chunks' bias sums write here without bounds checks
-    max_batch = bounds[8, 1] - bounds[8, 0]
-    too_small = bounds[11, 1] - bounds[11, 0] < max(n_shards, n_chunks) * _max_width(model[0])
     if bounds.shape[0] < 13:
         raise ValueError("bounds must have a row for each of the 13 arena segments")
     split_input = input_chunks != 0
     if split_input and (input_chunks != n_chunks or n_chunks < 2):
         raise ValueError("input_chunks must be 0 or n_chunks, with n_chunks >= 2")
-    if split_input:  # room for the partial products of chunks 1, 2, ...
+    # the shards' or chunks' bias sums, and the partial products of chunks
+    # 1, 2, ..., write into the arena without bounds checks
+    max_batch = bounds[8, 1] - bounds[8, 0]
+    too_small = bounds[11, 1] - bounds[11, 0] < max(n_shards, n_chunks) * _max_width(model[0])
+    if split_input:
         too_small |= bounds[12, 1] - bounds[12, 0] < (n_chunks - 1) * max_batch * model[0][1]
     if too_small:
         raise ValueError(
