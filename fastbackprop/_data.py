@@ -3,6 +3,9 @@ class weights and stratified validation splits."""
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 
@@ -39,11 +42,16 @@ def class_weight_per_row(class_weight, Y: np.ndarray, loss: str) -> np.ndarray:
         )
     per_class = np.ones(n_classes)
     for cls, weight in class_weight.items():
-        if not (isinstance(cls, (int, np.integer)) and 0 <= cls < n_classes):
+        # a bool key would silently stand for class 0 or 1
+        if isinstance(cls, (bool, np.bool_)) or not isinstance(cls, (int, np.integer)):
+            raise TypeError(f"class_weight keys must be int class indices; got {cls!r}")
+        if not 0 <= cls < n_classes:
             raise ValueError(
                 f"class_weight keys must be class indices in [0, {n_classes}); got {cls!r}"
             )
-        if not (np.isfinite(weight) and weight >= 0):
+        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, numbers.Real):
+            raise TypeError(f"class_weight values must be numbers; got {weight!r}")
+        if not (math.isfinite(weight) and weight >= 0):
             raise ValueError(f"class_weight values must be finite and >= 0; got {weight!r}")
         per_class[int(cls)] = float(weight)
     return per_class[labels]

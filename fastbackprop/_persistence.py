@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
+
+from ._atomic import atomic_write
 
 FORMAT = "fastbackprop-model"
 FORMAT_VERSION = 1
@@ -64,25 +65,17 @@ def save(net, path) -> None:
         "dropout_seed": np.array(net._dropout_seed, dtype=np.uint64),
         "history": np.array(json.dumps(net.history.as_dict())),
     }
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temp = tempfile.mkstemp(prefix=".fastbackprop-", suffix=".npz.tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    with atomic_write(path) as stream:
+        np.savez(stream, **arrays)
 
 
 def load(path, network_class):
     path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):  # a .npy array
+            raise ValueError("not an .npz archive")
+        with archive:
             data = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise
@@ -115,6 +108,13 @@ def load(path, network_class):
     _check_shape(path, "params", data["params"], net._params)
     _check_shape(path, "opt_state", data["opt_state"], net._opt_state)
     _check_shape(path, "counters", data["counters"], net._counters)
+    if (data["counters"] < 0).any():
+        raise ValueError(f"{path} holds an inconsistent model: negative step counters")
+    seed = data["dropout_seed"]
+    if seed.shape != () or seed.dtype.kind not in "iu" or int(seed) < 0:
+        raise ValueError(
+            f"{path} holds an inconsistent model: dropout_seed must be one integer >= 0"
+        )
     from .optim import optimizer_from_config
 
     try:

@@ -226,7 +226,7 @@ def check_targets(y, n_samples: int, loss: str, n_outputs: int, dtype: np.dtype)
             raise ValueError("y holds class probabilities, which must lie in [0, 1]")
         if not np.allclose(array.sum(axis=1), 1.0, rtol=0, atol=1e-4):
             raise ValueError("y holds class probabilities, so every row must sum to 1")
-        return np.ascontiguousarray(array, dtype=dtype)
+        return _in_dtype(array, dtype, "y")
     if array.ndim == 1:
         if n_outputs != 1:
             raise ValueError(
@@ -237,7 +237,20 @@ def check_targets(y, n_samples: int, loss: str, n_outputs: int, dtype: np.dtype)
         raise ValueError(f"y has {array.shape[1]} columns but the network has {n_outputs} outputs")
     if loss == "binary_cross_entropy" and ((array < 0).any() or (array > 1).any()):
         raise ValueError("y for binary_cross_entropy must hold 0/1 labels or values in [0, 1]")
-    return np.ascontiguousarray(array, dtype=dtype)
+    return _in_dtype(array, dtype, "y")
+
+
+def _in_dtype(array: np.ndarray, dtype: np.dtype, argument: str) -> np.ndarray:
+    """``array`` as a C-contiguous array of ``dtype``, whose values must
+    stay finite there (1e39 is a finite float64 but inf in float32)."""
+    with np.errstate(over="ignore"):
+        converted = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(converted).all():
+        raise ValueError(
+            f"{argument} holds values too large for the network's dtype {dtype.name} "
+            f"(largest finite: {np.finfo(dtype).max:g})"
+        )
+    return converted
 
 
 def _one_hot(labels: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
@@ -265,9 +278,13 @@ def check_sample_weight(sample_weight, n_samples: int, dtype: np.dtype) -> np.nd
         )
     if not np.isfinite(array).all() or (array < 0).any():
         raise ValueError("sample_weight must be finite and >= 0")
-    if not array.sum() > 0:
-        raise ValueError("sample_weight must have a positive sum")
-    return np.ascontiguousarray(array.reshape(-1, 1), dtype=dtype)
+    weights = _in_dtype(array.reshape(-1, 1), dtype, "sample_weight")
+    # in the network's dtype: 1e-50 is a positive float64 but 0 in float32
+    if not weights.sum(dtype=np.float64) > 0:
+        raise ValueError(
+            f"sample_weight must have a positive sum (in the network's dtype {dtype.name})"
+        )
+    return weights
 
 
 def check_fraction(value, argument: str) -> float:
@@ -279,6 +296,8 @@ def check_fraction(value, argument: str) -> float:
 
 def check_dropout(dropout, n_hidden: int) -> np.ndarray:
     """One dropout rate in [0, 1) per hidden layer, as float64."""
+    if isinstance(dropout, np.ndarray) and dropout.ndim == 0:
+        dropout = dropout.item()  # a 0-d array is one rate, like a scalar
     rates = (
         list(dropout) if isinstance(dropout, (list, tuple, np.ndarray)) else [dropout] * n_hidden
     )

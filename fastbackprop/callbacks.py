@@ -20,11 +20,11 @@ import json
 import math
 import os
 import sys
-import tempfile
 
 import numpy as np
 
 from . import _validation as v
+from ._atomic import atomic_write
 
 MODES = ("auto", "min", "max")
 
@@ -107,6 +107,12 @@ class Callback:
     def on_train_end(self):
         """Called once after the last epoch, whether training stopped early or not."""
 
+    def monitored_metrics(self) -> tuple:
+        """Names of the logged metrics this callback reads (none here):
+        ``fit`` refuses a ``val_*`` one without validation data before
+        training starts."""
+        return ()
+
 
 class CallbackList(Callback):
     """Runs several callbacks as one.
@@ -157,6 +163,9 @@ class CallbackList(Callback):
     def on_train_end(self):
         for callback in self.callbacks:
             callback.on_train_end()
+
+    def monitored_metrics(self):
+        return tuple(metric for c in self.callbacks for metric in c.monitored_metrics())
 
 
 class EarlyStopping(Callback):
@@ -221,6 +230,9 @@ class EarlyStopping(Callback):
         self.wait = 0
         self._best_weights = None
         self._best_biases = None
+
+    def monitored_metrics(self):
+        return (self.monitor,)
 
     def on_train_begin(self, network):
         # reset so one instance can serve several fits
@@ -293,6 +305,9 @@ class ModelCheckpoint(Callback):
     monitor = property(lambda self: self._monitor.monitor, doc="Name of the watched metric.")
     mode = property(lambda self: self._monitor.mode, doc='Resolved mode, "min" or "max".')
     best = property(lambda self: self._monitor.best, doc="Best monitored value seen.")
+
+    def monitored_metrics(self):
+        return (self.monitor,) if self.save_best_only else ()
 
     def on_train_begin(self, network):
         self._monitor.reset()
@@ -430,15 +445,8 @@ class JSONLogger(Callback):
         return False
 
     def _write(self):
-        directory = os.path.dirname(os.path.abspath(self.path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.records, f, indent=1, allow_nan=False)
-            os.replace(tmp, self.path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_write(self.path, "w", encoding="utf-8") as f:
+            json.dump(self.records, f, indent=1, allow_nan=False)
 
 
 def _format_metric(value) -> str:

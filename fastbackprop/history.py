@@ -56,7 +56,25 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
-        return cls(**{key: data.get(key, []) for key in _KEYS})
+        """The inverse of :meth:`as_dict`.
+
+        Raises
+        ------
+        ValueError
+            Unless ``data`` is a dict whose metrics are lists of numbers or
+            None (a saved file's history, which may come from anywhere).
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"history must be a dict of metric lists; got {type(data).__name__}")
+        values = {key: data.get(key, []) for key in _KEYS}
+        for key, metric in values.items():
+            if metric is None and key in ("accuracy", "val_accuracy"):
+                continue  # the accuracies of an mse network
+            if not isinstance(metric, list) or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in metric
+            ):
+                raise ValueError(f"history[{key!r}] must be a list of numbers")
+        return cls(**values)
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -3,6 +3,7 @@ backend. The math lives in ``kernels/`` (Numba) and ``reference/`` (NumPy)."""
 
 from __future__ import annotations
 
+import copy
 import threading
 from typing import NamedTuple
 
@@ -145,6 +146,9 @@ class Network:
         )
         self._counters = np.zeros(2, dtype=np.int64)  # [optimizer step, global step]
         self.history = History(accuracy=self._empty_accuracy(), val_accuracy=self._empty_accuracy())
+        # the kernels release the GIL: two fits at once would interleave
+        # their steps on one set of parameters
+        self._fit_lock = threading.Lock()
 
     # ------------------------------------------------------------------ state
     def _initialise(self):
@@ -194,12 +198,14 @@ class Network:
         state = self.__dict__.copy()
         del state["_train"]  # a module: re-resolved from the backend name
         state.pop("_eval_cache", None)  # per-thread scratch buffers
+        del state["_fit_lock"]  # a lock cannot be pickled; a copy gets its own
         return state
 
     def __setstate__(self, state):
         self.__dict__.pop("_eval_cache", None)  # its arguments name the old arrays
         self.__dict__.update(state)
         self._train = _backend_module(self.backend)
+        self._fit_lock = threading.Lock()
         # unpickled arrays come back with NumPy's 16-byte alignment
         self._params = aligned_copy(self._params, PAGE_OFFSETS["params"])
         self._opt_state = aligned_copy(self._opt_state, PAGE_OFFSETS["opt_state"])
@@ -454,7 +460,9 @@ class Network:
         lr_schedule : None, str or Schedule
             See :mod:`fastbackprop.schedules`.
         sample_weight : array-like (n,), optional
-            Per-row weights: the loss becomes ``sum(w * l) / sum(w)``.
+            Per-row weights >= 0: the loss becomes ``sum(w * l) / sum(w)``.
+            A minibatch whose rows all weigh 0 takes no step (its rows still
+            count in the epoch's accuracy).
         class_weight : "balanced" or dict, optional
             Per-class weights, multiplied into ``sample_weight``.
         validation_data : (X_val, y_val), optional
@@ -475,7 +483,57 @@ class Network:
         NonFiniteLossError
             (a ``FloatingPointError``) if the loss becomes NaN or inf; the
             parameters are restored to the start of the failing epoch.
+        RuntimeError
+            If this network is training in another thread at the same time.
+        ValueError, TypeError
+            For bad arguments; the network is then unchanged.
         """
+        if not self._fit_lock.acquire(blocking=False):
+            raise RuntimeError(
+                "this network is already training in another thread; one network "
+                "trains one fit at a time (train a copy.deepcopy of it in parallel)"
+            )
+        try:
+            return self._fit(
+                X,
+                y,
+                epochs,
+                batch_size,
+                learning_rate,
+                shuffle,
+                verbose,
+                optimizer,
+                clip_norm,
+                lr_schedule,
+                sample_weight,
+                class_weight,
+                validation_data,
+                validation_split,
+                callbacks,
+                progress,
+            )
+        finally:
+            self._fit_lock.release()
+
+    def _fit(
+        self,
+        X,
+        y,
+        epochs,
+        batch_size,
+        learning_rate,
+        shuffle,
+        verbose,
+        optimizer,
+        clip_norm,
+        lr_schedule,
+        sample_weight,
+        class_weight,
+        validation_data,
+        validation_split,
+        callbacks,
+        progress,
+    ):
         from .callbacks import CallbackList, ProgressBar
         from .schedules import get_schedule
 
@@ -488,11 +546,18 @@ class Network:
         if learning_rate is not None:
             learning_rate = v.check_positive_float(learning_rate, "learning_rate")
         new_optimizer = None if optimizer is None else make_optimizer(optimizer, learning_rate)
+        (new_optimizer or self.optimizer).check()
         schedule = get_schedule(lr_schedule, epochs=max(epochs, 1))
         schedule.reset()
         if class_weight is not None:
-            W = W * class_weight_per_row(class_weight, Y, self.loss)[:, None].astype(self.dtype)
-            if not W.sum() > 0:
+            with np.errstate(over="ignore"):
+                W = W * class_weight_per_row(class_weight, Y, self.loss)[:, None].astype(self.dtype)
+            if not np.isfinite(W).all():
+                raise ValueError(
+                    f"class_weight times sample_weight overflows the network's dtype "
+                    f"{self.dtype.name}"
+                )
+            if not W.sum(dtype=np.float64) > 0:
                 raise ValueError("class_weight leaves every row with weight 0")
         if validation_data is not None and validation_split is not None:
             raise ValueError("give validation_data or validation_split, not both")
@@ -503,15 +568,28 @@ class Network:
             validation = self._check_Xy(*validation_data)
         elif validation_split is not None:
             fraction = v.check_fraction(validation_split, "validation_split")
-            train_rows, val_rows = validation_split_indices(Y, self.loss, fraction, self._rng)
-            validation = (X[val_rows], Y[val_rows], np.ones((len(val_rows), 1), self.dtype))
-            X, Y, W = X[train_rows], Y[train_rows], np.ascontiguousarray(W[train_rows])
-        n = X.shape[0]
-        batch_size = n if batch_size is None else v.check_count(batch_size, "batch_size", 1)
-        batch_size = min(batch_size, n)
+        if batch_size is not None:
+            batch_size = v.check_count(batch_size, "batch_size", 1)
         callback_list = CallbackList(callbacks)
         if progress:
             callback_list = CallbackList([*callback_list.callbacks, ProgressBar(epochs)])
+        self._check_monitors(
+            [*callback_list.monitored_metrics(), *schedule.monitored_metrics()],
+            validated=validation is not None or validation_split is not None,
+        )
+        if validation_split is not None:
+            # the last check, as it draws from the network's generator: a
+            # failed fit leaves the generator as it was
+            rng_state = self._rng.bit_generator.state
+            try:
+                train_rows, val_rows = validation_split_indices(Y, self.loss, fraction, self._rng)
+            except BaseException:
+                self._rng.bit_generator.state = rng_state
+                raise
+            validation = (X[val_rows], Y[val_rows], np.ones((len(val_rows), 1), self.dtype))
+            X, Y, W = X[train_rows], Y[train_rows], np.ascontiguousarray(W[train_rows])
+        n = X.shape[0]
+        batch_size = n if batch_size is None else min(batch_size, n)
 
         # every check passed: from here on the network changes
         if new_optimizer is not None:
@@ -532,6 +610,21 @@ class Network:
             # closes log files and restores best weights, however training ended
             callback_list.on_train_end()
         return history
+
+    def _check_monitors(self, metrics, validated):
+        """Refuse, before any training, a monitored metric that no epoch's
+        logs will hold: a ``val_*`` one without validation data, or an
+        accuracy of a regression. Other names may still come from a user's
+        callback that adds to the logs, so they are checked as the logs
+        arrive."""
+        for metric in metrics:
+            if metric.startswith("val_") and not validated:
+                raise ValueError(
+                    f"monitor={metric!r} needs validation data: pass validation_data "
+                    "or validation_split to fit"
+                )
+            if metric in ("accuracy", "val_accuracy") and self.loss == "mse":
+                raise ValueError(f"monitor={metric!r}: an mse network logs no accuracy")
 
     def _run_epochs(self, X, Y, W, plan, history):
         epochs, batch_size, shuffle, verbose = (
@@ -633,40 +726,81 @@ class Network:
 
         For streaming and out-of-core data: rows are converted and checked
         in blocks of ``STREAM_BLOCK``, so a ``numpy.memmap`` is never loaded
-        whole. ``batch_size=None`` takes each block as one batch.
+        whole. ``batch_size=None`` takes each block as one batch. A block
+        whose rows all weigh 0 is skipped.
 
         Returns
         -------
         Network
             ``self``.
+
+        Raises
+        ------
+        ValueError, TypeError
+            For bad input, found in any block: the network is then as it was
+            before the call, also when earlier blocks had trained.
         """
         if not hasattr(X, "shape") or len(X.shape) != 2:
             X = np.asarray(X)
-        y_rows = len(y) if hasattr(y, "__len__") else None
-        if y_rows is not None and X.ndim == 2 and y_rows != X.shape[0]:
-            raise ValueError(f"y has {y_rows} rows but X has {X.shape[0]}; they must match")
+        n = X.shape[0] if X.ndim == 2 else 0
+        if n == 0:
+            v.check_X(X, self.n_features, self.dtype)  # raises the usual message
+        if not hasattr(y, "shape"):  # a list; a memmap stays a memmap
+            y = np.asarray(y)
+        if y.ndim == 0:
+            raise ValueError(f"y must hold one label or target row per row of X; got {y!r}")
+        if y.shape[0] != n:
+            raise ValueError(f"y has {y.shape[0]} rows but X has {n}; they must match")
         if batch_size is not None:
             batch_size = v.check_count(batch_size, "batch_size", 1)
+        # the weights are one per row, small beside X: checked whole, up front
+        weights = (
+            None
+            if sample_weight is None
+            else v.check_sample_weight(sample_weight, n, self.dtype)[:, 0]
+        )
         block = (
             STREAM_BLOCK
             if batch_size is None
             else max(batch_size, STREAM_BLOCK // batch_size * batch_size)
         )
-        n = X.shape[0] if X.ndim == 2 else 0
-        if n == 0:
-            v.check_X(X, self.n_features, self.dtype)  # raises the usual message
-        weights = None if sample_weight is None else np.asarray(sample_weight)
-        for start in range(0, n, block):
-            rows = slice(start, min(start + block, n))
-            self.fit(
-                X[rows],
-                y[rows],
-                epochs=1,
-                batch_size=batch_size,
-                shuffle=shuffle,
-                sample_weight=None if weights is None else weights[rows],
-            )
+        saved = self._training_state()
+        try:
+            for start in range(0, n, block):
+                rows = slice(start, min(start + block, n))
+                block_weights = None if weights is None else weights[rows]
+                if block_weights is not None and not block_weights.any():
+                    continue  # nothing to learn from these rows
+                self.fit(
+                    X[rows],
+                    y[rows],
+                    epochs=1,
+                    batch_size=batch_size,
+                    shuffle=shuffle,
+                    sample_weight=block_weights,
+                )
+        except BaseException:
+            self._restore_training_state(saved)
+            raise
         return self
+
+    def _training_state(self):
+        """What training changes, for ``partial_fit`` to undo a failed call."""
+        return (
+            self._params.copy(),
+            self._opt_state.copy(),
+            self._counters.copy(),
+            copy.deepcopy(self.history),
+            self._rng.bit_generator.state,
+        )
+
+    def _restore_training_state(self, saved):
+        params, opt_state, counters, history, rng_state = saved
+        self._params[:] = params  # in place: the buffers keep their alignment
+        self._opt_state[:] = opt_state
+        self._counters[:] = counters
+        self.history = history
+        self._rng.bit_generator.state = rng_state
 
     @staticmethod
     def _epochs_in_next_call(done, epochs, n, verbose):

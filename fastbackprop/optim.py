@@ -34,6 +34,20 @@ class Optimizer:
         """Constructor arguments, for saving and ``repr``."""
         return {k: getattr(self, k) for k in self._config_keys}
 
+    def check(self) -> None:
+        """Check the hyperparameters again, as the constructor does.
+
+        They are plain attributes that a user may set between fits
+        (``net.optimizer.learning_rate = 1e-4``, as in Keras); ``fit``
+        calls this before it trains.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Naming the attribute, for a value the constructor would refuse.
+        """
+        type(self)(**self.get_config())
+
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"

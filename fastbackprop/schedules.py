@@ -53,6 +53,10 @@ class Schedule:
         """Rate for the epoch with 0-based index ``epoch``, given the initial ``base_lr``."""
         raise NotImplementedError
 
+    def monitored_metrics(self) -> tuple:
+        """Names of the logged metrics the schedule reads (none here)."""
+        return ()
+
     def rates(self, epochs: int, base_lr: float) -> np.ndarray:
         """Rates of epochs ``0 .. epochs-1`` as a float64 array of length ``epochs``.
 
@@ -215,6 +219,9 @@ class ReduceLROnPlateau(Schedule):
     mode = property(lambda self: self._monitor.mode, doc='Resolved mode, "min" or "max".')
     min_delta = property(lambda self: self._monitor.min_delta, doc="Smallest improvement.")
     best = property(lambda self: self._monitor.best, doc="Best monitored value seen.")
+
+    def monitored_metrics(self):
+        return (self.monitor,)
 
     def reset(self):
         """Forget the best value, counters and current rate (start of a fit)."""

@@ -230,6 +230,49 @@ def _resave(path, out, **changes):
     np.savez(out, **data)
 
 
+def test_load_npy_array_raises_value_error(tmp_path):
+    np.save(tmp_path / "array.npy", np.arange(3))
+    with pytest.raises(ValueError, match="not an .npz archive"):
+        Network.load(tmp_path / "array.npy")
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        (dict(history=np.array("[1, 2]")), "history must be a dict"),
+        (dict(history=np.array('{"loss": [1.0], "accuracy": "x"}')), r"history\['accuracy'\]"),
+        (dict(history=np.array('{"loss": [true]}')), r"history\['loss'\]"),
+        (dict(counters=np.array([-3, -1])), "negative step counters"),
+        (dict(dropout_seed=np.array([1, 2], dtype=np.uint64)), "dropout_seed"),
+        (dict(dropout_seed=np.array(-5.5)), "dropout_seed"),
+    ],
+    ids=["history-list", "history-str", "history-bool", "counters", "seed-pair", "seed-float"],
+)
+def test_load_inconsistent_contents_raise_value_error(tmp_path, changes, match):
+    path = tmp_path / "model.npz"
+    _trained().save(path)
+    _resave(path, tmp_path / "bad.npz", **changes)
+    with pytest.raises(ValueError, match=match):
+        Network.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes and the umask are POSIX")
+def test_saved_files_get_the_permissions_of_a_new_file(tmp_path):
+    from fastbackprop.callbacks import JSONLogger
+
+    old = os.umask(0o022)
+    try:
+        net = _trained()
+        net.save(tmp_path / "model.npz")
+        X, y = _data()
+        net.fit(X, y, epochs=1, callbacks=[JSONLogger(tmp_path / "log.json")])
+    finally:
+        os.umask(old)
+    # 0o666 less the umask, as a plain open() would give; not mkstemp's 0o600
+    assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "log.json").stat().st_mode & 0o777 == 0o644
+
+
 def test_load_wrong_format_tag_raises_value_error(tmp_path):
     path = tmp_path / "model.npz"
     _trained().save(path)

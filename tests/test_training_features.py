@@ -167,6 +167,9 @@ def test_bad_sample_weight_raises_and_changes_nothing(weights):
         ({0: float("nan")}, ValueError),
         ("uniform", ValueError),
         ([1.0, 2.0, 3.0], TypeError),
+        ({0: "a"}, TypeError),
+        ({0: None}, TypeError),
+        ({True: 2.0}, TypeError),  # would silently stand for class 1
     ],
 )
 def test_bad_class_weight_raises_and_changes_nothing(class_weight, error):
@@ -177,6 +180,44 @@ def test_bad_class_weight_raises_and_changes_nothing(class_weight, error):
         net.fit(X, y, epochs=1, class_weight=class_weight)
     np.testing.assert_array_equal(net._params, before)
     assert net.history.epochs == 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_batch_whose_rows_all_weigh_zero_takes_no_step(backend):
+    # the middle batch of three weighs 0: training equals training on the
+    # other two batches alone, and nothing is reported as diverged
+    X, y = _problem(n=96)
+    weights = np.r_[np.ones(32), np.zeros(32), np.ones(32)]
+    kept = np.r_[0:32, 64:96]
+    skipping = _net(backend=backend)
+    history = skipping.fit(
+        X, y, epochs=2, batch_size=32, shuffle=False, sample_weight=weights, optimizer=Adam(0.01)
+    )
+    alone = _net(backend=backend)
+    expected = alone.fit(
+        X[kept], y[kept], epochs=2, batch_size=32, shuffle=False, optimizer=Adam(0.01)
+    )
+    np.testing.assert_array_equal(skipping._params, alone._params)
+    np.testing.assert_array_equal(skipping._counters, alone._counters)  # 4 steps each
+    assert history.loss == expected.loss
+    # every row counts in the accuracy: the kept rows' correct ones (the same
+    # parameters saw them) plus those of the weightless batch
+    correct_all = round(history.accuracy[-1] * 96)
+    correct_kept = round(expected.accuracy[-1] * 64)
+    assert history.accuracy[-1] == correct_all / 96
+    assert correct_kept <= correct_all <= correct_kept + 32
+
+
+def test_weightless_batches_train_alike_on_both_backends():
+    X, y = _problem(n=90)
+    weights = np.where(np.arange(90) % 30 < 15, 0.0, 1.0)
+    weights[:10] = 0.0  # with shuffling, some batches of 5 weigh 0
+    fits = [_net(backend=b) for b in BACKENDS]
+    for net in fits:
+        net.fit(X, y, epochs=3, batch_size=5, sample_weight=weights, optimizer=Adam(0.01))
+    np.testing.assert_allclose(fits[0]._params, fits[1]._params, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(fits[0]._counters, fits[1]._counters)
+    assert fits[0].history.accuracy == fits[1].history.accuracy
 
 
 def test_class_weight_with_mse_raises():
@@ -264,6 +305,11 @@ def test_dropout_property_per_layer():
 def test_bad_dropout_rates_raise(rate, error):
     with pytest.raises(error, match="dropout"):
         _net(sizes=(4, 8, 8, 3), dropout=rate)
+
+
+def test_a_zero_dimensional_dropout_array_is_one_rate():
+    net = _net(sizes=(4, 8, 8, 3), dropout=np.array(0.2))
+    assert net.dropout == [0.2, 0.2]
 
 
 # -------------------------------------------------------------- validation

@@ -714,6 +714,13 @@ def train_epochs(
             global_step = counters[1]
             # the batch's weights first: every shard scales by their sum
             weight = _gather_weights(w_batch, sample_weight, perm, start, nb)
+            # A batch whose rows all weigh 0 has no loss to descend: it only
+            # counts its correct rows (every row counts in the accuracy) and
+            # takes no step. Its sum stands in as 1: every row's share of the
+            # gradient is then 0 / 1, not 0 / 0.
+            weightless = weight == 0.0
+            if weightless:
+                weight = 1.0
             inv_weight = 1.0 / weight
             # Each phase has a plain call for one shard or chunk: a prange
             # over a single item still wakes the OpenMP team (a few us a
@@ -775,6 +782,8 @@ def train_epochs(
                     )
             for shard in range(n_shards):
                 correct += shard_correct[shard]
+            if weightless:
+                continue
             if n_shards == 1:
                 loss = shard_loss[0]  # the shard's own mean is the batch's
             else:

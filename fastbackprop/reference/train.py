@@ -144,11 +144,15 @@ def train_epochs(
             for start in range(0, len(X), batch_size):
                 rows = perm[start : start + batch_size]
                 step = int(counters[0])
+                weights = sample_weight[rows, 0]
+                # rows that all weigh 0: count the correct ones, take no step
+                # (the kernel's ``weightless`` batch)
+                weightless = not weights.any()
                 loss = batch_gradients(
                     buffers,
                     X[rows],
                     Y[rows],
-                    sample_weight[rows, 0],
+                    np.ones_like(weights) if weightless else weights,
                     params,
                     model,
                     dropout_seed,
@@ -156,11 +160,15 @@ def train_epochs(
                     0,
                     True,
                 )
-                if not math.isfinite(loss):
-                    break
                 out = _layer_buffer(
                     buffers[4], model, buffers[8].shape[0], len(model[0]) - 2, len(rows)
                 )
+                if weightless:
+                    correct += count_correct(out, Y[rows], model[6])
+                    loss = 0.0  # not a loss of the batch's: nothing to report
+                    continue
+                if not math.isfinite(loss):
+                    break
                 correct += count_correct(out, Y[rows], model[6])
                 losses.append(loss)
                 if clip_norm > 0:
