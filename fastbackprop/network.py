@@ -4,6 +4,7 @@ backend. The math lives in ``kernels/`` (Numba) and ``reference/`` (NumPy)."""
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from typing import NamedTuple
 
@@ -56,6 +57,26 @@ def _backend_module(backend: str):
     else:
         from .reference import train
     return train
+
+
+def _one_fit_at_a_time(fit):
+    """Refuse a second ``fit`` of one network while the first runs. The
+    kernels release the GIL, so two fits from two threads would interleave
+    their steps on one set of parameters."""
+
+    @functools.wraps(fit)
+    def exclusive_fit(self, *args, **kwargs):
+        if not self._fit_lock.acquire(blocking=False):
+            raise RuntimeError(
+                "this network is already training in another thread; one network "
+                "trains one fit at a time (train a copy.deepcopy of it in parallel)"
+            )
+        try:
+            return fit(self, *args, **kwargs)
+        finally:
+            self._fit_lock.release()
+
+    return exclusive_fit
 
 
 class Network:
@@ -146,9 +167,7 @@ class Network:
         )
         self._counters = np.zeros(2, dtype=np.int64)  # [optimizer step, global step]
         self.history = History(accuracy=self._empty_accuracy(), val_accuracy=self._empty_accuracy())
-        # the kernels release the GIL: two fits at once would interleave
-        # their steps on one set of parameters
-        self._fit_lock = threading.Lock()
+        self._fit_lock = threading.Lock()  # see _one_fit_at_a_time
 
     # ------------------------------------------------------------------ state
     def _initialise(self):
@@ -409,6 +428,7 @@ class Network:
         self._params -= self.dtype.type(lr) * grads
         return loss
 
+    @_one_fit_at_a_time
     def fit(
         self,
         X,
@@ -488,52 +508,6 @@ class Network:
         ValueError, TypeError
             For bad arguments; the network is then unchanged.
         """
-        if not self._fit_lock.acquire(blocking=False):
-            raise RuntimeError(
-                "this network is already training in another thread; one network "
-                "trains one fit at a time (train a copy.deepcopy of it in parallel)"
-            )
-        try:
-            return self._fit(
-                X,
-                y,
-                epochs,
-                batch_size,
-                learning_rate,
-                shuffle,
-                verbose,
-                optimizer,
-                clip_norm,
-                lr_schedule,
-                sample_weight,
-                class_weight,
-                validation_data,
-                validation_split,
-                callbacks,
-                progress,
-            )
-        finally:
-            self._fit_lock.release()
-
-    def _fit(
-        self,
-        X,
-        y,
-        epochs,
-        batch_size,
-        learning_rate,
-        shuffle,
-        verbose,
-        optimizer,
-        clip_norm,
-        lr_schedule,
-        sample_weight,
-        class_weight,
-        validation_data,
-        validation_split,
-        callbacks,
-        progress,
-    ):
         from .callbacks import CallbackList, ProgressBar
         from .schedules import get_schedule
 
