@@ -8,30 +8,37 @@ import secrets
 
 
 @contextlib.contextmanager
-def atomic_write(path, mode: str = "wb", encoding: str | None = None):
+def atomic_write(path, mode: str = "wb", encoding: str | None = None, durable: bool = True):
     """Yield a stream to a temporary file in ``path``'s directory; when the
-    block ends without an error, flush it to disk and rename it onto
-    ``path``, so readers see the old file or the new one, never a part.
+    block ends without an error, rename it onto ``path``, so readers see
+    the old file or the new one, never a part. With ``durable``, the data
+    reaches the disk (fsync) before the rename.
 
-    The file gets the permissions of any new file (0o666 less the umask),
+    A new file gets the permissions of any new file (0o666 less the umask),
     where ``tempfile.mkstemp`` would give 0o600 and leave a saved model
-    unreadable to the user's other accounts and services.
+    unreadable to the user's other accounts and services; a replaced file
+    keeps its own.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    # a short stem: the full name plus a suffix could pass the name limit
+    stem = os.path.basename(path)[:40]
     while True:
-        temp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+        temp = os.path.join(directory, f".{stem}.{secrets.token_hex(6)}.tmp")
         try:
             handle = os.open(temp, flags, 0o666)
             break
         except FileExistsError:  # a name already taken: draw another
             continue
     try:
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temp, os.stat(path).st_mode & 0o7777)
         with os.fdopen(handle, mode, encoding=encoding) as stream:
             yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -111,9 +111,9 @@ def load(path, network_class):
     if (data["counters"] < 0).any():
         raise ValueError(f"{path} holds an inconsistent model: negative step counters")
     seed = data["dropout_seed"]
-    if seed.shape != () or seed.dtype.kind not in "iu" or int(seed) < 0:
+    if seed.shape != () or seed.dtype.kind not in "iu" or not 0 <= int(seed) < 2**63:
         raise ValueError(
-            f"{path} holds an inconsistent model: dropout_seed must be one integer >= 0"
+            f"{path} holds an inconsistent model: dropout_seed must be one integer in [0, 2**63)"
         )
     from .optim import optimizer_from_config
 

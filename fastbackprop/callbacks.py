@@ -445,7 +445,8 @@ class JSONLogger(Callback):
         return False
 
     def _write(self):
-        with atomic_write(self.path, "w", encoding="utf-8") as f:
+        # atomic but not synced to disk: it is rewritten after every epoch
+        with atomic_write(self.path, "w", encoding="utf-8", durable=False) as f:
             json.dump(self.records, f, indent=1, allow_nan=False)
 
 

@@ -50,6 +50,19 @@ class History:
             if mine is not None and theirs:
                 mine.extend(theirs)
 
+    def lengths(self) -> dict:
+        """How many values each metric holds, for :meth:`truncate`."""
+        return {
+            key: None if getattr(self, key) is None else len(getattr(self, key)) for key in _KEYS
+        }
+
+    def truncate(self, lengths: dict) -> None:
+        """Drop what was recorded after :meth:`lengths` gave ``lengths``."""
+        for key, length in lengths.items():
+            values = getattr(self, key)
+            if values is not None:
+                del values[length:]
+
     def as_dict(self) -> dict:
         """The metrics as ``{name: list}``; absent ones are ``None``."""
         return {key: getattr(self, key) for key in _KEYS}

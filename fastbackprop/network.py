@@ -3,7 +3,6 @@ backend. The math lives in ``kernels/`` (Numba) and ``reference/`` (NumPy)."""
 
 from __future__ import annotations
 
-import copy
 import functools
 import threading
 from typing import NamedTuple
@@ -60,9 +59,10 @@ def _backend_module(backend: str):
 
 
 def _one_fit_at_a_time(fit):
-    """Refuse a second ``fit`` of one network while the first runs. The
-    kernels release the GIL, so two fits from two threads would interleave
-    their steps on one set of parameters."""
+    """Refuse a ``fit`` or ``partial_fit`` of one network while another runs
+    in another thread. The kernels release the GIL, so two fits would
+    interleave their steps on one set of parameters. The lock is
+    re-entrant: ``partial_fit`` holds it across its blocks' fits."""
 
     @functools.wraps(fit)
     def exclusive_fit(self, *args, **kwargs):
@@ -167,7 +167,7 @@ class Network:
         )
         self._counters = np.zeros(2, dtype=np.int64)  # [optimizer step, global step]
         self.history = History(accuracy=self._empty_accuracy(), val_accuracy=self._empty_accuracy())
-        self._fit_lock = threading.Lock()  # see _one_fit_at_a_time
+        self._fit_lock = threading.RLock()  # see _one_fit_at_a_time
 
     # ------------------------------------------------------------------ state
     def _initialise(self):
@@ -224,7 +224,7 @@ class Network:
         self.__dict__.pop("_eval_cache", None)  # its arguments name the old arrays
         self.__dict__.update(state)
         self._train = _backend_module(self.backend)
-        self._fit_lock = threading.Lock()
+        self._fit_lock = threading.RLock()
         # unpickled arrays come back with NumPy's 16-byte alignment
         self._params = aligned_copy(self._params, PAGE_OFFSETS["params"])
         self._opt_state = aligned_copy(self._opt_state, PAGE_OFFSETS["opt_state"])
@@ -520,7 +520,10 @@ class Network:
         if learning_rate is not None:
             learning_rate = v.check_positive_float(learning_rate, "learning_rate")
         new_optimizer = None if optimizer is None else make_optimizer(optimizer, learning_rate)
-        (new_optimizer or self.optimizer).check()
+        if new_optimizer is not None:
+            new_optimizer.check()
+        else:  # a learning_rate given here replaces the current one
+            self.optimizer.check(learning_rate)
         schedule = get_schedule(lr_schedule, epochs=max(epochs, 1))
         schedule.reset()
         if class_weight is not None:
@@ -557,6 +560,11 @@ class Network:
             rng_state = self._rng.bit_generator.state
             try:
                 train_rows, val_rows = validation_split_indices(Y, self.loss, fraction, self._rng)
+                if not W[train_rows].sum(dtype=np.float64) > 0:
+                    raise ValueError(
+                        "validation_split holds out every row with a weight > 0: "
+                        "nothing is left to train on"
+                    )
             except BaseException:
                 self._rng.bit_generator.state = rng_state
                 raise
@@ -586,13 +594,13 @@ class Network:
         return history
 
     def _check_monitors(self, metrics, validated):
-        """Refuse, before any training, a monitored metric that no epoch's
-        logs will hold: a ``val_*`` one without validation data, or an
-        accuracy of a regression. Other names may still come from a user's
-        callback that adds to the logs, so they are checked as the logs
-        arrive."""
+        """Refuse, before any training, a metric of fit's own that no
+        epoch's logs will hold: ``val_loss`` or ``val_accuracy`` without
+        validation data, or an accuracy of a regression. Other names may
+        come from a user's callback that adds to the logs, so they are
+        checked as the logs arrive."""
         for metric in metrics:
-            if metric.startswith("val_") and not validated:
+            if metric in ("val_loss", "val_accuracy") and not validated:
                 raise ValueError(
                     f"monitor={metric!r} needs validation data: pass validation_data "
                     "or validation_split to fit"
@@ -695,6 +703,7 @@ class Network:
                 )
             done += chunk
 
+    @_one_fit_at_a_time
     def partial_fit(self, X, y, batch_size=None, sample_weight=None, shuffle=False):
         """One pass over the given rows with the current optimizer and its state.
 
@@ -713,6 +722,8 @@ class Network:
         ValueError, TypeError
             For bad input, found in any block: the network is then as it was
             before the call, also when earlier blocks had trained.
+        RuntimeError
+            If this network is training in another thread at the same time.
         """
         if not hasattr(X, "shape") or len(X.shape) != 2:
             X = np.asarray(X)
@@ -764,16 +775,16 @@ class Network:
             self._params.copy(),
             self._opt_state.copy(),
             self._counters.copy(),
-            copy.deepcopy(self.history),
+            self.history.lengths(),
             self._rng.bit_generator.state,
         )
 
     def _restore_training_state(self, saved):
-        params, opt_state, counters, history, rng_state = saved
+        params, opt_state, counters, history_lengths, rng_state = saved
         self._params[:] = params  # in place: the buffers keep their alignment
         self._opt_state[:] = opt_state
         self._counters[:] = counters
-        self.history = history
+        self.history.truncate(history_lengths)
         self._rng.bit_generator.state = rng_state
 
     @staticmethod

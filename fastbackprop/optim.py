@@ -34,19 +34,28 @@ class Optimizer:
         """Constructor arguments, for saving and ``repr``."""
         return {k: getattr(self, k) for k in self._config_keys}
 
-    def check(self) -> None:
+    def check(self, learning_rate=None) -> None:
         """Check the hyperparameters again, as the constructor does.
 
         They are plain attributes that a user may set between fits
         (``net.optimizer.learning_rate = 1e-4``, as in Keras); ``fit``
         calls this before it trains.
 
+        Parameters
+        ----------
+        learning_rate : float or None
+            A rate about to replace the current one, which is then not checked.
+
         Raises
         ------
         ValueError, TypeError
             Naming the attribute, for a value the constructor would refuse.
         """
-        type(self)(**self.get_config())
+        for key in self._config_keys:
+            if key != "learning_rate" or learning_rate is None:
+                _ATTRIBUTE_CHECKS[key](getattr(self, key), key)
+        if getattr(self, "nesterov", False) and self.momentum == 0:
+            raise ValueError("nesterov=True needs momentum > 0")
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -192,3 +201,16 @@ def _check_unit_interval(value, argument):
     if value >= 1:
         raise ValueError(f"{argument} must lie in [0, 1); got {value!r}")
     return value
+
+
+# what each hyperparameter must be, for ``Optimizer.check``
+_ATTRIBUTE_CHECKS = {
+    "learning_rate": v.check_positive_float,
+    "weight_decay": v.check_non_negative_float,
+    "momentum": _check_unit_interval,
+    "nesterov": v.check_bool,
+    "beta1": _check_unit_interval,
+    "beta2": _check_unit_interval,
+    "alpha": _check_unit_interval,
+    "eps": v.check_positive_float,
+}

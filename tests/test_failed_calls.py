@@ -86,6 +86,22 @@ def test_a_validation_metric_without_validation_data_is_refused_before_training(
     assert_unchanged(net, before)
 
 
+def test_a_validation_split_that_holds_out_every_weighted_row_is_refused():
+    X, y = _problem()
+    weights = np.zeros(len(X))
+    weights[0] = 1.0  # one weighted row: in the validation part or not, by chance
+    for seed in range(20):
+        net = Network([4, 6, 3], activation="tanh", seed=seed)
+        before = _state(net)
+        try:
+            net.fit(X, y, epochs=1, validation_split=0.5, sample_weight=weights)
+        except ValueError as error:
+            assert "nothing is left to train on" in str(error)
+            assert_unchanged(net, before)
+            return
+    pytest.fail("no seed held the weighted row out")
+
+
 def test_accuracy_of_a_regression_is_refused_before_training():
     X, y = _problem("mse", n_out=1)
     net = _net("mse", n_out=1)
@@ -95,14 +111,16 @@ def test_accuracy_of_a_regression_is_refused_before_training():
     assert_unchanged(net, before)
 
 
-def test_a_metric_added_by_a_callback_can_be_monitored():
-    # unknown names are checked as the logs arrive, not refused up front
+@pytest.mark.parametrize("name", ["score", "val_f1"])
+def test_a_metric_added_by_a_callback_can_be_monitored(name):
+    # names fit does not log itself are checked as the logs arrive, not
+    # refused up front: a callback may add them, val_ ones too
     class AddsScore(Callback):
         def on_epoch_end(self, epoch, logs):
-            logs["score"] = -float(epoch)  # improves every epoch (mode min)
+            logs[name] = -float(epoch)  # improves every epoch (mode min)
 
     X, y = _problem()
-    stopper = EarlyStopping(monitor="score", patience=1)
+    stopper = EarlyStopping(monitor=name, patience=1)
     _net().fit(X, y, epochs=4, callbacks=[AddsScore(), stopper])
     assert stopper.best == -4.0
 
@@ -125,6 +143,27 @@ def test_an_optimizer_attribute_set_to_a_bad_value_is_refused_by_the_next_fit():
     assert_unchanged(net, before)
 
 
+def test_a_learning_rate_given_to_fit_replaces_a_bad_attribute():
+    X, y = _problem()
+    a, b = _net(), _net()
+    a.optimizer.learning_rate = -1.0
+    a.fit(X, y, epochs=2, batch_size=8, shuffle=False, learning_rate=0.1)
+    b.fit(X, y, epochs=2, batch_size=8, shuffle=False, learning_rate=0.1)
+    np.testing.assert_array_equal(a._params, b._params)
+
+
+def test_an_optimizer_subclass_with_its_own_constructor_trains():
+    class HeavyBall(SGD):
+        def __init__(self, lr):
+            super().__init__(learning_rate=lr, momentum=0.9)
+
+    X, y = _problem()
+    a, b = _net(), _net()
+    a.fit(X, y, epochs=2, batch_size=8, shuffle=False, optimizer=HeavyBall(0.05))
+    b.fit(X, y, epochs=2, batch_size=8, shuffle=False, optimizer=SGD(0.05, momentum=0.9))
+    np.testing.assert_array_equal(a._params, b._params)
+
+
 def test_an_optimizer_attribute_set_to_a_good_value_is_used():
     X, y = _problem()
     a, b = _net(), _net()
@@ -141,30 +180,38 @@ def test_fit_inside_a_fit_of_the_same_network_is_refused():
     class FitsAgain(Callback):
         def on_train_begin(self, network):
             self.network = network
+            self.errors = []
 
         def on_epoch_end(self, epoch, logs):
             errors = []
 
             def fit_from_another_thread():
                 try:
-                    self.network.fit(X, y, epochs=1)
+                    if epoch == 1:
+                        self.network.fit(X, y, epochs=1)
+                    else:
+                        self.network.partial_fit(X, y)
                 except RuntimeError as error:
                     errors.append(error)
 
             thread = threading.Thread(target=fit_from_another_thread)
             thread.start()
             thread.join()
-            self.errors = errors
+            self.errors += errors
 
     X, y = _problem()
     net = _net()
+    twin = _net()
     callback = FitsAgain()
-    net.fit(X, y, epochs=1, callbacks=[callback])
-    assert len(callback.errors) == 1
-    assert "already training" in str(callback.errors[0])
-    assert int(net._counters[0]) == 1  # the refused fit took no step
+    net.fit(X, y, epochs=2, callbacks=[callback])
+    assert len(callback.errors) == 2
+    assert "already training" in str(callback.errors[0])  # a fit
+    assert "already training" in str(callback.errors[1])  # a partial_fit
+    twin.fit(X, y, epochs=2)
+    np.testing.assert_array_equal(net._params, twin._params)  # nothing interleaved
+    assert net.history.epochs == 2
     net.fit(X, y, epochs=1)  # the lock is free again
-    assert int(net._counters[0]) == 2
+    assert int(net._counters[0]) == 3
 
 
 def test_copies_of_a_network_train_on_their_own_locks():
@@ -209,9 +256,11 @@ def test_bad_data_in_a_late_block_undoes_the_earlier_blocks():
     net = _net()
     net.fit(X[:8], y[:8], epochs=1, optimizer=Adam(0.01))
     before = _state(net)
+    history = net.history
     with pytest.raises(ValueError, match="labels"):
         net.partial_fit(X, y, batch_size=512)
     assert_unchanged(net, before)
+    assert net.history is history  # restored in place
 
 
 @pytest.mark.parametrize(

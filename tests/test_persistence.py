@@ -273,6 +273,24 @@ def test_saved_files_get_the_permissions_of_a_new_file(tmp_path):
     assert (tmp_path / "log.json").stat().st_mode & 0o777 == 0o644
 
 
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_saving_over_a_private_file_keeps_it_private(tmp_path):
+    path = tmp_path / "model.npz"
+    net = _trained()
+    net.save(path)
+    path.chmod(0o600)
+    net.save(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_name_near_the_length_limit_saves(tmp_path):
+    path = tmp_path / ("m" * 240 + ".npz")  # 244 characters: most systems allow 255
+    net = _trained()
+    net.save(path)
+    assert_same_network(net, Network.load(path))
+    assert os.listdir(tmp_path) == [path.name]
+
+
 def test_load_wrong_format_tag_raises_value_error(tmp_path):
     path = tmp_path / "model.npz"
     _trained().save(path)

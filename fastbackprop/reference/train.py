@@ -181,7 +181,8 @@ def train_epochs(
             if not math.isfinite(loss) or not all_finite(params):
                 params[:], opt_state[:], counters[:] = saved
                 return epoch
-            epoch_loss[epoch] = sum(losses) / len(losses)
+            # no batch with weight: NaN, as the kernel's 0 / 0
+            epoch_loss[epoch] = sum(losses) / len(losses) if losses else math.nan
             epoch_correct[epoch] = correct
     return -1
 
