@@ -87,6 +87,11 @@ class History:
                 isinstance(x, (int, float)) and not isinstance(x, bool) for x in metric
             ):
                 raise ValueError(f"history[{key!r}] must be a list of numbers")
+        # one value per epoch in each, the validation ones when there were any
+        epochs = len(values["loss"])
+        for key in ("accuracy", "learning_rate"):
+            if values[key] is not None and len(values[key]) != epochs:
+                raise ValueError(f"history[{key!r}] has {len(values[key])} epochs, loss {epochs}")
         return cls(**values)
 
 

@@ -59,8 +59,8 @@ def _backend_module(backend: str):
 
 
 def _one_fit_at_a_time(fit):
-    """Refuse a ``fit`` or ``partial_fit`` of one network while another runs
-    in another thread. The kernels release the GIL, so two fits would
+    """Refuse a ``fit``, ``partial_fit`` or ``train_step`` of one network
+    while another runs in another thread. The kernels release the GIL, so two fits would
     interleave their steps on one set of parameters. The lock is
     re-entrant: ``partial_fit`` holds it across its blocks' fits."""
 
@@ -414,6 +414,7 @@ class Network:
 
         return gradient_stats(self, X, y)
 
+    @_one_fit_at_a_time
     def train_step(self, X, y, learning_rate) -> float:
         """One plain gradient-descent step on ``(X, y)``; returns the loss before it."""
         X, Y, W = self._check_Xy(X, y)

@@ -242,11 +242,20 @@ def test_load_npy_array_raises_value_error(tmp_path):
         (dict(history=np.array("[1, 2]")), "history must be a dict"),
         (dict(history=np.array('{"loss": [1.0], "accuracy": "x"}')), r"history\['accuracy'\]"),
         (dict(history=np.array('{"loss": [true]}')), r"history\['loss'\]"),
+        (dict(history=np.array('{"loss": [1.0, 2.0], "learning_rate": [0.1]}')), "epochs"),
         (dict(counters=np.array([-3, -1])), "negative step counters"),
         (dict(dropout_seed=np.array([1, 2], dtype=np.uint64)), "dropout_seed"),
         (dict(dropout_seed=np.array(-5.5)), "dropout_seed"),
     ],
-    ids=["history-list", "history-str", "history-bool", "counters", "seed-pair", "seed-float"],
+    ids=[
+        "history-list",
+        "history-str",
+        "history-bool",
+        "history-lengths",
+        "counters",
+        "seed-pair",
+        "seed-float",
+    ],
 )
 def test_load_inconsistent_contents_raise_value_error(tmp_path, changes, match):
     path = tmp_path / "model.npz"
