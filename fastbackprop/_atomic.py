@@ -32,9 +32,9 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None, durable: b
         except FileExistsError:  # a name already taken: draw another
             continue
     try:
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(temp, os.stat(path).st_mode & 0o7777)
         with os.fdopen(handle, mode, encoding=encoding) as stream:
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(temp, os.stat(path).st_mode & 0o7777)
             yield stream
             if durable:
                 stream.flush()

@@ -52,8 +52,9 @@ class Optimizer:
             Naming the attribute, for a value the constructor would refuse.
         """
         for key in self._config_keys:
-            if key != "learning_rate" or learning_rate is None:
-                _ATTRIBUTE_CHECKS[key](getattr(self, key), key)
+            check = _ATTRIBUTE_CHECKS.get(key)  # a subclass's own keys are its own
+            if check is not None and (key != "learning_rate" or learning_rate is None):
+                check(getattr(self, key), key)
         if getattr(self, "nesterov", False) and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0")
 
