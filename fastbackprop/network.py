@@ -765,7 +765,10 @@ class Network:
                     shuffle=shuffle,
                     sample_weight=block_weights,
                 )
-        except BaseException:
+        except (ValueError, TypeError):
+            # bad input in a later block: as if the call had not happened. An
+            # interrupt or a divergence keeps the blocks done before it, as
+            # fit keeps the epochs done before one.
             self._restore_training_state(saved)
             raise
         return self

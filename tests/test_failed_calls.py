@@ -293,3 +293,24 @@ def test_partial_fit_skips_a_block_whose_rows_all_weigh_zero():
     direct.fit(X[STREAM_BLOCK:], y[STREAM_BLOCK:], epochs=1, batch_size=32, shuffle=False)
     np.testing.assert_array_equal(streamed._params, direct._params)
     assert streamed.history.epochs == 1
+
+
+def test_an_interrupted_partial_fit_keeps_the_blocks_done(monkeypatch):
+    # only bad input undoes the call; an interrupt keeps the blocks trained
+    # before it, as fit keeps the epochs done before one
+    X, y = _problem(n=STREAM_BLOCK + 100)
+    net = _net()
+    fit = Network.fit
+    calls = []
+
+    def fit_then_interrupt(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "fit", fit_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        net.partial_fit(X, y, batch_size=1024)
+    assert int(net._counters[0]) == STREAM_BLOCK // 1024  # the first block's steps
+    assert net.history.epochs == 1
