@@ -3,10 +3,9 @@ class weights and stratified validation splits."""
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
+
+from . import _validation as v
 
 
 def class_labels(Y: np.ndarray, loss: str) -> np.ndarray | None:
@@ -49,11 +48,7 @@ def class_weight_per_row(class_weight, Y: np.ndarray, loss: str) -> np.ndarray:
             raise ValueError(
                 f"class_weight keys must be class indices in [0, {n_classes}); got {cls!r}"
             )
-        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, numbers.Real):
-            raise TypeError(f"class_weight values must be numbers; got {weight!r}")
-        if not (math.isfinite(weight) and weight >= 0):
-            raise ValueError(f"class_weight values must be finite and >= 0; got {weight!r}")
-        per_class[int(cls)] = float(weight)
+        per_class[int(cls)] = v.check_non_negative_float(weight, f"class_weight[{cls!r}]")
     return per_class[labels]
 
 

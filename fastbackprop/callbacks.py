@@ -109,8 +109,8 @@ class Callback:
 
     def monitored_metrics(self) -> tuple:
         """Names of the logged metrics this callback reads (none here):
-        ``fit`` refuses a ``val_*`` one without validation data before
-        training starts."""
+        ``fit`` refuses ``val_loss`` or ``val_accuracy`` without validation
+        data before training starts."""
         return ()
 
 

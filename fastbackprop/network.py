@@ -561,7 +561,8 @@ class Network:
             rng_state = self._rng.bit_generator.state
             try:
                 train_rows, val_rows = validation_split_indices(Y, self.loss, fraction, self._rng)
-                if not W[train_rows].sum(dtype=np.float64) > 0:
+                train_weights = np.ascontiguousarray(W[train_rows])
+                if not train_weights.sum(dtype=np.float64) > 0:
                     raise ValueError(
                         "validation_split holds out every row with a weight > 0: "
                         "nothing is left to train on"
@@ -570,7 +571,7 @@ class Network:
                 self._rng.bit_generator.state = rng_state
                 raise
             validation = (X[val_rows], Y[val_rows], np.ones((len(val_rows), 1), self.dtype))
-            X, Y, W = X[train_rows], Y[train_rows], np.ascontiguousarray(W[train_rows])
+            X, Y, W = X[train_rows], Y[train_rows], train_weights
         n = X.shape[0]
         batch_size = n if batch_size is None else min(batch_size, n)
 

@@ -21,8 +21,13 @@ class Optimizer:
     name = "optimizer"
 
     def __init__(self, learning_rate: float, weight_decay: float = 0.0):
-        self.learning_rate = v.check_positive_float(learning_rate, "learning_rate")
-        self.weight_decay = v.check_non_negative_float(weight_decay, "weight_decay")
+        self._set_checked(learning_rate=learning_rate, weight_decay=weight_decay)
+
+    def _set_checked(self, **hyperparameters):
+        """Set each hyperparameter through its check (``_ATTRIBUTE_CHECKS``),
+        the one table the constructors and :meth:`check` share."""
+        for key, value in hyperparameters.items():
+            setattr(self, key, _ATTRIBUTE_CHECKS[key](value, key))
 
     def hyperparameters(self) -> np.ndarray:
         """The float64 vector ``optimizer_update`` reads (see ``_codes.HYPER_*``)."""
@@ -55,8 +60,10 @@ class Optimizer:
             check = _ATTRIBUTE_CHECKS.get(key)  # a subclass's own keys are its own
             if check is not None and (key != "learning_rate" or learning_rate is None):
                 check(getattr(self, key), key)
-        if getattr(self, "nesterov", False) and self.momentum == 0:
-            raise ValueError("nesterov=True needs momentum > 0")
+        self._check_together()
+
+    def _check_together(self) -> None:
+        """Rules that tie hyperparameters together (none here)."""
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -86,8 +93,10 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
         super().__init__(learning_rate, weight_decay)
-        self.momentum = _check_unit_interval(momentum, "momentum")
-        self.nesterov = v.check_bool(nesterov, "nesterov")
+        self._set_checked(momentum=momentum, nesterov=nesterov)
+        self._check_together()
+
+    def _check_together(self):
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0")
 
@@ -116,9 +125,7 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         super().__init__(learning_rate, weight_decay)
-        self.beta1 = _check_unit_interval(beta1, "beta1")
-        self.beta2 = _check_unit_interval(beta2, "beta2")
-        self.eps = v.check_positive_float(eps, "eps")
+        self._set_checked(beta1=beta1, beta2=beta2, eps=eps)
 
     def hyperparameters(self):
         hyper = super().hyperparameters()
@@ -161,9 +168,7 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate=0.01, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0):
         super().__init__(learning_rate, weight_decay)
-        self.alpha = _check_unit_interval(alpha, "alpha")
-        self.eps = v.check_positive_float(eps, "eps")
-        self.momentum = _check_unit_interval(momentum, "momentum")
+        self._set_checked(alpha=alpha, eps=eps, momentum=momentum)
 
     def hyperparameters(self):
         hyper = super().hyperparameters()

@@ -163,13 +163,12 @@ def train_epochs(
                 out = _layer_buffer(
                     buffers[4], model, buffers[8].shape[0], len(model[0]) - 2, len(rows)
                 )
+                correct += count_correct(out, Y[rows], model[6])
                 if weightless:
-                    correct += count_correct(out, Y[rows], model[6])
                     loss = 0.0  # not a loss of the batch's: nothing to report
                     continue
                 if not math.isfinite(loss):
                     break
-                correct += count_correct(out, Y[rows], model[6])
                 losses.append(loss)
                 if clip_norm > 0:
                     clip_gradients(grads, clip_norm)
