@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from fastbackprop import Network, _peers
+from fastbackprop import Network, _peers, bench
 from fastbackprop.workloads import WORKLOADS, make_data
 
 TINY_EPOCHS = 20
@@ -54,7 +54,13 @@ def test_quick_bench_prints_a_table(tmp_path):
     assert "predict latency" in result.stdout
     # --optimizers: fastbackprop alone with sgd and adam, relative to sgd
     assert "tiny optimizer cost" in result.stdout
-    (costs,) = json.loads(report_path.read_text())["optimizer_costs"]
+    report = json.loads(report_path.read_text())
+    (costs,) = report["optimizer_costs"]
+    # one round per repeat (--quick: 1); best and worst are its extremes
+    latency = report["predict_latency_us"]
+    assert len(latency["rounds"]) == report["args"]["repeats"]
+    assert latency["best"] == min(latency["rounds"]) > 0
+    assert latency["worst"] == max(latency["rounds"])
     assert costs["relative_to_sgd"]["sgd"] == 1.0
     assert costs["ms_per_unit"]["adam"] > 0
     ratio = costs["ms_per_unit"]["adam"] / costs["ms_per_unit"]["sgd"]
@@ -101,3 +107,10 @@ def test_fastbackprop_peer_trains_with_the_named_optimizer(tiny):
     history = net.fit(X, y, epochs=TINY_EPOCHS, batch_size=X.shape[0], optimizer="adam")
     assert net.optimizer.name == "adam"
     assert unit() == history.loss[-1]
+
+
+def test_predict_latency_reports_every_round():
+    latency = bench.predict_latency_us(None, n_calls=5, rounds=3)
+    assert len(latency["rounds"]) == 3
+    assert latency["best"] == min(latency["rounds"]) > 0
+    assert latency["worst"] == max(latency["rounds"])
