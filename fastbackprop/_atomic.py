@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 
@@ -21,6 +22,8 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None, durable: b
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):  # else the error would name the temporary file
+        raise FileNotFoundError(errno.ENOENT, "No such directory for the file", path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     # a short stem: the full name plus a suffix could pass the name limit
     stem = os.path.basename(path)[:40]

@@ -40,7 +40,10 @@ _REQUIRED = (
 )
 
 
-def save(net, path) -> None:
+def save(net, path, extra=None) -> None:
+    """Write ``net`` to ``path`` (see the module docstring). ``extra`` maps
+    more array names to arrays stored beside the model's (the command
+    line's label classes, say); ``load`` ignores them."""
     from . import __version__
 
     arrays = {
@@ -65,8 +68,11 @@ def save(net, path) -> None:
         "dropout_seed": np.array(net._dropout_seed, dtype=np.uint64),
         "history": np.array(json.dumps(net.history.as_dict())),
     }
+    for key in extra or {}:
+        if key in arrays:
+            raise ValueError(f"extra array name {key!r} is one of the model's own")
     with atomic_write(path) as stream:
-        np.savez(stream, **arrays)
+        np.savez(stream, **arrays, **(extra or {}))
 
 
 def load(path, network_class):
@@ -80,7 +86,15 @@ def load(path, network_class):
     except FileNotFoundError:
         raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
-        raise ValueError(f"{path} is not a readable fastbackprop model file ({error})") from None
+        # np.load's own words can mislead here: for a text file it suggests
+        # allow_pickle=True, for an empty one it says nothing
+        if isinstance(error, EOFError):
+            reason = "the file is empty"
+        elif "pickle" in str(error):
+            reason = "not an .npz archive"
+        else:
+            reason = str(error)
+        raise ValueError(f"{path} is not a readable fastbackprop model file ({reason})") from None
     missing = [key for key in _REQUIRED if key not in data]
     if missing or str(data.get("format", "")) != FORMAT:
         what = ", ".join(missing) or "format tag"

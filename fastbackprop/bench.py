@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from . import _peers
+from ._atomic import atomic_write
 from ._blas_provider import provider as blas_provider
 from .network import Network
 from .optim import OPTIMIZERS
@@ -123,6 +124,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if args.json is not None:  # found now, not after minutes of timing
+        directory = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(directory) or os.path.isdir(args.json):
+            parser.error(f"--json {args.json}: not a file path in an existing directory")
     if args.quick:
         args.repeats = 1
     return args
@@ -481,7 +486,7 @@ def main(argv=None) -> int:
             "predict_latency_us": latency,
             "startup": startup,
         }
-        with open(args.json, "w") as handle:
+        with atomic_write(args.json, "w", encoding="utf-8", durable=False) as handle:
             json.dump(report, handle, indent=2)
         print(f"wrote {args.json}")
     return 0

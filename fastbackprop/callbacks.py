@@ -15,6 +15,7 @@ callback sees every epoch even when an earlier one asks to stop.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -35,7 +36,35 @@ def _check_path(path, argument: str = "path") -> str:
     path = os.fspath(path)
     if not isinstance(path, str) or not path:
         raise ValueError(f"{argument} must be a non-empty text path; got {path!r}")
+    _check_directory(path, argument)
     return path
+
+
+def _check_directory(path, argument: str = "path"):
+    """Refuse a file path whose directory does not exist: checked when the
+    callback is made and again when training begins, so the mistake shows
+    before any epoch runs, not after the first. A directory with
+    placeholders (``"run{epoch}/ck.npz"``) is left to the save itself."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if "{" not in directory and not os.path.isdir(directory):
+        raise ValueError(f"{argument} {path!r}: the directory {directory!r} does not exist")
+
+
+class _ProbeLogs(dict):
+    """Epoch logs for trying a path's placeholders: ``epoch`` is 1, every
+    other name a float."""
+
+    def __missing__(self, key):
+        return 0.0
+
+
+def _check_format(path, argument: str = "path"):
+    """Refuse a path that no epoch's logs could fill: broken braces, a
+    positional field, a format spec that no number takes."""
+    try:
+        path.format_map(_ProbeLogs(epoch=1))
+    except (ValueError, IndexError, AttributeError, TypeError) as exc:
+        raise ValueError(f"{argument} {path!r} is not a usable format string: {exc}") from None
 
 
 class _Monitor:
@@ -151,8 +180,18 @@ class CallbackList(Callback):
         return len(self.callbacks)
 
     def on_train_begin(self, network):
-        for callback in self.callbacks:
-            callback.on_train_begin(network)
+        # if one fails, those already begun end (closing their files), so a
+        # fit that never started leaves nothing open
+        begun = []
+        try:
+            for callback in self.callbacks:
+                callback.on_train_begin(network)
+                begun.append(callback)
+        except BaseException:
+            for callback in begun:
+                with contextlib.suppress(Exception):
+                    callback.on_train_end()
+            raise
 
     def on_epoch_end(self, epoch, logs):
         stop = False
@@ -297,6 +336,7 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto"):
         self.path = _check_path(path)
+        _check_format(self.path)
         self._monitor = _Monitor(monitor, mode, 0.0)
         self.save_best_only = v.check_bool(save_best_only, "save_best_only")
         self._network = None
@@ -310,6 +350,7 @@ class ModelCheckpoint(Callback):
         return (self.monitor,) if self.save_best_only else ()
 
     def on_train_begin(self, network):
+        _check_directory(self.path)
         self._monitor.reset()
         self._network = network
         self.last_saved = None
@@ -377,6 +418,7 @@ class CSVLogger(Callback):
         self._header_written = False
 
     def on_train_begin(self, network):
+        _check_directory(self.path)
         self._open()
 
     def _open(self):
@@ -435,6 +477,7 @@ class JSONLogger(Callback):
         self.records = []
 
     def on_train_begin(self, network):
+        _check_directory(self.path)
         self.records = []
 
     def on_epoch_end(self, epoch, logs):

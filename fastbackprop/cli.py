@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
 import sys
 import zipfile
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import __version__, datasets
+from . import __version__, _persistence, datasets
+from ._atomic import atomic_write
 from ._blas_provider import provider as blas_provider
 from .network import Network
 
@@ -28,6 +30,7 @@ USER_ERRORS = (
     TypeError,
     KeyError,
     OSError,
+    EOFError,  # np.load of an empty file
     ImportError,
     FloatingPointError,
     zipfile.BadZipFile,
@@ -129,23 +132,46 @@ def _train_test_split(X, y, test_fraction, seed):
     return X[train], y[train], X[test], y[test]
 
 
+#: the figure formats ``--plot`` writes, chosen by the file's suffix
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def _check_output(path, option, suffixes=None):
+    """Refuse, before any work, an output path that cannot be written: a
+    missing directory, a directory, or (with ``suffixes``) a wrong suffix."""
+    if path is None:
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CLIError(f"{option} {path}: the directory {directory} does not exist")
+    if os.path.isdir(path):
+        raise CLIError(f"{option} {path} is a directory")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffixes is not None and suffix not in suffixes:
+        raise CLIError(f"{option} {path}: the file must end in {', '.join(suffixes)}")
+
+
 def _save_plot(run: DemoRun, path):
-    """The 2x2 report for 2-feature data; the training curves otherwise."""
+    """The 2x2 report for 2-feature classification data; the training
+    curves otherwise. The format follows the suffix (``PLOT_SUFFIXES``)."""
     from . import plotting
 
-    if run.X.shape[1] == 2:
+    if run.X.shape[1] == 2 and run.net.loss != "mse":
         plotting.training_report(run.net, run.X, run.y, run.history, path)
         return
     import matplotlib.pyplot as plt  # plot_history has already checked it is there
 
     axes = plotting.plot_history(run.history)
     figure = axes[0].figure
-    figure.suptitle(f"{list(run.net.layer_sizes)} network, {run.net.loss}: training curves")
-    figure.savefig(path, format="png", dpi=100)
-    plt.close(figure)
+    try:
+        figure.suptitle(f"{list(run.net.layer_sizes)} network, {run.net.loss}: training curves")
+        figure.savefig(path, dpi=100)
+    finally:
+        plt.close(figure)
 
 
 def _cmd_demo(args) -> int:
+    _check_output(args.plot, "--plot", PLOT_SUFFIXES)
     run = DEMOS[args.name](args.epochs)
     if args.plot:
         _save_plot(run, args.plot)
@@ -155,7 +181,8 @@ def _cmd_demo(args) -> int:
 
 # ======================================================================= data
 def _read_csv(path):
-    with open(path, newline="") as handle:
+    # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first name
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
     rows = [row for row in rows if row]  # tolerate blank lines, e.g. at the end
     if len(rows) < 2:
@@ -187,8 +214,25 @@ def _column_index(header, target) -> int:
     return index % len(header)
 
 
+def _np_load(path, kind):
+    """``np.load`` whose failures name the file and say what it is not."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except EOFError:
+        raise CLIError(f"{path}: the file is empty") from None
+    except (ValueError, OSError, zipfile.BadZipFile) as error:
+        # np.load suggests allow_pickle for any file it cannot parse
+        reason = "not in NumPy's format" if "pickle" in str(error) else str(error)
+        raise CLIError(f"{path}: not a readable {kind} file ({reason})") from None
+    if isinstance(loaded, np.lib.npyio.NpzFile) != (kind == ".npz"):
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            loaded.close()
+        raise CLIError(f"{path}: not a readable {kind} file (it holds {type(loaded).__name__})")
+    return loaded
+
+
 def _load_npz(path):
-    with np.load(path, allow_pickle=False) as archive:
+    with _np_load(path, ".npz") as archive:
         missing = [key for key in ("X", "y") if key not in archive.files]
         if "X" in missing:
             raise CLIError(f"{path}: an .npz needs an array named X (found {archive.files})")
@@ -196,7 +240,7 @@ def _load_npz(path):
 
 
 def _load_npy(path):
-    array = np.load(path, allow_pickle=False)
+    array = _np_load(path, ".npy")
     if array.ndim != 2 or array.shape[1] < 2:
         raise CLIError(
             f"{path}: an .npy must be 2-D with the target as the last column; "
@@ -216,16 +260,18 @@ def _check_file(path):
 
 def load_training_data(path, target=None):
     """``(X, y, target_name)`` from a CSV (``target`` names or numbers the
-    column), an .npz (arrays ``X`` and ``y``) or an .npy (last column is y)."""
+    column), an .npz (arrays ``X`` and ``y``) or an .npy (last column is y).
+    ``target_name`` is the CSV column's name, None for the other formats:
+    their target has no name for ``predict`` to drop from a CSV."""
     suffix = _check_file(path)
     if suffix == ".npz":
         X, y = _load_npz(path)
         if y is None:
             raise CLIError(f"{path}: an .npz for training needs arrays X and y")
-        return X, y, "y"
+        return X, y, None
     if suffix == ".npy":
         array = _load_npy(path)
-        return array[:, :-1], array[:, -1], "y"
+        return array[:, :-1], array[:, -1], None
     if target is None:
         raise CLIError("--target is required for a CSV file (a column name or index)")
     header, values = _read_csv(path)
@@ -240,7 +286,7 @@ def load_features(path, n_features, target=None):
     if suffix == ".npz":
         return _load_npz(path)[0]
     if suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
+        array = _np_load(path, ".npy")
         return (
             array[:, :n_features] if array.ndim == 2 and array.shape[1] == n_features + 1 else array
         )
@@ -267,14 +313,35 @@ def _parse_layers(spec) -> list[int]:
 
 def _encode_labels(y, loss):
     """``(targets, classes)``: labels become 0..k-1 for the classification
-    losses, and ``classes`` maps them back; mse keeps the values."""
+    losses, and ``classes`` maps them back; mse keeps the values.
+
+    Class labels are whole numbers (a CSV's ``1.0`` is class ``1``),
+    booleans or strings; a NaN or fractional label is refused rather than
+    made a class of its own."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise CLIError(f"the target must be one column; got shape {y.shape}")
     if loss == "mse":
+        if y.dtype.kind not in "biuf":
+            raise CLIError(f"loss mse needs a numeric target; got {y.dtype} values")
         return y.astype(np.float64), None
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise CLIError("the target has NaN or infinite labels")
+        if not (np.abs(y) < 2**53).all() or not (y == np.round(y)).all():
+            raise CLIError(
+                f"loss {loss} needs whole-number class labels; the target has fractional "
+                "values (for a continuous target use --loss mse)"
+            )
+        y = y.astype(np.int64)
+    elif y.dtype.kind not in "biuU":
+        raise CLIError(f"class labels must be numbers or strings; got {y.dtype} values")
     classes, codes = np.unique(y, return_inverse=True)
     if loss == "binary_cross_entropy" and len(classes) > 2:
         raise CLIError(f"loss binary_cross_entropy needs 2 classes; the target has {len(classes)}")
     if len(classes) < 2:
-        raise CLIError(f"the target has only one class ({classes[0]:g}); nothing to learn")
+        only = classes[0] if len(classes) else "none"
+        raise CLIError(f"the target has only one class ({only}); nothing to learn")
     return codes.astype(np.int64), classes
 
 
@@ -284,24 +351,11 @@ def _n_outputs(loss, classes) -> int:
 
 def save_model(net, path, meta):
     """Write ``net`` and the CLI's ``meta`` (label classes, target name) to
-    ``path`` as .npz, through ``Network.save`` when the library has one."""
+    ``path``: one ``Network.save`` file with the meta arrays beside the
+    model's, written once and atomically, so a failed save leaves any
+    earlier model at ``path`` whole."""
     extra = {META_PREFIX + key: np.asarray(value) for key, value in meta.items()}
-    if hasattr(net, "save"):
-        net.save(path)
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    else:
-        arrays = {
-            "layer_sizes": np.asarray(net.layer_sizes, dtype=np.int64),
-            "activations": np.asarray(net.activations, dtype=str),
-            "loss": np.asarray(net.loss),
-            "output": np.asarray(net.output),
-            "dtype": np.asarray(net.dtype.name),
-            "params": net._params,
-        }
-    # a file handle, because np.savez would append ".npz" to a path without it
-    with open(path, "wb") as handle:
-        np.savez(handle, **arrays, **extra)
+    _persistence.save(net, path, extra)
 
 
 def load_model(path):
@@ -309,32 +363,23 @@ def load_model(path):
     if not os.path.isfile(path):
         raise CLIError(f"{path}: no such model file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (ValueError, OSError, TypeError, AttributeError, zipfile.BadZipFile):
-        # np.load gives an ndarray (no context manager) for .npy, and fails on text
-        raise CLIError(f"{path}: not a model file (expected an .npz from train --save)") from None
-    meta = {
-        key[len(META_PREFIX) :]: value
-        for key, value in arrays.items()
-        if key.startswith(META_PREFIX)
-    }
-    if hasattr(Network, "load") and "params" not in arrays:
-        return Network.load(path), meta
-    required = ("layer_sizes", "activations", "loss", "output", "dtype", "params")
-    missing = [key for key in required if key not in arrays]
-    if missing:
-        raise CLIError(f"{path}: not a fastbackprop model (missing {', '.join(missing)})")
-    net = Network(
-        [int(size) for size in arrays["layer_sizes"]],
-        activation=[str(name) for name in arrays["activations"]],
-        loss=str(arrays["loss"]),
-        output=str(arrays["output"]),
-        dtype=str(arrays["dtype"]),
-    )
-    if arrays["params"].shape != net._params.shape:
-        raise CLIError(f"{path}: the parameters do not fit layers {list(net.layer_sizes)}")
-    net._params[:] = arrays["params"]
+        net = Network.load(path)
+    except ValueError as error:
+        raise CLIError(f"not a model file from train --save: {error}") from None
+    with np.load(path, allow_pickle=False) as archive:
+        meta = {
+            key[len(META_PREFIX) :]: archive[key]
+            for key in archive.files
+            if key.startswith(META_PREFIX)
+        }
+    classes = meta.get("classes")
+    if classes is not None:
+        expected = net.n_outputs if net.loss == "cross_entropy" else 2
+        if classes.ndim != 1 or len(classes) != expected:
+            raise CLIError(
+                f"{path}: the stored classes do not fit the network "
+                f"({classes.size} classes for {expected})"
+            )
     return net, meta
 
 
@@ -350,8 +395,16 @@ def _fit_kwargs(net, args):
 
 
 def _cmd_train(args) -> int:
+    _check_output(args.save, "--save")
+    _check_output(args.plot, "--plot", PLOT_SUFFIXES)
     X, y, target_name = load_training_data(args.data, args.target)
-    targets, classes = _encode_labels(np.asarray(y), args.loss)
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise CLIError(
+            f"{args.data}: the features must be a 2-D table with at least one row and one "
+            f"column besides the target; got shape {X.shape}"
+        )
+    targets, classes = _encode_labels(y, args.loss)
     hidden = _parse_layers(args.layers)
     net = Network(
         [X.shape[1], *hidden, _n_outputs(args.loss, classes)],
@@ -366,7 +419,7 @@ def _cmd_train(args) -> int:
         f"train {metric}: {net.score(X, targets):.4f}"
     )
     if args.save:
-        meta = {"target": target_name}
+        meta = {} if target_name is None else {"target": target_name}
         if classes is not None:
             meta["classes"] = classes
         save_model(net, args.save, meta)
@@ -378,6 +431,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_predict(args) -> int:
+    _check_output(args.out, "--out")
     net, meta = load_model(args.model)
     target = args.target if args.target is not None else meta.get("target")
     X = load_features(args.data, net.n_features, None if target is None else str(target))
@@ -385,13 +439,20 @@ def _cmd_predict(args) -> int:
     if "classes" in meta:
         predictions = meta["classes"][predictions]
     rows = np.asarray(predictions).reshape(len(X), -1)  # mse with several outputs: a row each
-    lines = [",".join(f"{value:g}" for value in row) for row in rows]
+    # str() of a NumPy scalar is exact: a label as stored, an output's
+    # shortest round-trip digits (not "%g"'s six, which turned 1234567 into
+    # 1.23457e+06); csv quotes a string label that holds a comma
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
     if args.out:
-        with open(args.out, "w") as handle:
-            handle.write("prediction\n" + "\n".join(lines) + "\n")
-        print(f"Wrote {len(lines)} predictions to {args.out}")
+        writer.writerow(["prediction"])
+    writer.writerows([str(value) for value in row] for row in rows)
+    if args.out:
+        with atomic_write(args.out, "w", encoding="utf-8", durable=False) as handle:
+            handle.write(text.getvalue())
+        print(f"Wrote {len(rows)} predictions to {args.out}")
     else:
-        print("\n".join(lines))
+        print(text.getvalue(), end="")
     return 0
 
 

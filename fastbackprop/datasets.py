@@ -2,7 +2,8 @@
 
 Everything here is NumPy only, except :func:`load_digits`, which borrows
 scikit-learn's copy of the UCI digits (install ``fastbackprop[datasets]``).
-Samples are rows; labels are int64.
+Samples are rows; class labels are int64 (``regression_341``'s targets are
+float64).
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ def moons(n_samples=200, noise=0.1, seed=None) -> tuple[np.ndarray, np.ndarray]:
     noise : float, default 0.1
         Standard deviation of the Gaussian noise, >= 0.
     seed : int or None
-        Seed for the noise and the row order.
+        Seed for the noise. The rows come in a fixed order: the first
+        moon's points, then the second's.
 
     Returns
     -------

@@ -49,6 +49,10 @@ def gradient_stats(net, X, y) -> list[dict]:
     >>> [row["layer"] for row in gradient_stats(net, X, y)]
     [0, 1]
     """
+    from .network import Network
+
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a fastbackprop.Network; got {type(net).__name__}")
     grad_weights, _ = net.gradients(X, y)
     stats = []
     for layer, (W, dW) in enumerate(zip(net.weights, grad_weights, strict=True)):

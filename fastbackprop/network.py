@@ -575,9 +575,13 @@ class Network:
         n = X.shape[0]
         batch_size = n if batch_size is None else min(batch_size, n)
 
-        # every check passed: from here on the network changes
+        # every check passed: from here on the network changes, and a
+        # callback that fails to begin undoes it
+        old_optimizer, old_rate = self.optimizer, self.optimizer.learning_rate
+        old_counters, old_state = self._counters.copy(), None
         if new_optimizer is not None:
             if new_optimizer is not self.optimizer:
+                old_state = self._opt_state.copy()
                 self._opt_state[:] = 0
                 self._counters[0] = 0
             self.optimizer = new_optimizer
@@ -587,7 +591,15 @@ class Network:
         plan = _FitPlan(
             epochs, batch_size, shuffle, verbose, clip, schedule, validation, callback_list
         )
-        callback_list.on_train_begin(self)
+        try:
+            callback_list.on_train_begin(self)
+        except BaseException:
+            self.optimizer = old_optimizer
+            old_optimizer.learning_rate = old_rate
+            self._counters[:] = old_counters
+            if old_state is not None:
+                self._opt_state[:] = old_state
+            raise
         try:
             self._run_epochs(X, Y, W, plan, history)
         finally:

@@ -7,6 +7,9 @@ is called without it.
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import numpy as np
 
 from .diagnostics import gradient_stats
@@ -38,11 +41,49 @@ def _new_axes(ax):
 
 def _check_2d_features(X) -> np.ndarray:
     X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(
-            f"plot_decision_boundary needs X of shape (n_samples, 2); got shape {X.shape}"
-        )
+    if X.ndim != 2 or X.shape[1] != 2 or X.shape[0] == 0:
+        raise ValueError(f"X must have shape (n_samples, 2) with n_samples >= 1; got {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError("X must be finite (no NaN or inf)")
     return X
+
+
+def _check_plot_data(X, y, net=None):
+    """``(X, y)`` checked before any figure exists, so a bad call leaves no
+    half-drawn figure open."""
+    from .network import Network
+
+    if net is not None:
+        if not isinstance(net, Network):
+            raise TypeError(f"net must be a fastbackprop.Network; got {type(net).__name__}")
+        if net.n_features != 2:
+            raise ValueError(
+                f"net must take 2 input features to be drawn; it takes {net.n_features}"
+            )
+    X = _check_2d_features(X)
+    y = np.asarray(y).reshape(-1)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have one label per row of X ({X.shape[0]}); got {y.shape[0]}")
+    return X, y
+
+
+def _check_history(history):
+    if not hasattr(history, "loss"):
+        raise TypeError(
+            f"history must be the History that Network.fit returns; got {type(history).__name__}"
+        )
+
+
+@contextlib.contextmanager
+def _closed_on_error(figure):
+    """Close ``figure`` if the block fails: pyplot keeps every open figure
+    alive, and a failed call should not leave one behind."""
+    try:
+        yield
+    except BaseException:
+        if figure is not None:
+            _pyplot().close(figure)
+        raise
 
 
 def _grid(X: np.ndarray):
@@ -104,18 +145,23 @@ def plot_decision_boundary(net, X, y, ax=None):
     matplotlib.axes.Axes
     """
     plt = _pyplot()
-    X = _check_2d_features(X)
+    X, y = _check_plot_data(X, y, net)
+    own = ax is None
     ax = _new_axes(ax)
-    gx, gy = _grid(X)
-    values, label = _surface(net, np.column_stack([gx.ravel(), gy.ravel()]))
-    filled = ax.contourf(gx, gy, values.reshape(gx.shape), levels=20, cmap=CLASS_COLOURS, alpha=0.6)
-    if label == "P(class 1)":
-        # the 0.5 contour is the decision boundary itself
-        ax.contour(gx, gy, values.reshape(gx.shape), levels=[0.5], colors="k", linewidths=1)
-    plt.colorbar(filled, ax=ax, label=label)
-    _scatter_classes(ax, X, y)
-    ax.set(title="Decision boundary", xlabel="feature 0", ylabel="feature 1")
-    ax.legend(loc="upper right", fontsize="small")
+    with _closed_on_error(ax.figure if own else None):
+        gx, gy = _grid(X)
+        values, label = _surface(net, np.column_stack([gx.ravel(), gy.ravel()]))
+        shape = gx.shape
+        filled = ax.contourf(
+            gx, gy, values.reshape(shape), levels=20, cmap=CLASS_COLOURS, alpha=0.6
+        )
+        if label == "P(class 1)":
+            # the 0.5 contour is the decision boundary itself
+            ax.contour(gx, gy, values.reshape(shape), levels=[0.5], colors="k", linewidths=1)
+        plt.colorbar(filled, ax=ax, label=label)
+        _scatter_classes(ax, X, y)
+        ax.set(title="Decision boundary", xlabel="feature 0", ylabel="feature 1")
+        ax.legend(loc="upper right", fontsize="small")
     return ax
 
 
@@ -160,6 +206,7 @@ def plot_history(history, axes=None):
         The loss axes and the accuracy axes.
     """
     plt = _pyplot()
+    _check_history(history)
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
     axes = np.asarray(axes, dtype=object).ravel()
@@ -212,7 +259,7 @@ def _plot_data(ax, X, y):
 
 
 def training_report(net, X, y, history, path):
-    """A 2x2 summary figure saved as PNG: data, decision boundary, loss, accuracy.
+    """A 2x2 summary figure: data, decision boundary, loss, accuracy.
 
     Parameters
     ----------
@@ -223,7 +270,8 @@ def training_report(net, X, y, history, path):
     history : History
         As returned by ``Network.fit``.
     path : str or path-like
-        Where to write the PNG.
+        Where to write the figure; its suffix picks the format (``.png``,
+        ``.pdf``, ``.svg``, ...; PNG without one).
 
     Returns
     -------
@@ -231,15 +279,21 @@ def training_report(net, X, y, history, path):
         ``path``, as given.
     """
     plt = _pyplot()
+    X, y = _check_plot_data(X, y, net)
+    _check_history(history)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or path-like; got {type(path).__name__}")
     fig, axes = plt.subplots(2, 2, figsize=(11, 9), layout="constrained")
-    _plot_data(axes[0, 0], X, y)
-    plot_decision_boundary(net, X, y, ax=axes[0, 1])
-    plot_history(history, axes=[axes[1, 0], axes[1, 1]])
-    final = f"final loss {history.loss[-1]:.4f}" if history.loss else "untrained"
-    fig.suptitle(
-        f"{list(net.layer_sizes)} {net.activations[0] if net.activations else ''} "
-        f"network, {net.loss} ({final})"
-    )
-    fig.savefig(path, format="png", dpi=100)
-    plt.close(fig)
+    try:
+        _plot_data(axes[0, 0], X, y)
+        plot_decision_boundary(net, X, y, ax=axes[0, 1])
+        plot_history(history, axes=[axes[1, 0], axes[1, 1]])
+        final = f"final loss {history.loss[-1]:.4f}" if history.loss else "untrained"
+        fig.suptitle(
+            f"{list(net.layer_sizes)} {net.activations[0] if net.activations else ''} "
+            f"network, {net.loss} ({final})"
+        )
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
     return path

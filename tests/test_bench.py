@@ -114,3 +114,18 @@ def test_predict_latency_reports_every_round():
     assert len(latency["rounds"]) == 3
     assert latency["best"] == min(latency["rounds"]) > 0
     assert latency["worst"] == max(latency["rounds"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--repeats", "0"], "--repeats must be at least 1"),
+        (["--json", "no/such/dir/b.json"], "--json no/such/dir/b.json"),
+        (["--workloads", "huge"], "huge"),
+    ],
+)
+def test_bad_bench_options_stop_before_any_timing(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as stop:
+        bench.parse_args(argv)
+    assert stop.value.code == 2
+    assert fragment in capsys.readouterr().err

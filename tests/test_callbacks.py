@@ -424,6 +424,12 @@ def test_callback_list_rejects_non_callbacks():
         (lambda: ModelCheckpoint("p", mode="lower"), ValueError, "mode='lower'"),
         (lambda: ModelCheckpoint("p", monitor=1), TypeError, "monitor must be a str"),
         (lambda: ModelCheckpoint("p", save_best_only="yes"), TypeError, "save_best_only"),
+        (lambda: ModelCheckpoint("ck{.npz"), ValueError, "'ck{.npz' is not a usable format"),
+        (lambda: ModelCheckpoint("ck{loss:d}.npz"), ValueError, "not a usable format"),
+        (lambda: ModelCheckpoint("ck{0}.npz"), ValueError, "not a usable format"),
+        (lambda: ModelCheckpoint("no/such/dir/ck.npz"), ValueError, "does not exist"),
+        (lambda: CSVLogger("no/such/dir/log.csv"), ValueError, "does not exist"),
+        (lambda: JSONLogger("no/such/dir/log.json"), ValueError, "does not exist"),
         (lambda: CSVLogger(None), TypeError, "path must be a str"),
         (lambda: CSVLogger("p", append="no"), TypeError, "append must be True or False"),
         (lambda: JSONLogger(1.5), TypeError, "path must be a str"),
@@ -435,3 +441,33 @@ def test_callback_list_rejects_non_callbacks():
 def test_bad_arguments_name_the_argument(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+def test_a_callback_that_cannot_begin_leaves_fit_without_effect(tmp_path):
+    # the directory goes away between making the logger and fitting: fit
+    # fails before any epoch, ends the callbacks that began (closing the
+    # first logger's file) and undoes the optimizer it had swapped in
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([0, 1, 1, 0])
+    net = Network([2, 3, 2], seed=0)
+    net.fit(X, y, epochs=2, optimizer="adam", learning_rate=0.01)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    first, second = CSVLogger(tmp_path / "a.csv"), CSVLogger(gone / "b.csv")
+    gone.rmdir()
+    optimizer, state = net.optimizer, net._opt_state.copy()
+    counters, params = net._counters.copy(), net._params.copy()
+    history = net.history.as_dict()
+    with pytest.raises(ValueError, match="does not exist"):
+        net.fit(X, y, epochs=1, optimizer="sgd", learning_rate=0.5, callbacks=[first, second])
+    assert net.optimizer is optimizer and optimizer.learning_rate == 0.01
+    np.testing.assert_array_equal(net._opt_state, state)
+    np.testing.assert_array_equal(net._counters, counters)
+    np.testing.assert_array_equal(net._params, params)
+    assert net.history.as_dict() == history
+    assert first._file is None  # ended: its file is closed
+    # and the next fit continues Adam exactly where the first left off
+    twin = Network([2, 3, 2], seed=0)
+    twin.fit(X, y, epochs=3, optimizer="adam", learning_rate=0.01)
+    net.fit(X, y, epochs=1)
+    np.testing.assert_array_equal(net._params, twin._params)

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from fastbackprop import Network
 from fastbackprop.cli import main
 from fastbackprop.datasets import moons
 
@@ -223,3 +224,108 @@ def test_bad_files(tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and fragment in err[0], (argv, err)
+
+
+def _one_error_line(capsys, fragment):
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastbackprop: error: "), lines
+    assert fragment in lines[0], lines[0]
+
+
+def test_malformed_data_files_are_one_line_errors(tmp_path, capsys):
+    X, y = moons(n_samples=10, seed=0)
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.savez(tmp_path / "flat.npz", X=X[:, 0], y=y)
+    np.savez(tmp_path / "no_rows.npz", X=X[:0], y=y[:0])
+    np.savez(tmp_path / "nan_label.npz", X=X, y=np.where(y == 1, np.nan, 0.0))
+    np.savez(tmp_path / "fraction.npz", X=X, y=np.linspace(0, 1, 10))
+    cases = [
+        ("empty.npz", "empty.npz"),
+        ("flat.npz", "2-D table"),
+        ("no_rows.npz", "2-D table"),
+        ("nan_label.npz", "NaN or infinite labels"),
+        ("fraction.npz", "--loss mse"),
+    ]
+    for name, fragment in cases:
+        assert main(["train", str(tmp_path / name), "--epochs", "1"]) == 2, name
+        _one_error_line(capsys, fragment)
+    (tmp_path / "empty.npz").write_bytes(b"")
+    assert main(["predict", str(tmp_path / "empty.npz"), str(tmp_path / "flat.npz")]) == 2
+    _one_error_line(capsys, "the file is empty")
+
+
+def _train_and_predict(tmp_path, capsys, labels, loss="cross_entropy"):
+    X, _ = moons(n_samples=len(labels), seed=0)
+    np.savez(tmp_path / "data.npz", X=X, y=labels)
+    model = str(tmp_path / "m.npz")
+    argv = ["train", str(tmp_path / "data.npz"), "--epochs", "2", "--loss", loss, "--save", model]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["predict", model, str(tmp_path / "data.npz")]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_predictions_print_labels_exactly(tmp_path, capsys):
+    big = np.array([1234567, 7654321] * 5)
+    assert set(_train_and_predict(tmp_path, capsys, big)) <= {"1234567", "7654321"}
+    words = np.array(["cat", "dog, big"] * 5)  # a comma: the CSV quotes it
+    assert set(_train_and_predict(tmp_path, capsys, words)) <= {"cat", '"dog, big"'}
+    outputs = _train_and_predict(tmp_path, capsys, np.linspace(0, 1, 10), loss="mse")
+    # every digit of the outputs, not %g's six: they read back exactly
+    X, _ = moons(n_samples=10, seed=0)
+    expected = Network.load(tmp_path / "m.npz").predict(X)
+    assert [float(line) for line in outputs] == expected.tolist()
+
+
+def test_output_paths_are_checked_before_training(csv_file, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    cases = [
+        (["--save", str(model), "--plot", str(tmp_path / "no" / "r.png")], "does not exist"),
+        (["--save", str(model), "--plot", str(tmp_path / "r.jpg")], ".png, .pdf, .svg"),
+        (["--save", str(tmp_path / "no" / "m.npz")], "does not exist"),
+        (["--save", str(tmp_path)], "is a directory"),
+    ]
+    for extra, fragment in cases:
+        assert main(["train", str(csv_file), "--target", "label", "--epochs", "1", *extra]) == 2
+        _one_error_line(capsys, fragment)
+        assert "Epoch" not in capsys.readouterr().out
+        assert not model.exists()
+    assert main(["demo", "xor", "--plot", str(tmp_path / "no" / "x.png")]) == 2
+    _one_error_line(capsys, "does not exist")
+
+
+def test_a_failed_save_keeps_the_earlier_model(csv_file, tmp_path, capsys, monkeypatch):
+    model = tmp_path / "m.npz"
+    argv = ["train", str(csv_file), "--target", "label", "--epochs", "1", "--save", str(model)]
+    assert main(argv) == 0
+    before = model.read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    assert main([*argv[:-2], "--epochs", "2", "--save", str(model)]) == 2
+    _one_error_line(capsys, "No space left")
+    assert model.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "m.npz"]  # no temp file left
+
+
+def test_csv_with_a_byte_order_mark(tmp_path, capsys):
+    # the target is the first column, whose name follows the mark
+    X, y = moons(n_samples=10, seed=0)
+    rows = "".join(
+        f"{label},{float(a)!r},{float(b)!r}\n" for label, (a, b) in zip(y, X, strict=True)
+    )
+    (tmp_path / "bom.csv").write_text("\ufefflabel,x0,x1\n" + rows, encoding="utf-8")
+    assert main(["train", str(tmp_path / "bom.csv"), "--target", "label", "--epochs", "1"]) == 0
+
+
+def test_a_model_from_npz_keeps_a_csv_column_named_y(tmp_path, capsys):
+    X, y = moons(n_samples=10, seed=0)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    model = str(tmp_path / "m.npz")
+    assert main(["train", str(tmp_path / "d.npz"), "--epochs", "1", "--save", model]) == 0
+    (tmp_path / "x.csv").write_text("x,y\n" + "".join(f"{a},{b}\n" for a, b in X))
+    capsys.readouterr()
+    assert main(["predict", model, str(tmp_path / "x.csv")]) == 0  # both columns are features
+    assert len(capsys.readouterr().out.splitlines()) == 10

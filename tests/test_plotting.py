@@ -59,8 +59,49 @@ def test_decision_boundary_softmax_uses_predicted_classes(tmp_path):
 def test_decision_boundary_rejects_non_2d_features():
     X, y = regression_341(n_samples=10, seed=0)
     net = Network([3, 4, 1], loss="mse", backend="numpy")
-    with pytest.raises(ValueError, match=r"\(n_samples, 2\)"):
+    with pytest.raises(ValueError, match="2 input features"):
         plotting.plot_decision_boundary(net, X, y)
+    two_features = Network([2, 4, 1], loss="mse", backend="numpy")
+    with pytest.raises(ValueError, match=r"\(n_samples, 2\)"):
+        plotting.plot_decision_boundary(two_features, X, y)
+
+
+def test_failed_plots_leave_no_figure_open(trained, tmp_path):
+    net, X, y, history = trained
+    bad_X = X.copy()
+    bad_X[0, 0] = np.nan
+    before = plt.get_fignums()
+    cases = [
+        (TypeError, "net must be", lambda: plotting.plot_decision_boundary("x", X, y)),
+        (ValueError, "one label per row", lambda: plotting.plot_decision_boundary(net, X, y[:5])),
+        (ValueError, "finite", lambda: plotting.plot_decision_boundary(net, bad_X, y)),
+        (TypeError, "history must be", lambda: plotting.plot_history(None)),
+        (TypeError, "history must be", lambda: plotting.plot_history([1, 2, 3])),
+        (
+            TypeError,
+            "history must be",
+            lambda: plotting.training_report(net, X, y, None, tmp_path / "r.png"),
+        ),
+        (TypeError, "path must be", lambda: plotting.training_report(net, X, y, history, None)),
+        (
+            FileNotFoundError,
+            "No such file or directory",
+            lambda: plotting.training_report(net, X, y, history, tmp_path / "no" / "r.png"),
+        ),
+    ]
+    for error, fragment, call in cases:
+        with pytest.raises(error, match=fragment):
+            call()
+        assert plt.get_fignums() == before, fragment
+    assert not (tmp_path / "r.png").exists()
+
+
+def test_training_report_format_follows_the_suffix(trained, tmp_path):
+    net, X, y, history = trained
+    plotting.training_report(net, X, y, history, tmp_path / "report.pdf")
+    assert (tmp_path / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    plotting.training_report(net, X, y, history, tmp_path / "report.png")
+    _assert_png(tmp_path / "report.png")
 
 
 def test_history_loss_is_log_scale(trained, tmp_path):
