@@ -21,9 +21,10 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None, durable: b
     keeps its own.
     """
     path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a text path; got {path!r}")
+    check_target(path)
     directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):  # else the error would name the temporary file
-        raise FileNotFoundError(errno.ENOENT, "No such directory for the file", path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     # a short stem: the full name plus a suffix could pass the name limit
     stem = os.path.basename(path)[:40]
@@ -34,6 +35,8 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None, durable: b
             break
         except FileExistsError:  # a name already taken: draw another
             continue
+        except OSError as error:  # no permission, read-only disk: say so of path
+            raise _about(error, path) from None
     try:
         with os.fdopen(handle, mode, encoding=encoding) as stream:
             with contextlib.suppress(FileNotFoundError):
@@ -42,8 +45,29 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None, durable: b
             if durable:
                 stream.flush()
                 os.fsync(stream.fileno())
-        os.replace(temp, path)
+        try:
+            os.replace(temp, path)
+        except OSError as error:
+            raise _about(error, path) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
+
+
+def check_target(path: str) -> None:
+    """Refuse a path that cannot become a file, naming it: the errors the
+    temporary file would meet later name the temporary file instead."""
+    if not path:
+        raise ValueError("path must not be empty")
+    if path.endswith(("/", os.sep)):
+        raise IsADirectoryError(errno.EISDIR, "Not a file path", path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise FileNotFoundError(errno.ENOENT, "No such directory for the file", path)
+
+
+def _about(error: OSError, path: str) -> OSError:
+    """The same kind of error, about ``path`` instead of the temporary file."""
+    return type(error)(error.errno, error.strerror, path)

@@ -81,8 +81,6 @@ def load(path, network_class):
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):  # a .npy array
             raise ValueError("not an .npz archive")
-        with archive:
-            data = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
@@ -92,6 +90,15 @@ def load(path, network_class):
             reason = "the file is empty"
         elif "pickle" in str(error):
             reason = "not an .npz archive"
+        else:
+            reason = str(error)
+        raise ValueError(f"{path} is not a readable fastbackprop model file ({reason})") from None
+    try:
+        with archive:
+            data = {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+        if "pickle" in str(error):
+            reason = "it holds object arrays, which load only with pickle, never used here"
         else:
             reason = str(error)
         raise ValueError(f"{path} is not a readable fastbackprop model file ({reason})") from None

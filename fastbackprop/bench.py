@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from . import _peers
-from ._atomic import atomic_write
+from ._atomic import atomic_write, check_target
 from ._blas_provider import provider as blas_provider
 from .network import Network
 from .optim import OPTIMIZERS
@@ -125,9 +125,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     if args.json is not None:  # found now, not after minutes of timing
-        directory = os.path.dirname(os.path.abspath(args.json))
-        if not os.path.isdir(directory) or os.path.isdir(args.json):
-            parser.error(f"--json {args.json}: not a file path in an existing directory")
+        try:
+            check_target(args.json)
+        except (OSError, ValueError) as error:
+            parser.error(f"--json {args.json!r}: {getattr(error, 'strerror', None) or error}")
     if args.quick:
         args.repeats = 1
     return args

@@ -36,34 +36,59 @@ def _check_path(path, argument: str = "path") -> str:
     path = os.fspath(path)
     if not isinstance(path, str) or not path:
         raise ValueError(f"{argument} must be a non-empty text path; got {path!r}")
-    _check_directory(path, argument)
     return path
 
 
-def _check_directory(path, argument: str = "path"):
-    """Refuse a file path whose directory does not exist: checked when the
-    callback is made and again when training begins, so the mistake shows
-    before any epoch runs, not after the first. A directory with
-    placeholders (``"run{epoch}/ck.npz"``) is left to the save itself."""
-    directory = os.path.dirname(os.path.abspath(path))
+def _check_writable(path, argument: str = "path"):
+    """Refuse a file path that cannot be written: its directory is missing,
+    or it is a directory. ``CallbackList`` runs this for every file
+    callback before it begins any, so the mistake shows before the first
+    epoch and before any log file is opened. Placeholders
+    (``"run{epoch}/ck.npz"``) leave what they touch to the save itself."""
+    directory, name = os.path.split(os.path.abspath(path))
     if "{" not in directory and not os.path.isdir(directory):
         raise ValueError(f"{argument} {path!r}: the directory {directory!r} does not exist")
+    if "{" not in name and (os.path.isdir(path) or path.endswith(("/", os.sep))):
+        raise ValueError(f"{argument} {path!r} is a directory, not a file path")
 
 
-class _ProbeLogs(dict):
-    """Epoch logs for trying a path's placeholders: ``epoch`` is 1, every
-    other name a float."""
+#: a value of each metric ``fit`` logs, to try a path's format specs on
+_FIT_LOG_EXAMPLES = {
+    "epoch": 1,
+    "loss": 0.5,
+    "accuracy": 0.5,
+    "val_loss": 0.5,
+    "val_accuracy": 0.5,
+    "learning_rate": 0.01,
+}
 
+
+class _AnyLogValue:
+    """Stands in for a metric a user's callback may add: takes any format
+    spec, attribute or index."""
+
+    def __format__(self, spec):
+        return ""
+
+    def __getattr__(self, name):
+        return self
+
+    def __getitem__(self, key):
+        return self
+
+
+class _ExampleLogs(dict):
     def __missing__(self, key):
-        return 0.0
+        return _AnyLogValue()
 
 
 def _check_format(path, argument: str = "path"):
-    """Refuse a path that no epoch's logs could fill: broken braces, a
-    positional field, a format spec that no number takes."""
+    """Refuse a path that no epoch could fill: broken braces, a positional
+    field, or a format spec that ``fit``'s own metric cannot take
+    (``{loss:d}``)."""
     try:
-        path.format_map(_ProbeLogs(epoch=1))
-    except (ValueError, IndexError, AttributeError, TypeError) as exc:
+        path.format_map(_ExampleLogs(_FIT_LOG_EXAMPLES))
+    except (ValueError, IndexError, AttributeError, TypeError, KeyError) as exc:
         raise ValueError(f"{argument} {path!r} is not a usable format string: {exc}") from None
 
 
@@ -180,8 +205,13 @@ class CallbackList(Callback):
         return len(self.callbacks)
 
     def on_train_begin(self, network):
-        # if one fails, those already begun end (closing their files), so a
-        # fit that never started leaves nothing open
+        # first every check, so a bad path is found before any callback has
+        # begun (a CSVLogger truncates its file when it begins); then, if
+        # one fails to begin, those begun end (closing their files)
+        for callback in self.callbacks:
+            check = getattr(callback, "_check_ready", None)
+            if check is not None:
+                check()
         begun = []
         try:
             for callback in self.callbacks:
@@ -349,8 +379,10 @@ class ModelCheckpoint(Callback):
     def monitored_metrics(self):
         return (self.monitor,) if self.save_best_only else ()
 
+    def _check_ready(self):
+        _check_writable(self.path)
+
     def on_train_begin(self, network):
-        _check_directory(self.path)
         self._monitor.reset()
         self._network = network
         self.last_saved = None
@@ -417,8 +449,10 @@ class CSVLogger(Callback):
         self._keys = None
         self._header_written = False
 
+    def _check_ready(self):
+        _check_writable(self.path)
+
     def on_train_begin(self, network):
-        _check_directory(self.path)
         self._open()
 
     def _open(self):
@@ -476,8 +510,10 @@ class JSONLogger(Callback):
         self.path = _check_path(path)
         self.records = []
 
+    def _check_ready(self):
+        _check_writable(self.path)
+
     def on_train_begin(self, network):
-        _check_directory(self.path)
         self.records = []
 
     def on_epoch_end(self, epoch, logs):

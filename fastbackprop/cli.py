@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import io
 import os
 import sys
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import __version__, _persistence, datasets
-from ._atomic import atomic_write
+from ._atomic import atomic_write, check_target
 from ._blas_provider import provider as blas_provider
 from .network import Network
 
@@ -138,17 +139,29 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 def _check_output(path, option, suffixes=None):
     """Refuse, before any work, an output path that cannot be written: a
-    missing directory, a directory, or (with ``suffixes``) a wrong suffix."""
+    missing or read-only directory, a directory, or (with ``suffixes``) a
+    wrong suffix."""
     if path is None:
         return
+    try:
+        check_target(path)
+    except (OSError, ValueError) as error:
+        raise CLIError(f"{option} {path!r}: {getattr(error, 'strerror', None) or error}") from None
     directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise CLIError(f"{option} {path}: the directory {directory} does not exist")
-    if os.path.isdir(path):
-        raise CLIError(f"{option} {path} is a directory")
+    if not os.access(directory, os.W_OK):
+        raise CLIError(f"{option} {path}: cannot write in {directory}")
     suffix = os.path.splitext(path)[1].lower()
     if suffixes is not None and suffix not in suffixes:
         raise CLIError(f"{option} {path}: the file must end in {', '.join(suffixes)}")
+
+
+def _check_plot_output(path):
+    """``--plot``'s path, and matplotlib, before any training."""
+    if path is None:
+        return
+    _check_output(path, "--plot", PLOT_SUFFIXES)
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CLIError("--plot needs matplotlib: pip install fastbackprop[plot]")
 
 
 def _save_plot(run: DemoRun, path):
@@ -165,13 +178,13 @@ def _save_plot(run: DemoRun, path):
     figure = axes[0].figure
     try:
         figure.suptitle(f"{list(run.net.layer_sizes)} network, {run.net.loss}: training curves")
-        figure.savefig(path, dpi=100)
+        plotting._save_figure(figure, path)
     finally:
         plt.close(figure)
 
 
 def _cmd_demo(args) -> int:
-    _check_output(args.plot, "--plot", PLOT_SUFFIXES)
+    _check_plot_output(args.plot)
     run = DEMOS[args.name](args.epochs)
     if args.plot:
         _save_plot(run, args.plot)
@@ -319,6 +332,8 @@ def _encode_labels(y, loss):
     booleans or strings; a NaN or fractional label is refused rather than
     made a class of its own."""
     y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:  # a column vector, as .npz files often hold
+        y = y[:, 0]
     if y.ndim != 1:
         raise CLIError(f"the target must be one column; got shape {y.shape}")
     if loss == "mse":
@@ -328,11 +343,13 @@ def _encode_labels(y, loss):
     if y.dtype.kind == "f":
         if not np.isfinite(y).all():
             raise CLIError("the target has NaN or infinite labels")
-        if not (np.abs(y) < 2**53).all() or not (y == np.round(y)).all():
+        if not (y == np.round(y)).all():
             raise CLIError(
                 f"loss {loss} needs whole-number class labels; the target has fractional "
                 "values (for a continuous target use --loss mse)"
             )
+        if not (np.abs(y) < 2**53).all():
+            raise CLIError(f"class labels must be below 2**53 in magnitude for loss {loss}")
         y = y.astype(np.int64)
     elif y.dtype.kind not in "biuU":
         raise CLIError(f"class labels must be numbers or strings; got {y.dtype} values")
@@ -396,7 +413,7 @@ def _fit_kwargs(net, args):
 
 def _cmd_train(args) -> int:
     _check_output(args.save, "--save")
-    _check_output(args.plot, "--plot", PLOT_SUFFIXES)
+    _check_plot_output(args.plot)
     X, y, target_name = load_training_data(args.data, args.target)
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
@@ -444,8 +461,9 @@ def _cmd_predict(args) -> int:
     # 1.23457e+06); csv quotes a string label that holds a comma
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    if args.out:
-        writer.writerow(["prediction"])
+    if args.out:  # one column per output (an mse network may have several)
+        width = rows.shape[1]
+        writer.writerow(["prediction"] if width == 1 else [f"prediction_{j}" for j in range(width)])
     writer.writerows([str(value) for value in row] for row in rows)
     if args.out:
         with atomic_write(args.out, "w", encoding="utf-8", durable=False) as handle:

@@ -555,10 +555,11 @@ class Network:
             [*callback_list.monitored_metrics(), *schedule.monitored_metrics()],
             validated=validation is not None or validation_split is not None,
         )
+        # the split below draws from the network's generator: a failed fit
+        # leaves it as it was
+        rng_state = self._rng.bit_generator.state
         if validation_split is not None:
-            # the last check, as it draws from the network's generator: a
-            # failed fit leaves the generator as it was
-            rng_state = self._rng.bit_generator.state
+            # the last check, as it draws from the generator
             try:
                 train_rows, val_rows = validation_split_indices(Y, self.loss, fraction, self._rng)
                 train_weights = np.ascontiguousarray(W[train_rows])
@@ -599,6 +600,7 @@ class Network:
             self._counters[:] = old_counters
             if old_state is not None:
                 self._opt_state[:] = old_state
+            self._rng.bit_generator.state = rng_state
             raise
         try:
             self._run_epochs(X, Y, W, plan, history)

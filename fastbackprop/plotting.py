@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from ._atomic import atomic_write
 from .diagnostics import gradient_stats
 
 __all__ = ["plot_decision_boundary", "plot_history", "plot_gradient_flow", "training_report"]
@@ -269,9 +270,10 @@ def training_report(net, X, y, history, path):
     y : array-like, shape (n_samples,)
     history : History
         As returned by ``Network.fit``.
-    path : str or path-like
-        Where to write the figure; its suffix picks the format (``.png``,
-        ``.pdf``, ``.svg``, ...; PNG without one).
+    path : str, path-like or binary file object
+        Where to write the figure: PDF or SVG for a path ending in ``.pdf``
+        or ``.svg``, PNG otherwise. A path is written atomically (temporary
+        file, then rename), so a failure leaves any earlier file whole.
 
     Returns
     -------
@@ -281,8 +283,10 @@ def training_report(net, X, y, history, path):
     plt = _pyplot()
     X, y = _check_plot_data(X, y, net)
     _check_history(history)
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or path-like; got {type(path).__name__}")
+    if not isinstance(path, (str, os.PathLike)) and not hasattr(path, "write"):
+        raise TypeError(
+            f"path must be a str, path-like or binary file object; got {type(path).__name__}"
+        )
     fig, axes = plt.subplots(2, 2, figsize=(11, 9), layout="constrained")
     try:
         _plot_data(axes[0, 0], X, y)
@@ -293,7 +297,20 @@ def training_report(net, X, y, history, path):
             f"{list(net.layer_sizes)} {net.activations[0] if net.activations else ''} "
             f"network, {net.loss} ({final})"
         )
-        fig.savefig(path, dpi=100)
+        _save_figure(fig, path)
     finally:
         plt.close(fig)
     return path
+
+
+def _save_figure(figure, path, dpi=100):
+    """Write ``figure`` as :func:`training_report` does: PDF or SVG for a
+    path ending in ``.pdf``/``.svg``, PNG otherwise (a file object gets
+    PNG); a path is written atomically."""
+    if hasattr(path, "write"):
+        figure.savefig(path, format="png", dpi=dpi)
+        return
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    image_format = {".pdf": "pdf", ".svg": "svg"}.get(suffix, "png")
+    with atomic_write(path, "wb", durable=False) as stream:
+        figure.savefig(stream, format=image_format, dpi=dpi)

@@ -120,7 +120,10 @@ def test_predict_latency_reports_every_round():
     ("argv", "fragment"),
     [
         (["--repeats", "0"], "--repeats must be at least 1"),
-        (["--json", "no/such/dir/b.json"], "--json no/such/dir/b.json"),
+        (["--json", "no/such/dir/b.json"], "No such directory"),
+        (["--json", ""], "must not be empty"),
+        (["--json", "newdir/"], "Not a file path"),
+        (["--json", "."], "Is a directory"),
         (["--workloads", "huge"], "huge"),
     ],
 )

@@ -427,9 +427,6 @@ def test_callback_list_rejects_non_callbacks():
         (lambda: ModelCheckpoint("ck{.npz"), ValueError, "'ck{.npz' is not a usable format"),
         (lambda: ModelCheckpoint("ck{loss:d}.npz"), ValueError, "not a usable format"),
         (lambda: ModelCheckpoint("ck{0}.npz"), ValueError, "not a usable format"),
-        (lambda: ModelCheckpoint("no/such/dir/ck.npz"), ValueError, "does not exist"),
-        (lambda: CSVLogger("no/such/dir/log.csv"), ValueError, "does not exist"),
-        (lambda: JSONLogger("no/such/dir/log.json"), ValueError, "does not exist"),
         (lambda: CSVLogger(None), TypeError, "path must be a str"),
         (lambda: CSVLogger("p", append="no"), TypeError, "append must be True or False"),
         (lambda: JSONLogger(1.5), TypeError, "path must be a str"),
@@ -443,31 +440,86 @@ def test_bad_arguments_name_the_argument(make, error, match):
         make()
 
 
-def test_a_callback_that_cannot_begin_leaves_fit_without_effect(tmp_path):
+XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 2)
+XOR_Y = np.array([0, 1, 1, 0] * 2)
+
+
+def test_a_path_that_cannot_be_written_stops_fit_before_any_callback_begins(tmp_path):
     # the directory goes away between making the logger and fitting: fit
-    # fails before any epoch, ends the callbacks that began (closing the
-    # first logger's file) and undoes the optimizer it had swapped in
-    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-    y = np.array([0, 1, 1, 0])
+    # fails before any callback begins or any epoch runs, and undoes the
+    # optimizer it had swapped in and the validation split it had drawn
     net = Network([2, 3, 2], seed=0)
-    net.fit(X, y, epochs=2, optimizer="adam", learning_rate=0.01)
+    logged = tmp_path / "a.csv"
+    stopper = EarlyStopping(monitor="loss")
+    net.fit(
+        XOR_X,
+        XOR_Y,
+        epochs=3,
+        optimizer="adam",
+        learning_rate=0.01,
+        callbacks=[CSVLogger(logged), stopper],
+    )
+    log_before, best_epoch = logged.read_text(), stopper.best_epoch
     gone = tmp_path / "gone"
     gone.mkdir()
-    first, second = CSVLogger(tmp_path / "a.csv"), CSVLogger(gone / "b.csv")
+    failing = [CSVLogger(logged), stopper, ModelCheckpoint(gone / "ck.npz"), JSONLogger(gone / "j")]
     gone.rmdir()
     optimizer, state = net.optimizer, net._opt_state.copy()
     counters, params = net._counters.copy(), net._params.copy()
     history = net.history.as_dict()
     with pytest.raises(ValueError, match="does not exist"):
-        net.fit(X, y, epochs=1, optimizer="sgd", learning_rate=0.5, callbacks=[first, second])
+        net.fit(
+            XOR_X,
+            XOR_Y,
+            epochs=1,
+            optimizer="sgd",
+            learning_rate=0.5,
+            validation_split=0.5,
+            callbacks=failing,
+        )
     assert net.optimizer is optimizer and optimizer.learning_rate == 0.01
     np.testing.assert_array_equal(net._opt_state, state)
     np.testing.assert_array_equal(net._counters, counters)
     np.testing.assert_array_equal(net._params, params)
     assert net.history.as_dict() == history
-    assert first._file is None  # ended: its file is closed
-    # and the next fit continues Adam exactly where the first left off
+    assert logged.read_text() == log_before and stopper.best_epoch == best_epoch
+    # and the next fit continues exactly as if the failed one had not happened
     twin = Network([2, 3, 2], seed=0)
-    twin.fit(X, y, epochs=3, optimizer="adam", learning_rate=0.01)
-    net.fit(X, y, epochs=1)
+    twin.fit(XOR_X, XOR_Y, epochs=3, optimizer="adam", learning_rate=0.01)
+    for model in (net, twin):
+        model.fit(XOR_X, XOR_Y, epochs=2, validation_split=0.5)
     np.testing.assert_array_equal(net._params, twin._params)
+
+
+def test_a_callback_that_fails_to_begin_ends_those_begun(tmp_path):
+    class Refuses(Callback):
+        def on_train_begin(self, network):
+            raise RuntimeError("not today")
+
+    logger = CSVLogger(tmp_path / "a.csv")
+    net = Network([2, 3, 2], seed=0)
+    params = net._params.copy()
+    with pytest.raises(RuntimeError, match="not today"):
+        net.fit(XOR_X, XOR_Y, epochs=1, optimizer="adam", callbacks=[logger, Refuses()])
+    assert logger._file is None  # ended: its file is closed
+    assert net.optimizer.name == "sgd" and net._counters.tolist() == [0, 0]
+    np.testing.assert_array_equal(net._params, params)
+
+
+def test_file_callbacks_may_be_made_before_their_directory(tmp_path):
+    out = tmp_path / "out"
+    callbacks = [CSVLogger(out / "l.csv"), JSONLogger(out / "l.json"), ModelCheckpoint(out / "m")]
+    out.mkdir()
+    Network([2, 3, 2], seed=0).fit(XOR_X, XOR_Y, epochs=2, callbacks=callbacks)
+    assert sorted(p.name for p in out.iterdir()) == ["l.csv", "l.json", "m"]
+
+
+@pytest.mark.parametrize("path", ["ck-{tag:s}.npz", "ck-{epoch:03d}-{val_loss:.4f}.npz", "{x}/ck"])
+def test_checkpoint_paths_a_user_metric_could_fill_are_accepted(path):
+    assert ModelCheckpoint(path).path == path
+
+
+def test_a_directory_is_not_a_file_path(tmp_path):
+    for make in (CSVLogger, JSONLogger, ModelCheckpoint):
+        with pytest.raises(ValueError, match="is a directory"):
+            CallbackList([make(tmp_path)]).on_train_begin(None)

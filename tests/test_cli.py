@@ -1,5 +1,6 @@
 """The command line, run as ``python -m fastbackprop`` in a subprocess."""
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -267,9 +268,14 @@ def _train_and_predict(tmp_path, capsys, labels, loss="cross_entropy"):
 
 def test_predictions_print_labels_exactly(tmp_path, capsys):
     big = np.array([1234567, 7654321] * 5)
-    assert set(_train_and_predict(tmp_path, capsys, big)) <= {"1234567", "7654321"}
+    lines = _train_and_predict(tmp_path, capsys, big)
+    assert len(lines) == 10 and set(lines) <= {"1234567", "7654321"}
     words = np.array(["cat", "dog, big"] * 5)  # a comma: the CSV quotes it
-    assert set(_train_and_predict(tmp_path, capsys, words)) <= {"cat", '"dog, big"'}
+    lines = _train_and_predict(tmp_path, capsys, words)
+    assert len(lines) == 10 and set(lines) <= {"cat", '"dog, big"'}
+    column = big[:, None]  # a target stored as a column vector
+    lines = _train_and_predict(tmp_path, capsys, column)
+    assert len(lines) == 10 and set(lines) <= {"1234567", "7654321"}
     outputs = _train_and_predict(tmp_path, capsys, np.linspace(0, 1, 10), loss="mse")
     # every digit of the outputs, not %g's six: they read back exactly
     X, _ = moons(n_samples=10, seed=0)
@@ -277,21 +283,36 @@ def test_predictions_print_labels_exactly(tmp_path, capsys):
     assert [float(line) for line in outputs] == expected.tolist()
 
 
-def test_output_paths_are_checked_before_training(csv_file, tmp_path, capsys):
+def test_output_paths_are_checked_before_training(csv_file, tmp_path, capsys, monkeypatch):
     model = tmp_path / "m.npz"
+    save = ["--save", str(model)]
     cases = [
-        (["--save", str(model), "--plot", str(tmp_path / "no" / "r.png")], "does not exist"),
-        (["--save", str(model), "--plot", str(tmp_path / "r.jpg")], ".png, .pdf, .svg"),
-        (["--save", str(tmp_path / "no" / "m.npz")], "does not exist"),
-        (["--save", str(tmp_path)], "is a directory"),
+        ([*save, "--plot", str(tmp_path / "no" / "r.png")], "No such directory"),
+        ([*save, "--plot", str(tmp_path / "r.jpg")], ".png, .pdf, .svg"),
+        (["--save", str(tmp_path / "no" / "m.npz")], "No such directory"),
+        (["--save", str(tmp_path)], "Is a directory"),
+        (["--save", str(tmp_path / "new") + os.sep], "Not a file path"),
     ]
     for extra, fragment in cases:
         assert main(["train", str(csv_file), "--target", "label", "--epochs", "1", *extra]) == 2
-        _one_error_line(capsys, fragment)
-        assert "Epoch" not in capsys.readouterr().out
-        assert not model.exists()
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], (extra, lines)
+        assert "Epoch" not in captured.out and not model.exists()
     assert main(["demo", "xor", "--plot", str(tmp_path / "no" / "x.png")]) == 2
-    _one_error_line(capsys, "does not exist")
+    _one_error_line(capsys, "No such directory")
+    # without matplotlib, --plot is refused before training, not after
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else real_find_spec(name, *a),
+    )
+    argv = ["train", str(csv_file), "--target", "label", "--epochs", "1", *save]
+    assert main([*argv, "--plot", str(tmp_path / "r.png")]) == 2
+    captured = capsys.readouterr()
+    assert "needs matplotlib" in captured.err and "Epoch" not in captured.out
+    assert not model.exists()
 
 
 def test_a_failed_save_keeps_the_earlier_model(csv_file, tmp_path, capsys, monkeypatch):
@@ -308,6 +329,42 @@ def test_a_failed_save_keeps_the_earlier_model(csv_file, tmp_path, capsys, monke
     _one_error_line(capsys, "No space left")
     assert model.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "m.npz"]  # no temp file left
+
+
+def test_train_save_never_writes_the_model_file_in_place(csv_file, tmp_path, monkeypatch):
+    # every write goes to a temporary file that is then renamed: the model
+    # file itself is never opened for writing (a failed in-place rewrite
+    # once left an earlier model as 11 bytes)
+    real_savez, targets = np.savez, []
+
+    def recording_savez(file, *args, **kwargs):
+        name = getattr(file, "name", file)
+        if isinstance(name, int):  # a stream opened from a descriptor (Linux)
+            name = os.readlink(f"/proc/self/fd/{name}")
+        targets.append(os.path.abspath(name))
+        return real_savez(file, *args, **kwargs)
+
+    monkeypatch.setattr(np, "savez", recording_savez)
+    model = tmp_path / "m.npz"
+    argv = ["train", str(csv_file), "--target", "label", "--epochs", "1", "--save", str(model)]
+    assert main(argv) == 0
+    assert targets and str(model) not in targets
+    assert Network.load(model).n_features == 2
+
+
+def test_predictions_file_of_several_outputs_has_a_column_each(tmp_path, capsys):
+    X, _ = moons(n_samples=8, seed=0)
+    net = Network([2, 3, 2], loss="mse", seed=0)
+    net.save(tmp_path / "m.npz")
+    np.save(tmp_path / "x.npy", X)
+    out = tmp_path / "p.csv"
+    assert (
+        main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "x.npy"), "--out", str(out)]) == 0
+    )
+    lines = out.read_text().splitlines()
+    assert lines[0] == "prediction_0,prediction_1"
+    values = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    np.testing.assert_array_equal(values, net.predict(X))
 
 
 def test_csv_with_a_byte_order_mark(tmp_path, capsys):

@@ -206,6 +206,45 @@ def test_load_non_zip_file_raises_value_error(tmp_path):
         Network.load(path)
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "the file is empty"),
+        (b"this is not a model\n" * 20, "not an .npz archive"),
+    ],
+)
+def test_load_says_what_the_file_is_not(tmp_path, content, reason):
+    # np.load's own message for these suggests allow_pickle=True
+    path = tmp_path / "m.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=reason) as error:
+        Network.load(path)
+    assert "pickle" not in str(error.value)
+
+
+def test_load_refuses_object_arrays_without_unpickling(tmp_path):
+    path = tmp_path / "objects.npz"
+    np.savez(path, payload=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(ValueError, match="object arrays"):
+        Network.load(path)
+
+
+def test_save_errors_name_the_path_not_a_temporary_file(tmp_path):
+    net = Network([2, 3, 1], loss="mse", seed=0)
+    cases = [
+        (tmp_path, IsADirectoryError, "Is a directory"),
+        (str(tmp_path / "new") + "/", IsADirectoryError, "Not a file path"),
+        (tmp_path / "no" / "m.npz", FileNotFoundError, "No such directory"),
+    ]
+    for path, error, words in cases:
+        with pytest.raises(error, match=words) as raised:
+            net.save(path)
+        assert raised.value.filename == os.fspath(path) and ".tmp" not in str(raised.value)
+    with pytest.raises(ValueError, match="must not be empty"):
+        net.save("")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_load_truncated_file_raises_value_error(tmp_path):
     path = tmp_path / "model.npz"
     _trained().save(path)

@@ -1,5 +1,6 @@
 """Plots write real PNGs; the module imports without matplotlib."""
 
+import io
 import subprocess
 import sys
 import textwrap
@@ -85,7 +86,7 @@ def test_failed_plots_leave_no_figure_open(trained, tmp_path):
         (TypeError, "path must be", lambda: plotting.training_report(net, X, y, history, None)),
         (
             FileNotFoundError,
-            "No such file or directory",
+            "No such directory for the file",
             lambda: plotting.training_report(net, X, y, history, tmp_path / "no" / "r.png"),
         ),
     ]
@@ -100,8 +101,17 @@ def test_training_report_format_follows_the_suffix(trained, tmp_path):
     net, X, y, history = trained
     plotting.training_report(net, X, y, history, tmp_path / "report.pdf")
     assert (tmp_path / "report.pdf").read_bytes()[:5] == b"%PDF-"
-    plotting.training_report(net, X, y, history, tmp_path / "report.png")
-    _assert_png(tmp_path / "report.png")
+    assert b"<svg" in plotting.training_report(net, X, y, history, tmp_path / "r.svg").read_bytes()
+    # any other name, or none, is PNG under exactly that name
+    for name in ("report.png", "report", "report.v2"):
+        assert plotting.training_report(net, X, y, history, tmp_path / name) == tmp_path / name
+        _assert_png(tmp_path / name)
+    stream = io.BytesIO()
+    plotting.training_report(net, X, y, history, stream)
+    assert stream.getvalue()[:8] == PNG_MAGIC
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["report.pdf", "r.svg", "report.png", "report", "report.v2"]
+    )
 
 
 def test_history_loss_is_log_scale(trained, tmp_path):
