@@ -551,9 +551,15 @@ class Network:
         callback_list = CallbackList(callbacks)
         if progress:
             callback_list = CallbackList([*callback_list.callbacks, ProgressBar(epochs)])
+        # only a user's own callback can add names to the logs
+        builtin_only = all(
+            type(callback).__module__ == "fastbackprop.callbacks"
+            for callback in callback_list.callbacks
+        )
         self._check_monitors(
             [*callback_list.monitored_metrics(), *schedule.monitored_metrics()],
             validated=validation is not None or validation_split is not None,
+            builtin_only=builtin_only,
         )
         # the split below draws from the network's generator: a failed fit
         # leaves it as it was
@@ -609,13 +615,23 @@ class Network:
             callback_list.on_train_end()
         return history
 
-    def _check_monitors(self, metrics, validated):
-        """Refuse, before any training, a metric of fit's own that no
-        epoch's logs will hold: ``val_loss`` or ``val_accuracy`` without
-        validation data, or an accuracy of a regression. Other names may
-        come from a user's callback that adds to the logs, so they are
-        checked as the logs arrive."""
+    def _check_monitors(self, metrics, validated, builtin_only):
+        """Refuse, before any training, a metric that no epoch's logs will
+        hold: ``val_loss`` or ``val_accuracy`` without validation data, an
+        accuracy of a regression, and, when every callback is one of the
+        library's (``builtin_only``), any name fit does not log (a typo such
+        as ``"los"``). A user's own callback may add names to the logs, so
+        with one present other names are checked as the logs arrive."""
+        logged = ["loss", "learning_rate"]
+        if self.loss != "mse":
+            logged.append("accuracy")
+        if validated:
+            logged += ["val_loss", "val_accuracy"] if self.loss != "mse" else ["val_loss"]
         for metric in metrics:
+            if builtin_only and metric not in logged + ["accuracy", "val_loss", "val_accuracy"]:
+                raise ValueError(
+                    f"monitor={metric!r} is not a metric fit logs; it logs: {', '.join(logged)}"
+                )
             if metric in ("val_loss", "val_accuracy") and not validated:
                 raise ValueError(
                     f"monitor={metric!r} needs validation data: pass validation_data "

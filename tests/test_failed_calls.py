@@ -314,3 +314,21 @@ def test_an_interrupted_partial_fit_keeps_the_blocks_done(monkeypatch):
         net.partial_fit(X, y, batch_size=1024)
     assert int(net._counters[0]) == STREAM_BLOCK // 1024  # the first block's steps
     assert net.history.epochs == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(callbacks=[EarlyStopping(monitor="los")]),
+        dict(callbacks=[ModelCheckpoint("unused.npz", monitor="val_los", save_best_only=True)]),
+        dict(lr_schedule=ReduceLROnPlateau(monitor="lr")),
+    ],
+    ids=["early-stopping", "best-checkpoint", "plateau"],
+)
+def test_a_monitor_that_fit_never_logs_is_refused_before_training(kwargs):
+    X, y = _problem()
+    net = _net()
+    before = _state(net)
+    with pytest.raises(ValueError, match="is not a metric fit logs; it logs: loss, learning_rate"):
+        net.fit(X, y, epochs=3, validation_split=0.25, **kwargs)
+    assert_unchanged(net, before)
