@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 
 
 @contextlib.contextmanager
@@ -18,12 +19,24 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None, durable: b
     A new file gets the permissions of any new file (0o666 less the umask),
     where ``tempfile.mkstemp`` would give 0o600 and leave a saved model
     unreadable to the user's other accounts and services; a replaced file
-    keeps its own.
+    keeps its own, and a read-only one is refused (``PermissionError``) as
+    an ``open`` would. A symbolic link is written through: its target is
+    replaced, the link stays. A target that is not a regular file (a device
+    such as ``/dev/stdout``, a FIFO) cannot be replaced, so it is written
+    directly. The rename needs write permission on the directory.
     """
     path = os.fspath(path)
     if not isinstance(path, str):
         raise TypeError(f"path must be a text path; got {path!r}")
     check_target(path)
+    path = os.path.realpath(path) if os.path.islink(path) else path
+    if os.path.exists(path):
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            with open(path, mode, encoding=encoding) as stream:
+                yield stream
+            return
+        if not os.access(path, os.W_OK):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
     directory = os.path.dirname(os.path.abspath(path))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     # a short stem: the full name plus a suffix could pass the name limit
@@ -64,7 +77,9 @@ def check_target(path: str) -> None:
         raise IsADirectoryError(errno.EISDIR, "Not a file path", path)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
-    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+    # the directory as written, not normalised: "missing/../m.npz" has no
+    # directory to open it in, though abspath would make it "./m.npz"
+    if not os.path.isdir(os.path.dirname(path) or os.curdir):
         raise FileNotFoundError(errno.ENOENT, "No such directory for the file", path)
 
 

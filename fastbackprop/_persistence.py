@@ -88,7 +88,7 @@ def load(path, network_class):
         # allow_pickle=True, for an empty one it says nothing
         if isinstance(error, EOFError):
             reason = "the file is empty"
-        elif "pickle" in str(error):
+        elif isinstance(error, ValueError) and "pickle" in str(error):
             reason = "not an .npz archive"
         else:
             reason = str(error)
@@ -97,7 +97,7 @@ def load(path, network_class):
         with archive:
             data = {key: archive[key] for key in archive.files}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
-        if "pickle" in str(error):
+        if isinstance(error, ValueError) and "pickle" in str(error):
             reason = "it holds object arrays, which load only with pickle, never used here"
         else:
             reason = str(error)

@@ -129,6 +129,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             check_target(args.json)
         except (OSError, ValueError) as error:
             parser.error(f"--json {args.json!r}: {getattr(error, 'strerror', None) or error}")
+        if not os.access(os.path.dirname(args.json) or os.curdir, os.W_OK):
+            parser.error(f"--json {args.json!r}: cannot write in its directory")
     if args.quick:
         args.repeats = 1
     return args

@@ -41,12 +41,14 @@ def _check_path(path, argument: str = "path") -> str:
 
 def _check_writable(path, argument: str = "path"):
     """Refuse a file path that cannot be written: its directory is missing,
-    or it is a directory. ``CallbackList`` runs this for every file
-    callback before it begins any, so the mistake shows before the first
-    epoch and before any log file is opened. Placeholders
-    (``"run{epoch}/ck.npz"``) leave what they touch to the save itself."""
-    directory, name = os.path.split(os.path.abspath(path))
-    if "{" not in directory and not os.path.isdir(directory):
+    or it is a directory. The file callbacks run this when training begins
+    (a callback before them may have made the directory), so the mistake
+    shows before the first epoch; none of them opens its file before the
+    first epoch ends. Placeholders (``"run{epoch}/ck.npz"``) leave what
+    they touch to the save itself."""
+    # the directory as written: "missing/../log.csv" has none to open it in
+    directory, name = os.path.split(path)
+    if "{" not in directory and not os.path.isdir(directory or os.curdir):
         raise ValueError(f"{argument} {path!r}: the directory {directory!r} does not exist")
     if "{" not in name and (os.path.isdir(path) or path.endswith(("/", os.sep))):
         raise ValueError(f"{argument} {path!r} is a directory, not a file path")
@@ -205,13 +207,7 @@ class CallbackList(Callback):
         return len(self.callbacks)
 
     def on_train_begin(self, network):
-        # first every check, so a bad path is found before any callback has
-        # begun (a CSVLogger truncates its file when it begins); then, if
-        # one fails to begin, those begun end (closing their files)
-        for callback in self.callbacks:
-            check = getattr(callback, "_check_ready", None)
-            if check is not None:
-                check()
+        # if one fails to begin, those begun end (closing any files)
         begun = []
         try:
             for callback in self.callbacks:
@@ -379,10 +375,8 @@ class ModelCheckpoint(Callback):
     def monitored_metrics(self):
         return (self.monitor,) if self.save_best_only else ()
 
-    def _check_ready(self):
-        _check_writable(self.path)
-
     def on_train_begin(self, network):
+        _check_writable(self.path)
         self._monitor.reset()
         self._network = network
         self.last_saved = None
@@ -438,7 +432,8 @@ class CSVLogger(Callback):
     -----
     The columns are fixed by the first epoch's logs; a key missing from a
     later epoch is written as ``NA``. The file is flushed after every row, so
-    it can be read while training runs.
+    it can be read while training runs. It is opened when the first epoch
+    ends, so a fit that fails before then leaves an existing file as it was.
     """
 
     def __init__(self, path, append=False):
@@ -449,11 +444,11 @@ class CSVLogger(Callback):
         self._keys = None
         self._header_written = False
 
-    def _check_ready(self):
-        _check_writable(self.path)
-
     def on_train_begin(self, network):
-        self._open()
+        # the file is opened (and, without append, emptied) when the first
+        # epoch ends: a fit that fails to start leaves it as it was
+        _check_writable(self.path)
+        self.on_train_end()
 
     def _open(self):
         self.on_train_end()
@@ -510,10 +505,8 @@ class JSONLogger(Callback):
         self.path = _check_path(path)
         self.records = []
 
-    def _check_ready(self):
-        _check_writable(self.path)
-
     def on_train_begin(self, network):
+        _check_writable(self.path)
         self.records = []
 
     def on_epoch_end(self, epoch, logs):

@@ -35,6 +35,7 @@ USER_ERRORS = (
     ImportError,
     FloatingPointError,
     zipfile.BadZipFile,
+    csv.Error,  # a malformed CSV, e.g. a field past the csv module's size limit
 )
 #: keys the CLI adds to a saved model, next to the network's own
 META_PREFIX = "cli_"
@@ -235,7 +236,8 @@ def _np_load(path, kind):
         raise CLIError(f"{path}: the file is empty") from None
     except (ValueError, OSError, zipfile.BadZipFile) as error:
         # np.load suggests allow_pickle for any file it cannot parse
-        reason = "not in NumPy's format" if "pickle" in str(error) else str(error)
+        unparsed = isinstance(error, ValueError) and "pickle" in str(error)
+        reason = "not in NumPy's format" if unparsed else str(error)
         raise CLIError(f"{path}: not a readable {kind} file ({reason})") from None
     if isinstance(loaded, np.lib.npyio.NpzFile) != (kind == ".npz"):
         if isinstance(loaded, np.lib.npyio.NpzFile):
@@ -454,7 +456,10 @@ def _cmd_predict(args) -> int:
     X = load_features(args.data, net.n_features, None if target is None else str(target))
     predictions = net.predict(X)
     if "classes" in meta:
-        predictions = meta["classes"][predictions]
+        classes = meta["classes"]
+        if classes.dtype.kind == "f":  # whole numbers, as older versions stored them
+            classes = classes.astype(np.int64)
+        predictions = classes[predictions]
     rows = np.asarray(predictions).reshape(len(X), -1)  # mse with several outputs: a row each
     # str() of a NumPy scalar is exact: a label as stored, an output's
     # shortest round-trip digits (not "%g"'s six, which turned 1234567 into

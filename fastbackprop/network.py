@@ -526,7 +526,6 @@ class Network:
         else:  # a learning_rate given here replaces the current one
             self.optimizer.check(learning_rate)
         schedule = get_schedule(lr_schedule, epochs=max(epochs, 1))
-        schedule.reset()
         if class_weight is not None:
             with np.errstate(over="ignore"):
                 W = W * class_weight_per_row(class_weight, Y, self.loss)[:, None].astype(self.dtype)
@@ -608,6 +607,8 @@ class Network:
                 self._opt_state[:] = old_state
             self._rng.bit_generator.state = rng_state
             raise
+        # a user's plateau schedule starts afresh, but only for a fit that runs
+        schedule.reset()
         try:
             self._run_epochs(X, Y, W, plan, history)
         finally:

@@ -444,46 +444,48 @@ XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] * 2)
 XOR_Y = np.array([0, 1, 1, 0] * 2)
 
 
-def test_a_path_that_cannot_be_written_stops_fit_before_any_callback_begins(tmp_path):
-    # the directory goes away between making the logger and fitting: fit
-    # fails before any callback begins or any epoch runs, and undoes the
-    # optimizer it had swapped in and the validation split it had drawn
+def test_a_path_that_cannot_be_written_stops_fit_before_any_epoch(tmp_path):
+    # the directory goes away between making the callbacks and fitting: fit
+    # fails before any epoch, leaves the earlier log file as it was (a
+    # CSVLogger opens its file only when the first epoch ends), and undoes
+    # the optimizer it had swapped in and the validation split it had drawn
     net = Network([2, 3, 2], seed=0)
     logged = tmp_path / "a.csv"
-    stopper = EarlyStopping(monitor="loss")
     net.fit(
-        XOR_X,
-        XOR_Y,
-        epochs=3,
-        optimizer="adam",
-        learning_rate=0.01,
-        callbacks=[CSVLogger(logged), stopper],
+        XOR_X, XOR_Y, epochs=3, optimizer="adam", learning_rate=0.01, callbacks=[CSVLogger(logged)]
     )
-    log_before, best_epoch = logged.read_text(), stopper.best_epoch
+    log_before = logged.read_text()
     gone = tmp_path / "gone"
     gone.mkdir()
-    failing = [CSVLogger(logged), stopper, ModelCheckpoint(gone / "ck.npz"), JSONLogger(gone / "j")]
-    gone.rmdir()
-    optimizer, state = net.optimizer, net._opt_state.copy()
-    counters, params = net._counters.copy(), net._params.copy()
-    history = net.history.as_dict()
-    with pytest.raises(ValueError, match="does not exist"):
-        net.fit(
-            XOR_X,
-            XOR_Y,
-            epochs=1,
-            optimizer="sgd",
-            learning_rate=0.5,
-            validation_split=0.5,
-            callbacks=failing,
-        )
-    assert net.optimizer is optimizer and optimizer.learning_rate == 0.01
-    np.testing.assert_array_equal(net._opt_state, state)
-    np.testing.assert_array_equal(net._counters, counters)
-    np.testing.assert_array_equal(net._params, params)
-    assert net.history.as_dict() == history
-    assert logged.read_text() == log_before and stopper.best_epoch == best_epoch
-    # and the next fit continues exactly as if the failed one had not happened
+    for bad in (
+        ModelCheckpoint(gone / "ck.npz"),
+        JSONLogger(gone / "j"),
+        CSVLogger(str(gone / ".." / "b.csv")),
+    ):  # "gone/../b.csv" has no directory
+        optimizer, state = net.optimizer, net._opt_state.copy()
+        counters, params = net._counters.copy(), net._params.copy()
+        history = net.history.as_dict()
+        gone.rmdir()
+        nested = CallbackList([bad])  # a list inside the list is begun in order too
+        with pytest.raises(ValueError, match="does not exist"):
+            net.fit(
+                XOR_X,
+                XOR_Y,
+                epochs=1,
+                optimizer="sgd",
+                learning_rate=0.5,
+                validation_split=0.5,
+                callbacks=[CSVLogger(logged), nested],
+            )
+        gone.mkdir()
+        assert net.optimizer is optimizer and optimizer.learning_rate == 0.01
+        np.testing.assert_array_equal(net._opt_state, state)
+        np.testing.assert_array_equal(net._counters, counters)
+        np.testing.assert_array_equal(net._params, params)
+        assert net.history.as_dict() == history
+        assert logged.read_text() == log_before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "gone"]
+    # and the next fit continues exactly as if the failed ones had not happened
     twin = Network([2, 3, 2], seed=0)
     twin.fit(XOR_X, XOR_Y, epochs=3, optimizer="adam", learning_rate=0.01)
     for model in (net, twin):
@@ -496,14 +498,30 @@ def test_a_callback_that_fails_to_begin_ends_those_begun(tmp_path):
         def on_train_begin(self, network):
             raise RuntimeError("not today")
 
-    logger = CSVLogger(tmp_path / "a.csv")
     net = Network([2, 3, 2], seed=0)
-    params = net._params.copy()
+    net.fit(XOR_X, XOR_Y, epochs=2, optimizer="rmsprop", learning_rate=0.01)
+    state, counters, params = net._opt_state.copy(), net._counters.copy(), net._params.copy()
+    (tmp_path / "a.csv").write_text("kept\n")
+    logger = CSVLogger(tmp_path / "a.csv")
     with pytest.raises(RuntimeError, match="not today"):
         net.fit(XOR_X, XOR_Y, epochs=1, optimizer="adam", callbacks=[logger, Refuses()])
-    assert logger._file is None  # ended: its file is closed
-    assert net.optimizer.name == "sgd" and net._counters.tolist() == [0, 0]
+    assert logger._file is None and (tmp_path / "a.csv").read_text() == "kept\n"
+    assert net.optimizer.name == "rmsprop"
+    np.testing.assert_array_equal(net._opt_state, state)
+    np.testing.assert_array_equal(net._counters, counters)
     np.testing.assert_array_equal(net._params, params)
+
+
+def test_a_callback_may_make_the_directory_a_later_one_logs_into(tmp_path):
+    run_dir = tmp_path / "run1"
+
+    class MakesRunDir(Callback):
+        def on_train_begin(self, network):
+            run_dir.mkdir()
+
+    callbacks = [MakesRunDir(), CSVLogger(run_dir / "log.csv"), ModelCheckpoint(run_dir / "m")]
+    Network([2, 3, 2], seed=0).fit(XOR_X, XOR_Y, epochs=2, callbacks=callbacks)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["log.csv", "m"]
 
 
 def test_file_callbacks_may_be_made_before_their_directory(tmp_path):

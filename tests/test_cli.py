@@ -331,6 +331,7 @@ def test_a_failed_save_keeps_the_earlier_model(csv_file, tmp_path, capsys, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "m.npz"]  # no temp file left
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names open files through /proc")
 def test_train_save_never_writes_the_model_file_in_place(csv_file, tmp_path, monkeypatch):
     # every write goes to a temporary file that is then renamed: the model
     # file itself is never opened for writing (a failed in-place rewrite
@@ -386,3 +387,37 @@ def test_a_model_from_npz_keeps_a_csv_column_named_y(tmp_path, capsys):
     capsys.readouterr()
     assert main(["predict", model, str(tmp_path / "x.csv")]) == 0  # both columns are features
     assert len(capsys.readouterr().out.splitlines()) == 10
+
+
+def test_models_with_whole_float_classes_print_integers(tmp_path, capsys):
+    # earlier versions stored a CSV's classes as floats, [3.0, 7.0]
+    from fastbackprop.cli import save_model
+
+    X, _ = moons(n_samples=6, seed=0)
+    net = Network([2, 3, 2], seed=0)
+    save_model(net, tmp_path / "m.npz", {"classes": np.array([3.0, 7.0])})
+    np.save(tmp_path / "x.npy", X)
+    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "x.npy")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and set(lines) <= {"3", "7"}
+
+
+def test_a_malformed_csv_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "big.csv").write_text("a,b\n" + "1," + "9" * 200_000 + "\n")
+    assert main(["train", str(tmp_path / "big.csv"), "--target", "b"]) == 2
+    _one_error_line(capsys, "field larger than field limit")
+
+
+def test_predict_writes_through_a_symbolic_link(tmp_path, capsys):
+    X, _ = moons(n_samples=4, seed=0)
+    Network([2, 3, 2], seed=0).save(tmp_path / "m.npz")
+    np.save(tmp_path / "x.npy", X)
+    (tmp_path / "real.csv").write_text("old\n")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "real.csv")
+    argv = ["predict", str(tmp_path / "m.npz"), str(tmp_path / "x.npy")]
+    assert main([*argv, "--out", str(tmp_path / "link.csv")]) == 0
+    assert (tmp_path / "link.csv").is_symlink()
+    assert (tmp_path / "real.csv").read_text().splitlines()[0] == "prediction"
+    # a target that is not a regular file is written, not replaced
+    assert main([*argv, "--out", os.devnull]) == 0
+    assert not os.path.isfile(os.devnull)

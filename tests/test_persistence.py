@@ -222,6 +222,22 @@ def test_load_says_what_the_file_is_not(tmp_path, content, reason):
     assert "pickle" not in str(error.value)
 
 
+def test_load_of_a_directory_says_so(tmp_path):
+    # a path that merely contains "pickle" is not taken for np.load's hint
+    (tmp_path / "pickles" / "m.npz").mkdir(parents=True)
+    with pytest.raises(ValueError, match="Is a directory"):
+        Network.load(tmp_path / "pickles" / "m.npz")
+
+
+def test_save_through_a_symbolic_link_keeps_the_link(tmp_path):
+    net = Network([2, 3, 1], loss="mse", seed=0)
+    (tmp_path / "real.npz").write_bytes(b"old")
+    (tmp_path / "link.npz").symlink_to(tmp_path / "real.npz")
+    net.save(tmp_path / "link.npz")
+    assert (tmp_path / "link.npz").is_symlink()
+    np.testing.assert_array_equal(Network.load(tmp_path / "real.npz")._params, net._params)
+
+
 def test_load_refuses_object_arrays_without_unpickling(tmp_path):
     path = tmp_path / "objects.npz"
     np.savez(path, payload=np.array([{"x": 1}], dtype=object))
