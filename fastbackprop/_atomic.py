@@ -21,22 +21,28 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None, durable: b
     unreadable to the user's other accounts and services; a replaced file
     keeps its own, and a read-only one is refused (``PermissionError``) as
     an ``open`` would. A symbolic link is written through: its target is
-    replaced, the link stays. A target that is not a regular file (a device
-    such as ``/dev/stdout``, a FIFO) cannot be replaced, so it is written
-    directly. The rename needs write permission on the directory.
+    replaced, the link stays. A stream target (see :func:`is_stream`) is
+    written directly, appending, as nothing can replace it. The rename
+    needs write permission on the directory. Errors name ``path`` as given.
     """
     path = os.fspath(path)
     if not isinstance(path, str):
         raise TypeError(f"path must be a text path; got {path!r}")
     check_target(path)
-    path = os.path.realpath(path) if os.path.islink(path) else path
-    if os.path.exists(path):
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            with open(path, mode, encoding=encoding) as stream:
-                yield stream
-            return
-        if not os.access(path, os.W_OK):
-            raise PermissionError(errno.EACCES, "Permission denied", path)
+    if is_stream(path):
+        # append: "w" on /dev/stdout redirected to a file would empty it
+        with open(path, mode.replace("w", "a"), encoding=encoding) as stream:
+            yield stream
+        return
+    given = path
+    if os.path.islink(path):
+        path = os.path.realpath(path)
+        try:
+            check_target(path)
+        except OSError as error:
+            raise _about(error, given) from None
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, "Permission denied", given)
     directory = os.path.dirname(os.path.abspath(path))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     # a short stem: the full name plus a suffix could pass the name limit
@@ -49,7 +55,7 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None, durable: b
         except FileExistsError:  # a name already taken: draw another
             continue
         except OSError as error:  # no permission, read-only disk: say so of path
-            raise _about(error, path) from None
+            raise _about(error, given) from None
     try:
         with os.fdopen(handle, mode, encoding=encoding) as stream:
             with contextlib.suppress(FileNotFoundError):
@@ -61,11 +67,25 @@ def atomic_write(path, mode: str = "wb", encoding: str | None = None, durable: b
         try:
             os.replace(temp, path)
         except OSError as error:
-            raise _about(error, path) from None
+            raise _about(error, given) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
+
+
+def is_stream(path: str) -> bool:
+    """Whether ``path`` is a stream to write into rather than a file to
+    replace: an existing target that is not a regular file (a device, a
+    FIFO, a terminal), or a link into ``/proc`` such as ``/dev/stdout``,
+    which reaches whatever the process's descriptor is, a pipe or a file
+    opened for appending."""
+    if os.path.islink(path) and os.readlink(path).startswith("/proc/"):
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # nothing there yet (or a dangling link): a new file
+        return False
 
 
 def check_target(path: str) -> None:

@@ -232,6 +232,18 @@ class CallbackList(Callback):
     def monitored_metrics(self):
         return tuple(metric for c in self.callbacks for metric in c.monitored_metrics())
 
+    def has_foreign_callbacks(self) -> bool:
+        """Whether any callback, in nested lists too, is not one of this
+        module's own classes (a user's, or a subclass of one of these):
+        only such a callback can add names to the epoch logs."""
+        for callback in self.callbacks:
+            if isinstance(callback, CallbackList):
+                if callback.has_foreign_callbacks():
+                    return True
+            elif type(callback).__module__ != __name__:
+                return True
+        return False
+
 
 class EarlyStopping(Callback):
     """Stop training when a monitored metric stops improving.

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import __version__, _persistence, datasets
-from ._atomic import atomic_write, check_target
+from ._atomic import atomic_write, check_target, is_stream
 from ._blas_provider import provider as blas_provider
 from .network import Network
 
@@ -149,7 +149,8 @@ def _check_output(path, option, suffixes=None):
     except (OSError, ValueError) as error:
         raise CLIError(f"{option} {path!r}: {getattr(error, 'strerror', None) or error}") from None
     directory = os.path.dirname(os.path.abspath(path))
-    if not os.access(directory, os.W_OK):
+    if not is_stream(path) and not os.access(directory, os.W_OK):
+        # a file is written beside and renamed; a stream (/dev/stdout) is not
         raise CLIError(f"{option} {path}: cannot write in {directory}")
     suffix = os.path.splitext(path)[1].lower()
     if suffixes is not None and suffix not in suffixes:
@@ -457,8 +458,10 @@ def _cmd_predict(args) -> int:
     predictions = net.predict(X)
     if "classes" in meta:
         classes = meta["classes"]
-        if classes.dtype.kind == "f":  # whole numbers, as older versions stored them
-            classes = classes.astype(np.int64)
+        # older versions stored a CSV's classes as floats: print 3.0 as 3
+        if classes.dtype.kind == "f" and np.isfinite(classes).all():
+            if (classes == np.round(classes)).all() and (np.abs(classes) < 2**53).all():
+                classes = classes.astype(np.int64)
         predictions = classes[predictions]
     rows = np.asarray(predictions).reshape(len(X), -1)  # mse with several outputs: a row each
     # str() of a NumPy scalar is exact: a label as stored, an output's

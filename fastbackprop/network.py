@@ -550,11 +550,7 @@ class Network:
         callback_list = CallbackList(callbacks)
         if progress:
             callback_list = CallbackList([*callback_list.callbacks, ProgressBar(epochs)])
-        # only a user's own callback can add names to the logs
-        builtin_only = all(
-            type(callback).__module__ == "fastbackprop.callbacks"
-            for callback in callback_list.callbacks
-        )
+        builtin_only = not callback_list.has_foreign_callbacks()
         self._check_monitors(
             [*callback_list.monitored_metrics(), *schedule.monitored_metrics()],
             validated=validation is not None or validation_split is not None,
@@ -607,7 +603,8 @@ class Network:
                 self._opt_state[:] = old_state
             self._rng.bit_generator.state = rng_state
             raise
-        # a user's plateau schedule starts afresh, but only for a fit that runs
+        # a user's plateau schedule starts afresh, but not for a fit that
+        # failed before it began
         schedule.reset()
         try:
             self._run_epochs(X, Y, W, plan, history)

@@ -3,8 +3,10 @@
 import importlib.util
 import os
 import re
+import stat
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -400,6 +402,11 @@ def test_models_with_whole_float_classes_print_integers(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "x.npy")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 6 and set(lines) <= {"3", "7"}
+    # fractional classes (older versions accepted them) print as they are
+    save_model(net, tmp_path / "f.npz", {"classes": np.array([0.5, 1.5])})
+    assert main(["predict", str(tmp_path / "f.npz"), str(tmp_path / "x.npy")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and set(lines) <= {"0.5", "1.5"}
 
 
 def test_a_malformed_csv_is_a_one_line_error(tmp_path, capsys):
@@ -418,6 +425,38 @@ def test_predict_writes_through_a_symbolic_link(tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "link.csv")]) == 0
     assert (tmp_path / "link.csv").is_symlink()
     assert (tmp_path / "real.csv").read_text().splitlines()[0] == "prediction"
-    # a target that is not a regular file is written, not replaced
-    assert main([*argv, "--out", os.devnull]) == 0
-    assert not os.path.isfile(os.devnull)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_predict_writes_into_a_fifo_without_replacing_it(tmp_path, capsys):
+    X, _ = moons(n_samples=4, seed=0)
+    Network([2, 3, 2], seed=0).save(tmp_path / "m.npz")
+    np.save(tmp_path / "x.npy", X)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    argv = ["predict", str(tmp_path / "m.npz"), str(tmp_path / "x.npy"), "--out", str(fifo)]
+    assert main(argv) == 0
+    reader.join(timeout=60)
+    assert received and received[0].splitlines()[0] == "prediction"
+    assert len(received[0].splitlines()) == 5 and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_predict_to_a_link_into_proc_appends_like_dev_stdout(tmp_path, capsys):
+    # /dev/stdout is such a link; here the descriptor is a file opened for
+    # appending, as with "fastbackprop predict ... --out /dev/stdout >> log"
+    X, _ = moons(n_samples=4, seed=0)
+    Network([2, 3, 2], seed=0).save(tmp_path / "m.npz")
+    np.save(tmp_path / "x.npy", X)
+    log = tmp_path / "log.csv"
+    log.write_text("earlier line\n")
+    with open(log, "a") as handle:
+        link = tmp_path / "stdout"
+        link.symlink_to(f"/proc/self/fd/{handle.fileno()}")
+        argv = ["predict", str(tmp_path / "m.npz"), str(tmp_path / "x.npy"), "--out", str(link)]
+        assert main(argv) == 0
+    lines = log.read_text().splitlines()
+    assert lines[:2] == ["earlier line", "prediction"] and len(lines) == 6

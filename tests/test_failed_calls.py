@@ -10,7 +10,7 @@ import pytest
 from conftest import make_targets
 
 from fastbackprop import Network
-from fastbackprop.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from fastbackprop.callbacks import Callback, CallbackList, EarlyStopping, ModelCheckpoint
 from fastbackprop.network import STREAM_BLOCK
 from fastbackprop.optim import SGD, Adam
 from fastbackprop.schedules import ReduceLROnPlateau
@@ -332,3 +332,25 @@ def test_a_monitor_that_fit_never_logs_is_refused_before_training(kwargs):
     with pytest.raises(ValueError, match="is not a metric fit logs; it logs: loss, learning_rate"):
         net.fit(X, y, epochs=3, validation_split=0.25, **kwargs)
     assert_unchanged(net, before)
+
+
+def test_a_metric_logged_by_a_callback_in_a_nested_list_may_be_monitored():
+    class AddsF1(Callback):
+        def on_epoch_end(self, epoch, logs):
+            logs["f1"] = float(epoch)  # improves every epoch in max mode
+
+    X, y = _problem()
+    stopper = EarlyStopping(monitor="f1", mode="max", patience=0)
+    history = _net().fit(X, y, epochs=3, callbacks=[CallbackList([AddsF1()]), stopper])
+    assert len(history.loss) == 3 and stopper.best_epoch == 3
+
+
+def test_a_failed_fit_keeps_a_plateau_schedules_state():
+    X, y = _problem()
+    net = _net()
+    plateau = ReduceLROnPlateau(monitor="loss", patience=0, factor=0.5)
+    net.fit(X, y, epochs=4, learning_rate=0.05, lr_schedule=plateau)
+    state = dict(vars(plateau))
+    with pytest.raises(TypeError, match="validation_data"):
+        net.fit(X, y, epochs=1, lr_schedule=plateau, validation_data=X)
+    assert vars(plateau) == state
