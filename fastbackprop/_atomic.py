@@ -103,6 +103,16 @@ def check_target(path: str) -> None:
         raise FileNotFoundError(errno.ENOENT, "No such directory for the file", path)
 
 
+def check_writable(path: str) -> None:
+    """:func:`check_target`, and for a file (not a stream) write permission
+    on its directory, which the rename needs: the checks a command runs on
+    an output path before any work."""
+    check_target(path)
+    directory = os.path.dirname(path) or os.curdir
+    if not is_stream(path) and not os.access(directory, os.W_OK):
+        raise PermissionError(errno.EACCES, "Cannot write in the file's directory", path)
+
+
 def _about(error: OSError, path: str) -> OSError:
     """The same kind of error, about ``path`` instead of the temporary file."""
     return type(error)(error.errno, error.strerror, path)

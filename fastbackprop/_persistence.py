@@ -84,23 +84,14 @@ def load(path, network_class):
     except FileNotFoundError:
         raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
-        # np.load's own words can mislead here: for a text file it suggests
-        # allow_pickle=True, for an empty one it says nothing
-        if isinstance(error, EOFError):
-            reason = "the file is empty"
-        elif isinstance(error, ValueError) and "pickle" in str(error):
-            reason = "not an .npz archive"
-        else:
-            reason = str(error)
+        reason = describe_load_error(error, "not an .npz archive")
         raise ValueError(f"{path} is not a readable fastbackprop model file ({reason})") from None
     try:
         with archive:
             data = {key: archive[key] for key in archive.files}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
-        if isinstance(error, ValueError) and "pickle" in str(error):
-            reason = "it holds object arrays, which load only with pickle, never used here"
-        else:
-            reason = str(error)
+        pickled = "it holds object arrays, which load only with pickle, never used here"
+        reason = describe_load_error(error, pickled)
         raise ValueError(f"{path} is not a readable fastbackprop model file ({reason})") from None
     missing = [key for key in _REQUIRED if key not in data]
     if missing or str(data.get("format", "")) != FORMAT:
@@ -149,6 +140,18 @@ def load(path, network_class):
     net._counters[:] = data["counters"]
     net._dropout_seed = int(data["dropout_seed"])
     return net
+
+
+def describe_load_error(error: BaseException, pickled: str) -> str:
+    """``np.load``'s failure in words a user can act on. Its own can mislead:
+    for an empty file it says nothing useful, and for any file it cannot
+    parse (or an object array) it suggests ``allow_pickle=True``, which is
+    never the fix here; ``pickled`` says what such a file is instead."""
+    if isinstance(error, EOFError):
+        return "the file is empty"
+    if isinstance(error, ValueError) and "pickle" in str(error):
+        return pickled
+    return str(error)
 
 
 def _check_shape(path, name, stored, expected):

@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from . import _peers
-from ._atomic import atomic_write, check_target, is_stream
+from ._atomic import atomic_write, check_writable
 from ._blas_provider import provider as blas_provider
 from .network import Network
 from .optim import OPTIMIZERS
@@ -126,13 +126,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--repeats must be at least 1")
     if args.json is not None:  # found now, not after minutes of timing
         try:
-            check_target(args.json)
+            check_writable(args.json)
         except (OSError, ValueError) as error:
             parser.error(f"--json {args.json!r}: {getattr(error, 'strerror', None) or error}")
-        if not is_stream(args.json) and not os.access(
-            os.path.dirname(args.json) or os.curdir, os.W_OK
-        ):
-            parser.error(f"--json {args.json!r}: cannot write in its directory")
     if args.quick:
         args.repeats = 1
     return args

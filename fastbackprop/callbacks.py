@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 from . import _validation as v
-from ._atomic import atomic_write
+from ._atomic import atomic_write, check_target
 
 MODES = ("auto", "min", "max")
 
@@ -40,18 +40,23 @@ def _check_path(path, argument: str = "path") -> str:
 
 
 def _check_writable(path, argument: str = "path"):
-    """Refuse a file path that cannot be written: its directory is missing,
-    or it is a directory. The file callbacks run this when training begins
-    (a callback before them may have made the directory), so the mistake
-    shows before the first epoch; none of them opens its file before the
-    first epoch ends. Placeholders (``"run{epoch}/ck.npz"``) leave what
-    they touch to the save itself."""
-    # the directory as written: "missing/../log.csv" has none to open it in
+    """Refuse a file path that cannot be written (``_atomic.check_target``:
+    its directory is missing, or it is a directory). The file callbacks run
+    this when training begins (a callback before them may have made the
+    directory), so the mistake shows before the first epoch; none of them
+    opens its file before the first epoch ends. Placeholders
+    (``"run{epoch}/ck.npz"``) leave what they touch to the save itself."""
     directory, name = os.path.split(path)
-    if "{" not in directory and not os.path.isdir(directory or os.curdir):
-        raise ValueError(f"{argument} {path!r}: the directory {directory!r} does not exist")
-    if "{" not in name and (os.path.isdir(path) or path.endswith(("/", os.sep))):
-        raise ValueError(f"{argument} {path!r} is a directory, not a file path")
+    if "{" in directory:
+        return
+    try:  # a placeholder in the name: only the directory can be checked
+        check_target(path if "{" not in name else os.path.join(directory, "file"))
+    except FileNotFoundError:
+        raise ValueError(
+            f"{argument} {path!r}: the directory {directory!r} does not exist"
+        ) from None
+    except IsADirectoryError:
+        raise ValueError(f"{argument} {path!r} is a directory, not a file path") from None
 
 
 #: a value of each metric ``fit`` logs, to try a path's format specs on

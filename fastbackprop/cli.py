@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import __version__, _persistence, datasets
-from ._atomic import atomic_write, check_target, is_stream
+from ._atomic import atomic_write, check_writable
 from ._blas_provider import provider as blas_provider
 from .network import Network
 
@@ -145,13 +145,9 @@ def _check_output(path, option, suffixes=None):
     if path is None:
         return
     try:
-        check_target(path)
+        check_writable(path)
     except (OSError, ValueError) as error:
         raise CLIError(f"{option} {path!r}: {getattr(error, 'strerror', None) or error}") from None
-    directory = os.path.dirname(os.path.abspath(path))
-    if not is_stream(path) and not os.access(directory, os.W_OK):
-        # a file is written beside and renamed; a stream (/dev/stdout) is not
-        raise CLIError(f"{option} {path}: cannot write in {directory}")
     suffix = os.path.splitext(path)[1].lower()
     if suffixes is not None and suffix not in suffixes:
         raise CLIError(f"{option} {path}: the file must end in {', '.join(suffixes)}")
@@ -233,12 +229,8 @@ def _np_load(path, kind):
     """``np.load`` whose failures name the file and say what it is not."""
     try:
         loaded = np.load(path, allow_pickle=False)
-    except EOFError:
-        raise CLIError(f"{path}: the file is empty") from None
-    except (ValueError, OSError, zipfile.BadZipFile) as error:
-        # np.load suggests allow_pickle for any file it cannot parse
-        unparsed = isinstance(error, ValueError) and "pickle" in str(error)
-        reason = "not in NumPy's format" if unparsed else str(error)
+    except (EOFError, ValueError, OSError, zipfile.BadZipFile) as error:
+        reason = _persistence.describe_load_error(error, "not in NumPy's format")
         raise CLIError(f"{path}: not a readable {kind} file ({reason})") from None
     if isinstance(loaded, np.lib.npyio.NpzFile) != (kind == ".npz"):
         if isinstance(loaded, np.lib.npyio.NpzFile):

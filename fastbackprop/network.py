@@ -58,6 +58,10 @@ def _backend_module(backend: str):
     return train
 
 
+#: every name fit may log for an epoch
+_FIT_METRICS = ("loss", "learning_rate", "accuracy", "val_loss", "val_accuracy")
+
+
 def _one_fit_at_a_time(fit):
     """Refuse a ``fit``, ``partial_fit`` or ``train_step`` of one network
     while another runs in another thread. The kernels release the GIL, so two fits would
@@ -550,18 +554,21 @@ class Network:
         callback_list = CallbackList(callbacks)
         if progress:
             callback_list = CallbackList([*callback_list.callbacks, ProgressBar(epochs)])
-        builtin_only = not callback_list.has_foreign_callbacks()
         self._check_monitors(
             [*callback_list.monitored_metrics(), *schedule.monitored_metrics()],
             validated=validation is not None or validation_split is not None,
-            builtin_only=builtin_only,
+            builtin_only=not callback_list.has_foreign_callbacks(),
         )
-        # the split below draws from the network's generator: a failed fit
-        # leaves it as it was
+
+        # From here the network changes. Until training starts, a failure (a
+        # validation split that leaves nothing to train on, a callback that
+        # cannot begin) puts back what changed: the generator the split draws
+        # from, and the optimizer.
         rng_state = self._rng.bit_generator.state
-        if validation_split is not None:
-            # the last check, as it draws from the generator
-            try:
+        old_optimizer, old_rate = self.optimizer, self.optimizer.learning_rate
+        old_counters, old_state = self._counters.copy(), None
+        try:
+            if validation_split is not None:
                 train_rows, val_rows = validation_split_indices(Y, self.loss, fraction, self._rng)
                 train_weights = np.ascontiguousarray(W[train_rows])
                 if not train_weights.sum(dtype=np.float64) > 0:
@@ -569,39 +576,30 @@ class Network:
                         "validation_split holds out every row with a weight > 0: "
                         "nothing is left to train on"
                     )
-            except BaseException:
-                self._rng.bit_generator.state = rng_state
-                raise
-            validation = (X[val_rows], Y[val_rows], np.ones((len(val_rows), 1), self.dtype))
-            X, Y, W = X[train_rows], Y[train_rows], train_weights
-        n = X.shape[0]
-        batch_size = n if batch_size is None else min(batch_size, n)
-
-        # every check passed: from here on the network changes, and a
-        # callback that fails to begin undoes it
-        old_optimizer, old_rate = self.optimizer, self.optimizer.learning_rate
-        old_counters, old_state = self._counters.copy(), None
-        if new_optimizer is not None:
-            if new_optimizer is not self.optimizer:
-                old_state = self._opt_state.copy()
-                self._opt_state[:] = 0
-                self._counters[0] = 0
-            self.optimizer = new_optimizer
-        elif learning_rate is not None:
-            self.optimizer.learning_rate = learning_rate
-        history = History(accuracy=self._empty_accuracy(), val_accuracy=self._empty_accuracy())
-        plan = _FitPlan(
-            epochs, batch_size, shuffle, verbose, clip, schedule, validation, callback_list
-        )
-        try:
+                validation = (X[val_rows], Y[val_rows], np.ones((len(val_rows), 1), self.dtype))
+                X, Y, W = X[train_rows], Y[train_rows], train_weights
+            n = X.shape[0]
+            batch_size = n if batch_size is None else min(batch_size, n)
+            if new_optimizer is not None:
+                if new_optimizer is not self.optimizer:
+                    old_state = self._opt_state.copy()
+                    self._opt_state[:] = 0
+                    self._counters[0] = 0
+                self.optimizer = new_optimizer
+            elif learning_rate is not None:
+                self.optimizer.learning_rate = learning_rate
+            history = History(accuracy=self._empty_accuracy(), val_accuracy=self._empty_accuracy())
+            plan = _FitPlan(
+                epochs, batch_size, shuffle, verbose, clip, schedule, validation, callback_list
+            )
             callback_list.on_train_begin(self)
         except BaseException:
+            self._rng.bit_generator.state = rng_state
             self.optimizer = old_optimizer
             old_optimizer.learning_rate = old_rate
             self._counters[:] = old_counters
             if old_state is not None:
                 self._opt_state[:] = old_state
-            self._rng.bit_generator.state = rng_state
             raise
         # a user's plateau schedule starts afresh, but not for a fit that
         # failed before it began
@@ -626,7 +624,8 @@ class Network:
         if validated:
             logged += ["val_loss", "val_accuracy"] if self.loss != "mse" else ["val_loss"]
         for metric in metrics:
-            if builtin_only and metric not in logged + ["accuracy", "val_loss", "val_accuracy"]:
+            # fit's own names that it does not log here get their own words below
+            if builtin_only and metric not in _FIT_METRICS:
                 raise ValueError(
                     f"monitor={metric!r} is not a metric fit logs; it logs: {', '.join(logged)}"
                 )
