@@ -168,6 +168,7 @@ def is_ready_small_X(X, n_features: int, dtype: np.dtype, max_rows: int) -> bool
         and X.dtype == dtype
         and X.ndim == 2
         and X.flags.c_contiguous
+        and X.flags.writeable  # see _compilable
         and 0 < X.shape[0] <= max_rows
         and X.shape[1] == n_features
     )
@@ -191,10 +192,22 @@ def check_X(X, n_features: int, dtype: np.dtype) -> np.ndarray:
         raise ValueError(
             f"X has {array.shape[1]} features (columns) but the network expects {n_features}"
         )
-    array = np.ascontiguousarray(array, dtype=dtype)
+    array = _compilable(np.ascontiguousarray(array, dtype=dtype))
     if not _all_finite(array):
         raise non_finite_X_error(dtype)
     return array
+
+
+def _compilable(array: np.ndarray) -> np.ndarray:
+    """``array``, or a writeable copy of a read-only one.
+
+    A read-only array (a memmap opened with ``"r"``, or what joblib hands
+    the workers of ``GridSearchCV(n_jobs=...)``) is a different Numba type
+    from a writeable one, so passing it would compile every kernel again for
+    that type: about 35 s on this machine, measured. The kernels only read
+    their inputs, but Numba cannot be told so; a copy is cheaper.
+    """
+    return array if array.flags.writeable else array.copy()
 
 
 def _all_finite(array: np.ndarray) -> bool:
@@ -244,7 +257,7 @@ def _in_dtype(array: np.ndarray, dtype: np.dtype, argument: str) -> np.ndarray:
     """``array`` as a C-contiguous array of ``dtype``, whose values must
     stay finite there (1e39 is a finite float64 but inf in float32)."""
     with np.errstate(over="ignore"):
-        converted = np.ascontiguousarray(array, dtype=dtype)
+        converted = _compilable(np.ascontiguousarray(array, dtype=dtype))
     if not np.isfinite(converted).all():
         raise ValueError(
             f"{argument} holds values too large for the network's dtype {dtype.name} "
@@ -282,7 +295,8 @@ def check_sample_weight(sample_weight, n_samples: int, dtype: np.dtype) -> np.nd
     # in the network's dtype: 1e-50 is a positive float64 but 0 in float32
     if not weights.sum(dtype=np.float64) > 0:
         raise ValueError(
-            f"sample_weight must have a positive sum (in the network's dtype {dtype.name})"
+            "sample_weight must have a positive sum; every weight is zero "
+            f"(in the network's dtype {dtype.name})"
         )
     return weights
 

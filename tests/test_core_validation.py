@@ -190,3 +190,27 @@ def test_weights_and_biases_are_live_views(rng):
     assert net.count_parameters() == 3 * 4 + 4 + 4 * 2 + 2
     assert [w.shape for w in net.weights] == [(3, 4), (4, 2)]
     assert [b.shape for b in net.biases] == [(4,), (2,)]
+
+
+def test_read_only_inputs_run_the_kernels_already_compiled(rng):
+    # a read-only array is another Numba type: passed as is, it would compile
+    # every kernel again (about 35 s), so the checks hand over a copy
+    from fastbackprop.kernels import train as kernels
+
+    X = rng.standard_normal((40, 3))
+    y = rng.integers(0, 2, 40)
+    first = Network([3, 4, 2], seed=0)
+    first.fit(X, y, epochs=2, batch_size=8)
+    first.predict(X[:1])
+    first.predict(X)
+    dispatchers = (kernels.train_epochs, kernels.evaluate)
+    compiled = [len(d.signatures) for d in dispatchers]
+    X_read_only, y_read_only = X.copy(), y.copy()
+    X_read_only.flags.writeable = False
+    y_read_only.flags.writeable = False
+    second = Network([3, 4, 2], seed=0)
+    second.fit(X_read_only, y_read_only, epochs=2, batch_size=8)
+    np.testing.assert_array_equal(second.predict(X_read_only[:1]), first.predict(X[:1]))
+    np.testing.assert_array_equal(second.predict_proba(X_read_only), first.predict_proba(X))
+    assert [len(d.signatures) for d in dispatchers] == compiled
+    np.testing.assert_array_equal(second._params, first._params)

@@ -1,0 +1,274 @@
+"""The scikit-learn estimators: scikit-learn's own estimator checks, and
+that they train exactly the Network they wrap."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn", minversion="1.6")
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from fastbackprop import Network  # noqa: E402
+from fastbackprop.callbacks import EarlyStopping  # noqa: E402
+from fastbackprop.estimators import MLPClassifier, MLPRegressor  # noqa: E402
+from fastbackprop.optim import SGD, Adam  # noqa: E402
+from fastbackprop.schedules import ReduceLROnPlateau  # noqa: E402
+
+
+@parametrize_with_checks(
+    [
+        MLPClassifier((16,), max_iter=100, random_state=0),
+        MLPRegressor((16,), max_iter=200, learning_rate_init=0.01, random_state=0),
+    ]
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+def _blobs(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 3.0], [3.0, 0.0], [-3.0, -3.0]])
+    labels = rng.integers(0, 3, n)
+    X = centres[labels] + rng.standard_normal((n, 2))
+    return X, labels
+
+
+def test_classifier_trains_the_network_it_wraps_bit_for_bit():
+    X, y = _blobs()
+    names = np.array(["ant", "bee", "cat"])[y]
+    clf = MLPClassifier(
+        (8, 8), activation="tanh", batch_size=32, max_iter=7, n_iter_no_change=None, random_state=3
+    )
+    clf.fit(X, names)
+    net = Network([2, 8, 8, 3], activation="tanh", seed=3)
+    net.fit(X, y, epochs=7, batch_size=32, optimizer="adam")
+    np.testing.assert_array_equal(clf.network_._params, net._params)
+    np.testing.assert_array_equal(clf.predict_proba(X), net.predict_proba(X))
+    np.testing.assert_array_equal(clf.predict(X), np.array(["ant", "bee", "cat"])[net.predict(X)])
+    assert clf.loss_curve_ == net.history.loss
+    assert clf.n_iter_ == 7
+
+
+def test_regressor_trains_the_network_it_wraps_bit_for_bit():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((50, 3))
+    Y = np.column_stack([X.sum(axis=1), X[:, 0] * X[:, 1]])
+    reg = MLPRegressor(
+        (6,), optimizer=SGD(0.05, momentum=0.9), max_iter=5, n_iter_no_change=None, random_state=2
+    )
+    reg.fit(X, Y)
+    net = Network([3, 6, 2], loss="mse", output="identity", seed=2)
+    net.fit(X, Y, epochs=5, batch_size=50, optimizer=SGD(0.05, momentum=0.9))
+    np.testing.assert_array_equal(reg.network_._params, net._params)
+    np.testing.assert_array_equal(reg.predict(X), net.forward(X))
+    assert reg.predict(X[:, :]).shape == (50, 2)
+
+
+def test_float32_data_trains_a_float32_network_unless_dtype_says_otherwise():
+    X, y = _blobs()
+    clf = MLPClassifier((4,), max_iter=2, n_iter_no_change=None, random_state=0)
+    assert clf.fit(X.astype(np.float32), y).network_.dtype == np.float32
+    assert clf.fit(X, y).network_.dtype == np.float64
+    assert clf.set_params(dtype="float32").fit(X, y).network_.dtype == np.float32
+
+
+def test_pipeline_grid_search_and_cross_validation():
+    X, y = _blobs(150)
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=60, random_state=0))
+    search = GridSearchCV(pipe, {"mlpclassifier__learning_rate_init": [0.001, 0.03]}, cv=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X, y)
+        scores = cross_val_score(pipe, X, y, cv=3)
+    assert search.best_params_ == {"mlpclassifier__learning_rate_init": 0.03}
+    assert search.best_score_ > 0.9
+    assert scores.shape == (3,) and scores.min() > 0.5
+
+
+def test_fit_never_changes_the_optimizer_or_schedule_it_was_given():
+    X, y = _blobs()
+    optimizer = Adam(0.01)
+    schedule = ReduceLROnPlateau(monitor="loss", patience=1, factor=0.5)
+    clf = MLPClassifier(
+        (4,), optimizer=optimizer, lr_schedule=schedule, max_iter=30, n_iter_no_change=None
+    )
+    clf.fit(X, y)
+    assert clf.optimizer is optimizer and clf.network_.optimizer is not optimizer
+    assert optimizer.learning_rate == 0.01
+    untouched = ReduceLROnPlateau(monitor="loss", patience=1, factor=0.5)
+    assert clf.lr_schedule is schedule and repr(schedule) == repr(untouched)
+    # ... and clone gives an independent copy of both
+    twin = clone(clf)
+    assert twin.optimizer is not optimizer and twin.optimizer.learning_rate == 0.01
+
+
+def test_warm_start_and_partial_fit_continue_where_training_stopped():
+    X, y = _blobs()
+    whole = MLPClassifier((6,), batch_size=40, max_iter=4, n_iter_no_change=None, random_state=5)
+    whole.fit(X, y)
+    halves = clone(whole).set_params(max_iter=2, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        halves.fit(X, y).fit(X, y)
+    np.testing.assert_array_equal(halves.network_._params, whole.network_._params)
+    assert halves.n_iter_ == 4
+
+    # partial_fit: one pass each, in the given order, as Network.partial_fit
+    stream = MLPClassifier((6,), batch_size=40, shuffle=False, random_state=5)
+    stream.partial_fit(X[:60], y[:60], classes=[0, 1, 2]).partial_fit(X[60:], y[60:])
+    net = Network([2, 6, 3], seed=5)
+    net.optimizer = Adam()
+    net.partial_fit(X[:60], y[:60], batch_size=40).partial_fit(X[60:], y[60:], batch_size=40)
+    np.testing.assert_array_equal(stream.network_._params, net._params)
+
+
+def test_partial_fit_needs_classes_first_and_refuses_new_labels():
+    X, y = _blobs()
+    clf = MLPClassifier((4,))
+    with pytest.raises(ValueError, match="classes must be given on the first call"):
+        clf.partial_fit(X, y)
+    clf.partial_fit(X[y < 2], y[y < 2], classes=[0, 1, 2])
+    assert clf.classes_.tolist() == [0, 1, 2] and clf.n_outputs_ == 3
+    before = clf.network_._params.copy()
+    with pytest.raises(ValueError, match=r"labels not in classes_ \[0, 1, 2\]: \[7\]"):
+        clf.partial_fit(X[:3], [0, 7, 1])
+    np.testing.assert_array_equal(clf.network_._params, before)
+
+
+def test_early_stopping_ends_with_the_best_validation_epoch():
+    X, y = _blobs(200)
+    clf = MLPClassifier(
+        (16,),
+        learning_rate_init=0.05,
+        early_stopping=True,
+        n_iter_no_change=3,
+        max_iter=300,
+        random_state=0,
+    )
+    clf.fit(X, y)
+    assert len(clf.validation_loss_curve_) == clf.n_iter_ < 300
+    # the same run by hand, restored to the same best epoch
+    net = Network([2, 16, 3], seed=0)
+    stopper = EarlyStopping(patience=3, min_delta=1e-4)
+    net.fit(
+        X,
+        y,
+        epochs=300,
+        batch_size=200,
+        optimizer=Adam(0.05),
+        validation_split=0.1,
+        callbacks=[stopper],
+    )
+    assert clf.n_iter_ == net.history.epochs == stopper.stopped_epoch
+    assert stopper.best_epoch < stopper.stopped_epoch
+    np.testing.assert_array_equal(clf.network_._params, net._params)
+
+
+def test_training_loss_plateau_stops_and_running_out_warns():
+    X, y = _blobs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        stopped = MLPClassifier((8,), learning_rate_init=0.05, tol=0.1, max_iter=500).fit(X, y)
+    assert stopped.n_iter_ < 500
+    with pytest.warns(ConvergenceWarning, match=r"maximum iterations \(3\) reached"):
+        MLPClassifier((8,), max_iter=3).fit(X, y)
+
+
+def test_class_weight_keys_are_the_labels_of_y():
+    X, y = _blobs()
+    names = np.array(["a", "b", "c"])[y]
+    weights = {"a": 2.0, "b": 0.5}
+    clf = MLPClassifier((4,), class_weight=weights, max_iter=3, n_iter_no_change=None)
+    clf.set_params(random_state=0).fit(X, names)
+    net = Network([2, 4, 3], seed=0)
+    net.fit(X, y, epochs=3, batch_size=120, optimizer="adam", class_weight={0: 2.0, 1: 0.5})
+    np.testing.assert_array_equal(clf.network_._params, net._params)
+    with pytest.raises(ValueError, match="class_weight has a key 'z' that is not a class"):
+        clf.set_params(class_weight={"z": 1.0}).fit(X, names)
+    with pytest.raises(ValueError, match="'balanced' is not supported by partial_fit"):
+        clone(clf).set_params(class_weight="balanced").partial_fit(
+            X, names, classes=["a", "b", "c"]
+        )
+
+
+def test_multilabel_indicator_trains_one_sigmoid_per_label():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4))
+    Y = np.column_stack([X[:, 0] > 0, X[:, 1] + X[:, 2] > 0, X[:, 3] < 0.5]).astype(int)
+    clf = MLPClassifier((16,), learning_rate_init=0.02, max_iter=300, n_iter_no_change=None)
+    clf.set_params(random_state=0).fit(X, Y)
+    assert clf.network_.loss == "binary_cross_entropy"
+    assert clf.predict(X).shape == (200, 3) and set(np.unique(clf.predict(X))) <= {0, 1}
+    assert clf.score(X, Y) > 0.8  # exact-match ratio over all three labels
+    np.testing.assert_array_equal(clf.predict(X), (clf.predict_proba(X) > 0.5).astype(int))
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "message"),
+    [
+        ({"hidden_layer_sizes": (4, 0)}, ValueError, "hidden_layer_sizes must hold ints >= 1"),
+        ({"hidden_layer_sizes": "wide"}, ValueError, "hidden_layer_sizes must hold ints"),
+        ({"hidden_layer_sizes": 2.5}, TypeError, "hidden_layer_sizes must be an int or a seq"),
+        ({"max_iter": 0}, ValueError, "max_iter must be >= 1"),
+        ({"batch_size": "big"}, TypeError, "batch_size must be an int"),
+        ({"optimizer": "lbfgs"}, ValueError, "optimizer"),
+        ({"learning_rate_init": -1.0}, ValueError, "learning_rate_init"),
+        ({"optimizer": Adam(), "learning_rate_init": 0.1}, ValueError, "learning_rate_init was"),
+        ({"optimizer": SGD(), "weight_decay": 0.1}, ValueError, "weight_decay was given"),
+        ({"activation": "softsign"}, ValueError, "activation"),
+        ({"dtype": "float16"}, ValueError, "dtype"),
+        ({"early_stopping": True, "validation_fraction": 1.5}, ValueError, "validation_fraction"),
+        ({"n_iter_no_change": 0}, ValueError, "n_iter_no_change must be >= 1"),
+        ({"tol": -1.0}, ValueError, "tol"),
+        ({"class_weight": "even"}, ValueError, "class_weight must be None, 'balanced' or a dict"),
+    ],
+)
+def test_bad_parameters_are_refused_at_fit_and_change_nothing(params, error, message):
+    X, y = _blobs()
+    clf = MLPClassifier((4,), max_iter=2, n_iter_no_change=None, random_state=0).fit(X, y)
+    fitted = dict(clf.__dict__)
+    clf.set_params(**params)  # scikit-learn's rule: set_params never checks
+    with pytest.raises(error, match=message):
+        clf.fit(X, y)
+    assert clf.network_ is fitted["network_"] and clf.n_iter_ == fitted["n_iter_"]
+    assert {k: val for k, val in clf.__dict__.items() if k.endswith("_")} == {
+        k: val for k, val in fitted.items() if k.endswith("_")
+    }
+
+
+def test_a_failed_fit_keeps_the_fitted_feature_count():
+    X, y = _blobs()
+    clf = MLPClassifier((4,), max_iter=2, n_iter_no_change=None, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="needs at least 2 classes"):
+        clf.fit(np.ones((5, 7)), np.zeros(5))
+    assert clf.n_features_in_ == 2
+    assert clf.predict(X).shape == (120,)
+
+
+def test_the_docstring_examples_run():
+    import doctest
+
+    import fastbackprop.estimators as module
+
+    result = doctest.testmod(module, raise_on_error=False)
+    assert result.attempted >= 10 and result.failed == 0
+
+
+def test_unfitted_errors_and_pickle_round_trip():
+    X, y = _blobs()
+    with pytest.raises(NotFittedError):
+        MLPRegressor().predict(X)
+    clf = MLPClassifier((4,), max_iter=3, random_state=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(again.network_._params, clf.network_._params)
