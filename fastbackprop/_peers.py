@@ -13,8 +13,8 @@ same network: same layer sizes and activation, the *same initial weights*
 matches by construction), same dtype, same loss (mean softmax cross-entropy,
 or mean sigmoid BCE from logits) and plain SGD at ``workload.learning_rate``.
 
-The optional peers (torch, jax) are imported lazily; their builders return
-``None`` when the library is not installed.
+The optional peers (torch, jax, scikit-learn) are imported lazily; their
+builders return ``None`` when the library is not installed.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ __all__ = [
     "fastbackprop_peer",
     "torch_peer",
     "jax_peer",
+    "sklearn_peer",
     "sgemm_peak",
     "initial_parameters",
     "PEERS",
@@ -271,6 +272,62 @@ def _jax_unit_fn(jax, jnp, workload, n, n_epochs):
 
 
 # ------------------------------------------------------------------------ peak
+# ---------------------------------------------------------------- scikit-learn
+def sklearn_peer(workload: Workload, X, y, epochs: int | None = None):
+    """scikit-learn's ``MLPClassifier``, solver ``"sgd"`` without momentum,
+    ``alpha=0``: plain minibatch SGD at the workload's rate, one ``fit``
+    (``warm_start``) per unit, with the same initial weights.
+
+    Parameters and return value as :func:`numpy_peer`; returns ``None`` when
+    scikit-learn is not installed.
+    """
+    try:
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        return None
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    dtype = _dtype(workload, X)
+    n_epochs = _epochs(workload, epochs)
+    activation = "tanh" if workload.activation == "tanh" else "relu"
+    clf = MLPClassifier(
+        hidden_layer_sizes=tuple(workload.layer_sizes[1:-1]),
+        activation=activation,
+        solver="sgd",
+        alpha=0.0,
+        batch_size=_batch_size(workload, X.shape[0]),
+        learning_rate="constant",
+        learning_rate_init=workload.learning_rate,
+        momentum=0.0,
+        nesterovs_momentum=False,
+        max_iter=1,
+        shuffle=True,
+        # never stop early: every unit runs all its epochs, like the others
+        n_iter_no_change=n_epochs + 1,
+        random_state=0,
+        warm_start=True,
+    )
+    inputs = np.ascontiguousarray(X, dtype=dtype)
+    labels = np.asarray(y).reshape(len(y), -1)[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(inputs, labels)  # sets every fitted attribute (one epoch)
+    for layer, (W, b) in enumerate(initial_parameters(workload, dtype)):
+        clf.coefs_[layer][...] = W  # the peers' shared starting point
+        clf.intercepts_[layer][...] = b
+    clf.set_params(max_iter=n_epochs)
+
+    def unit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(inputs, labels)
+        return float(clf.loss_curve_[-1])
+
+    return unit
+
+
 def sgemm_peak(dtype="float32", n: int = 2048, repeats: int = 5) -> float:
     """Whole-machine GEMM throughput through NumPy's BLAS.
 
@@ -306,4 +363,5 @@ PEERS = {
     "numpy": numpy_peer,
     "torch": torch_peer,
     "jax": jax_peer,
+    "sklearn": sklearn_peer,
 }

@@ -34,7 +34,7 @@ from .optim import OPTIMIZERS
 from .workloads import WORKLOADS, make_data
 
 #: optional peers; fastbackprop itself always runs
-OPTIONAL_PEERS = ("torch", "jax")
+OPTIONAL_PEERS = ("torch", "jax", "sklearn")
 ALL_PEERS = ("numpy",) + OPTIONAL_PEERS
 QUICK_FRACTION = 20
 QUICK_TINY_EPOCHS = 20
@@ -78,7 +78,8 @@ def _csv(allowed):
 
 
 def installed_peers() -> list:
-    """Peers whose library is importable: numpy always, torch and jax if installed."""
+    """Peers whose library is importable: numpy always, torch, jax and
+    sklearn (scikit-learn's MLPClassifier) if installed."""
     return ["numpy"] + [name for name in OPTIONAL_PEERS if importlib.util.find_spec(name)]
 
 
@@ -187,6 +188,7 @@ def machine_facts() -> dict:
         "numba": numba.__version__,
         "torch": _version("torch"),
         "jax": _version("jax"),
+        "sklearn": _version("scikit-learn"),
         "numba_threading_layer": layer,
         "numba_threads": numba.get_num_threads(),
         "kernel_blas": blas_provider(),
@@ -198,7 +200,8 @@ def format_facts(facts: dict) -> str:
     return (
         f"machine: {facts['cpu']}, {facts['cores']} cores | python {facts['python']}, "
         f"numpy {facts['numpy']}, numba {facts['numba']}, torch {facts['torch']}, "
-        f"jax {facts['jax']} | numba threading layer {facts['numba_threading_layer']}, "
+        f"jax {facts['jax']}, scikit-learn {facts['sklearn']} | "
+        f"numba threading layer {facts['numba_threading_layer']}, "
         f"{facts['numba_threads']} threads | kernels' BLAS: {facts['kernel_blas']} | "
         f"loaded BLAS: {'; '.join(facts['blas']) or 'none found'}"
     )

@@ -15,11 +15,11 @@ from fastbackprop import Network, _peers, bench
 from fastbackprop.workloads import WORKLOADS, make_data
 
 TINY_EPOCHS = 20
-PEER_NAMES = ["numpy", "fastbackprop", "torch", "jax"]
+PEER_NAMES = ["numpy", "fastbackprop", "torch", "jax", "sklearn"]
 
 
 def _require(peer):
-    if peer in ("torch", "jax"):
+    if peer in ("torch", "jax", "sklearn"):
         pytest.importorskip(peer)
 
 
