@@ -330,13 +330,16 @@ def run_workload(name: str, args, peers, peaks: dict) -> dict:
 
 def optimizer_costs(name: str, args) -> dict:
     """fastbackprop alone on one workload with plain SGD and each of
-    ``args.optimizers``, taking turns like the peers.
+    ``args.optimizers``, taking turns like the peers; and, for each, the
+    time its update arithmetic alone takes per unit
+    (:func:`update_arithmetic_ms`).
 
     Returns
     -------
     dict
         ``{"workload", "ms_per_unit": {optimizer: best ms},
-        "relative_to_sgd": {optimizer: best ms / sgd's best ms}}``
+        "relative_to_sgd": {optimizer: best ms / sgd's best ms},
+        "update_arithmetic_ms": {optimizer: ms per unit}}``
     """
     workload, X, y, epochs = workload_case(name, args.quick, args.dtype)
     names = ["sgd"] + [opt for opt in args.optimizers if opt != "sgd"]
@@ -345,11 +348,58 @@ def optimizer_costs(name: str, args) -> dict:
     times, _ = time_in_turns(units, args.repeats)
     best = {opt: min(seconds) * 1e3 for opt, seconds in times.items()}
     relative = {opt: ms / best["sgd"] for opt, ms in best.items()}
+    steps = epochs * -(-X.shape[0] // min(workload.batch_size, X.shape[0]))
+    alone = {opt: update_arithmetic_ms(workload, X.dtype, opt, steps) for opt in names}
     print(
         f"{name} optimizer cost (fastbackprop, best of {args.repeats}): "
         + ", ".join(f"{opt} {best[opt]:.1f} ms ({relative[opt]:.3f}x sgd)" for opt in names)
     )
-    return {"workload": name, "ms_per_unit": best, "relative_to_sgd": relative}
+    print(
+        "  the update arithmetic alone, per unit: "
+        + ", ".join(
+            f"{opt} {alone[opt]:.1f} ms ({alone[opt] / best['sgd']:.3f} of sgd's unit)"
+            for opt in names
+        )
+    )
+    return {
+        "workload": name,
+        "ms_per_unit": best,
+        "relative_to_sgd": relative,
+        "update_arithmetic_ms": alone,
+    }
+
+
+def update_arithmetic_ms(workload, dtype, optimizer: str, steps: int, calls: int = 200) -> float:
+    """The least time ``steps`` updates by ``optimizer`` take when each core
+    updates its share of the parameters with every buffer already in
+    cache: one core's share timed alone (best of ``calls``), times
+    ``steps``.
+
+    The parameters, gradients and moments of that share fit in one core's
+    L2 cache, so this is the loop's arithmetic, not its memory traffic: a
+    bound from below on what the optimizer adds to an epoch. (Plain SGD
+    without weight decay takes its step inside the weight gradient's BLAS
+    call in training, so its loop here overstates what it adds.)
+    """
+    import numba
+
+    from .kernels.optim import optimizer_update
+
+    n_params = Network(**workload.network_kwargs(backend="numpy")).count_parameters()
+    share = -(-n_params // numba.get_num_threads())
+    rng = np.random.default_rng(0)
+    params = rng.standard_normal(share).astype(dtype)
+    grads = rng.standard_normal(share).astype(dtype)
+    state = np.zeros((2, share), dtype=dtype)
+    rule = OPTIMIZERS[optimizer]()
+    hyper, code, rate = rule.hyperparameters(), rule.code, rule.learning_rate
+    optimizer_update(params, grads, state, hyper, 0, rate, code)  # compile, warm
+    best = float("inf")
+    for step in range(calls):
+        start = time.perf_counter()
+        optimizer_update(params, grads, state, hyper, step, rate, code)
+        best = min(best, time.perf_counter() - start)
+    return best * steps * 1e3
 
 
 # ------------------------------------------------------- latency and start-up

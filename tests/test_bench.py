@@ -65,6 +65,10 @@ def test_quick_bench_prints_a_table(tmp_path):
     assert costs["ms_per_unit"]["adam"] > 0
     ratio = costs["ms_per_unit"]["adam"] / costs["ms_per_unit"]["sgd"]
     assert costs["relative_to_sgd"]["adam"] == pytest.approx(ratio)
+    # and what each one's update loop alone would take per unit
+    assert set(costs["update_arithmetic_ms"]) == {"sgd", "adam"}
+    assert min(costs["update_arithmetic_ms"].values()) > 0
+    assert "the update arithmetic alone, per unit: sgd" in result.stdout
 
 
 @pytest.mark.parametrize("peer", PEER_NAMES)
