@@ -370,16 +370,18 @@ def optimizer_costs(name: str, args) -> dict:
 
 
 def update_arithmetic_ms(workload, dtype, optimizer: str, steps: int, calls: int = 200) -> float:
-    """The least time ``steps`` updates by ``optimizer`` take when each core
+    """The time ``steps`` updates by ``optimizer`` take when each core
     updates its share of the parameters with every buffer already in
     cache: one core's share timed alone (best of ``calls``), times
     ``steps``.
 
     The parameters, gradients and moments of that share fit in one core's
-    L2 cache, so this is the loop's arithmetic, not its memory traffic: a
-    bound from below on what the optimizer adds to an epoch. (Plain SGD
-    without weight decay takes its step inside the weight gradient's BLAS
-    call in training, so its loop here overstates what it adds.)
+    L2 cache, so this is the loop's arithmetic, not its memory traffic: about
+    what the optimizer adds to an epoch, less where a core's loop fills time
+    it would otherwise spend waiting for the other at the end of a step.
+    (Plain SGD without weight decay takes its step inside the weight
+    gradient's BLAS call in training, so its loop here overstates what it
+    adds.)
     """
     import numba
 
