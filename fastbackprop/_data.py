@@ -17,6 +17,16 @@ def class_labels(Y: np.ndarray, loss: str) -> np.ndarray | None:
     return None
 
 
+def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """scikit-learn's "balanced" weight of each class, ``n / (k * count)``
+    over the ``k`` classes present (0 for an absent class)."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    per_class = np.zeros(n_classes)
+    per_class[present] = len(labels) / (present.sum() * counts[present])
+    return per_class
+
+
 def class_weight_per_row(class_weight, Y: np.ndarray, loss: str) -> np.ndarray:
     """Weights ``(n,)`` from ``"balanced"`` (scikit-learn's n / (k * count))
     or a ``{class: weight}`` dict."""
@@ -30,11 +40,7 @@ def class_weight_per_row(class_weight, Y: np.ndarray, loss: str) -> np.ndarray:
     if isinstance(class_weight, str):
         if class_weight != "balanced":
             raise ValueError(f"class_weight must be 'balanced' or a dict; got {class_weight!r}")
-        counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-        present = counts > 0
-        per_class = np.zeros(n_classes)
-        per_class[present] = len(labels) / (present.sum() * counts[present])
-        return per_class[labels]
+        return balanced_class_weights(labels, n_classes)[labels]
     if not isinstance(class_weight, dict):
         raise TypeError(
             f"class_weight must be 'balanced' or a dict; got {type(class_weight).__name__}"

@@ -2,13 +2,17 @@
 
 They wrap :class:`~fastbackprop.Network` in scikit-learn's estimator API, so
 ``clone``, ``Pipeline``, ``GridSearchCV``, ``cross_val_score`` and pickling
-work, and they pass scikit-learn's ``check_estimator``. Parameter names
-follow scikit-learn's ``MLPClassifier`` where the meaning is the same
-(``hidden_layer_sizes``, ``batch_size``, ``learning_rate_init``,
-``max_iter``, ``tol``, ``n_iter_no_change``, ``early_stopping``,
-``validation_fraction``, ``random_state``, ``warm_start``) and
-:meth:`Network.fit`'s otherwise (``optimizer``, ``weight_decay``,
-``clip_norm``, ``lr_schedule``, ``dropout``, ``dtype``).
+work; with their default settings they pass scikit-learn's
+``check_estimator``. Parameter names follow scikit-learn's
+``MLPClassifier`` where the meaning is the same (``hidden_layer_sizes``,
+``batch_size``, ``learning_rate_init``, ``max_iter``, ``tol``,
+``n_iter_no_change``, ``early_stopping``, ``validation_fraction``,
+``random_state``, ``warm_start``, ``verbose``) and :meth:`Network.fit`'s
+otherwise (``optimizer``, ``weight_decay``, ``clip_norm``, ``lr_schedule``,
+``dropout``, ``dtype``).
+
+A call that raises (bad input, a diverging loss, an interrupt) leaves the
+estimator and its network as they were before it.
 
 Needs scikit-learn >= 1.6 (``pip install 'fastbackprop[sklearn]'``).
 
@@ -35,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 try:
+    from scipy import sparse
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils import check_random_state
@@ -46,10 +51,11 @@ except ImportError as error:  # pragma: no cover - the test extra installs it
     ) from error
 
 from . import _validation as v
+from ._data import balanced_class_weights
 from .callbacks import EarlyStopping
 from .network import Network
 from .optim import OPTIMIZERS, Optimizer
-from .schedules import Schedule
+from .schedules import SCHEDULES, ReduceLROnPlateau, Schedule
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -61,7 +67,7 @@ _DEFAULT_BATCH = 200  # scikit-learn's batch_size="auto": min(200, n_samples)
 class _Targets:
     """What ``y`` becomes for the network: its targets, their loss and
     output activation, and the fitted attributes that decode predictions
-    (``classes_`` ...)."""
+    (``classes_``)."""
 
     targets: np.ndarray
     n_outputs: int
@@ -70,12 +76,31 @@ class _Targets:
     attributes: dict = field(default_factory=dict)
 
 
+@dataclass
+class _Settings:
+    """Every parameter, checked, as the network and ``Network.fit`` take it."""
+
+    hidden: tuple
+    epochs: int
+    batch_size: int
+    shuffle: bool
+    verbose: int
+    clip_norm: float | None
+    schedule: object
+    early_stopping: bool
+    validation_fraction: float
+    stopper: EarlyStopping | None
+    optimizer: Optimizer
+    dtype: np.dtype | None
+
+
 class _BaseMLP(BaseEstimator):
     """What the classifier and the regressor share: parameters, checks,
-    building the network and running :meth:`Network.fit`. Subclasses say how
-    targets become the network's (``_encode_targets``)."""
+    building the network, training it, and undoing a call that fails.
+    Subclasses say how ``y`` becomes the network's targets
+    (``_encode_targets``) and how rows are weighted (``_row_weights``)."""
 
-    _loss_kind = "regression"
+    _is_classifier = False
 
     def __init__(
         self,
@@ -122,22 +147,57 @@ class _BaseMLP(BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------- checks
+    def _settings(self, n_samples: int) -> _Settings:
+        """Check every parameter, on every call: a later ``fit`` or
+        ``partial_fit`` sees ``set_params``' changes too."""
+        self._check_random_state()
+        epochs = v.check_count(self.max_iter, "max_iter", 1)
+        early = v.check_bool(self.early_stopping, "early_stopping")
+        fraction = v.check_fraction(self.validation_fraction, "validation_fraction")
+        verbose = self.verbose
+        if isinstance(verbose, (bool, np.bool_)):
+            verbose = int(verbose)  # scikit-learn's verbose=True: every epoch
+        return _Settings(
+            hidden=self._hidden_sizes(),
+            epochs=epochs,
+            batch_size=self._batch_size(n_samples),
+            shuffle=v.check_bool(self.shuffle, "shuffle"),
+            verbose=v.check_count(verbose, "verbose", 0),
+            clip_norm=None
+            if self.clip_norm is None
+            else v.check_positive_float(self.clip_norm, "clip_norm"),
+            schedule=self._schedule(early),
+            early_stopping=early,
+            validation_fraction=fraction,
+            stopper=self._stopper(early, epochs),
+            optimizer=self._make_optimizer(),
+            dtype=None if self.dtype is None else v.check_dtype(self.dtype),
+        )
+
     def _hidden_sizes(self) -> tuple[int, ...]:
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
             sizes = (sizes,)
-        try:
-            sizes = tuple(sizes)
-        except TypeError:
+        if isinstance(sizes, str) or not hasattr(sizes, "__iter__"):
             raise TypeError(
                 f"hidden_layer_sizes must be an int or a sequence of ints; got {sizes!r}"
-            ) from None
+            )
+        sizes = tuple(sizes)
         for size in sizes:
-            if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+            if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+                raise TypeError(
+                    f"hidden_layer_sizes must hold ints; got {self.hidden_layer_sizes!r}"
+                )
+            if size < 1:
                 raise ValueError(
                     f"hidden_layer_sizes must hold ints >= 1; got {self.hidden_layer_sizes!r}"
                 )
         return tuple(int(size) for size in sizes)
+
+    def _batch_size(self, n_samples: int) -> int:
+        if isinstance(self.batch_size, str) and self.batch_size == "auto":
+            return min(_DEFAULT_BATCH, n_samples)
+        return v.check_count(self.batch_size, "batch_size", 1)
 
     def _make_optimizer(self) -> Optimizer:
         """A fresh optimizer: a copy of the given object (fit never changes
@@ -161,81 +221,175 @@ class _BaseMLP(BaseEstimator):
             settings["weight_decay"] = v.check_non_negative_float(self.weight_decay, "weight_decay")
         return OPTIMIZERS[name](**settings)
 
-    def _fit_settings(self, n_samples: int) -> dict:
-        """:meth:`Network.fit`'s keyword arguments but the optimizer, the
-        weights and the callbacks, checked and named as the estimator names
-        them."""
+    def _schedule(self, early_stopping: bool):
+        """``lr_schedule`` for ``Network.fit``: an object is copied (a plateau
+        schedule keeps state); ``"plateau"`` watches the validation loss with
+        ``early_stopping`` and the training loss without."""
         schedule = self.lr_schedule
+        if isinstance(schedule, str) and schedule == "plateau":
+            return ReduceLROnPlateau(monitor="val_loss" if early_stopping else "loss")
         if isinstance(schedule, Schedule):
-            schedule = copy.deepcopy(schedule)  # a plateau schedule keeps state
-        settings = dict(
-            epochs=v.check_count(self.max_iter, "max_iter", 1),
-            batch_size=self._batch_size(n_samples),
-            shuffle=v.check_bool(self.shuffle, "shuffle"),
-            verbose=v.check_count(self.verbose, "verbose", 0),
-            clip_norm=self.clip_norm,
-            lr_schedule=schedule,
-        )
-        if v.check_bool(self.early_stopping, "early_stopping"):
-            settings["validation_split"] = v.check_fraction(
-                self.validation_fraction, "validation_fraction"
+            watched = [name for name in schedule.monitored_metrics() if name.startswith("val_")]
+            if watched and not early_stopping:
+                raise ValueError(
+                    f"lr_schedule watches {watched[0]!r}, which needs early_stopping=True "
+                    "(it holds out validation_fraction of the rows); or watch 'loss'"
+                )
+            return copy.deepcopy(schedule)
+        if schedule is not None and schedule not in SCHEDULES:
+            raise (TypeError if not isinstance(schedule, str) else ValueError)(
+                f"lr_schedule must be None, a Schedule or one of {', '.join(SCHEDULES)}; "
+                f"got {schedule!r}"
             )
-        return settings
+        return schedule
 
-    def _stopper(self):
+    def _stopper(self, early_stopping: bool, epochs: int):
         """scikit-learn's stopping rule: no improvement by more than ``tol``
         for ``n_iter_no_change`` epochs in a row, in the validation loss with
-        ``early_stopping`` (ending with the best epoch's weights) or else in
-        the training loss."""
+        ``early_stopping`` (which always ends with the best epoch's weights,
+        also with ``n_iter_no_change=None``) or else in the training loss."""
         tol = v.check_non_negative_float(self.tol, "tol")
-        early = v.check_bool(self.early_stopping, "early_stopping")
         if self.n_iter_no_change is None:
-            return None
+            if not early_stopping:
+                return None
+            patience = epochs  # never stops; keeps the best epoch's weights
+        else:
+            patience = v.check_count(self.n_iter_no_change, "n_iter_no_change", 1)
         return EarlyStopping(
-            monitor="val_loss" if early else "loss",
-            patience=v.check_count(self.n_iter_no_change, "n_iter_no_change", 1),
+            monitor="val_loss" if early_stopping else "loss",
+            patience=patience,
             min_delta=tol,
-            restore_best_weights=early,
+            restore_best_weights=early_stopping,
         )
+
+    def _check_random_state(self) -> None:
+        state = self.random_state
+        if state is None or isinstance(state, np.random.RandomState):
+            return
+        if not isinstance(state, numbers.Integral) or isinstance(state, bool):
+            raise TypeError(
+                "random_state must be None, an int >= 0 or a numpy RandomState; "
+                f"got {type(state).__name__}"
+            )
+        if state < 0:
+            raise ValueError(f"random_state must be an int >= 0; got {state}")
 
     def _seed(self):
         """``Network``'s seed: an int ``random_state`` as it is (so the
         estimator matches ``Network(seed=random_state)``), a draw from a
-        ``RandomState``, or ``None``."""
+        ``RandomState`` (only when a network is built), or ``None``."""
         state = self.random_state
-        if state is None:
-            return None
-        if isinstance(state, numbers.Integral) and not isinstance(state, bool):
-            return int(state)
+        if state is None or isinstance(state, numbers.Integral):
+            return state if state is None else int(state)
         return int(check_random_state(state).randint(np.iinfo(np.int32).max))
 
-    def _build_network(self, n_features: int, encoding: _Targets, dtype) -> Network:
+    def _sample_weight(self, sample_weight, n_samples: int):
+        if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+            # scikit-learn's scalar weight: the same for every row
+            return np.full(n_samples, sample_weight, dtype=np.float64)
+        return sample_weight
+
+    def _check_validation_rows(self, encoding: _Targets, settings: _Settings) -> None:
+        """Refuse, in the estimator's words, a ``validation_fraction`` that
+        leaves no row on one side (``Network.fit`` would say
+        ``validation_split``). The count follows its split: the nearest
+        whole number of rows of each class (of all rows for regression and
+        multilabel)."""
+        n = encoding.targets.shape[0]
+        fraction = settings.validation_fraction
+        if encoding.loss == "cross_entropy":
+            counts = np.bincount(encoding.targets, minlength=encoding.n_outputs)
+        else:
+            counts = np.array([n])
+        held = sum(int(round(fraction * count)) for count in counts)
+        if held == 0 or held == n:
+            raise ValueError(
+                f"early_stopping holds out validation_fraction={fraction} of each class's rows, "
+                f"which leaves {held} of {n} samples for validation; give more samples or "
+                "another validation_fraction"
+            )
+
+    # ------------------------------------------------------------ the network
+    def _build_network(self, n_features: int, encoding: _Targets, settings, dtype) -> Network:
         return Network(
-            [n_features, *self._hidden_sizes(), encoding.n_outputs],
+            [n_features, *settings.hidden, encoding.n_outputs],
             activation=self.activation,
             output=encoding.output,
             loss=encoding.loss,
-            dtype=dtype,
+            dtype=dtype if settings.dtype is None else settings.dtype,
             seed=self._seed(),
             dropout=self.dropout,
         )
 
+    def _check_same_network(self, network: Network, settings: _Settings) -> None:
+        """``warm_start`` and ``partial_fit`` continue the fitted network: its
+        shape cannot change under them."""
+        changed = []
+        if settings.hidden != tuple(network.layer_sizes[1:-1]):
+            changed.append("hidden_layer_sizes")
+        else:
+            n_hidden = len(settings.hidden)
+            if v.check_activation(self.activation, n_hidden) != tuple(network.activations):
+                changed.append("activation")
+            if not np.array_equal(v.check_dropout(self.dropout, n_hidden), network.dropout):
+                changed.append("dropout")
+        if settings.dtype is not None and settings.dtype != network.dtype:
+            changed.append("dtype")
+        if changed:
+            raise ValueError(
+                f"{', '.join(changed)} changed since the network was fitted; warm_start and "
+                "partial_fit continue that network, so fit with warm_start=False to build "
+                "a new one"
+            )
+
+    @staticmethod
+    def _same_rule(current: Optimizer, wanted: Optimizer) -> bool:
+        """Whether ``wanted`` is ``current`` but for the learning rate: then
+        training continues with the current optimizer's state."""
+        if type(current) is not type(wanted):
+            return False
+        mine, theirs = current.get_config(), wanted.get_config()
+        mine.pop("learning_rate")
+        theirs.pop("learning_rate")
+        return mine == theirs
+
+    # ---------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
-        """``fit`` (``incremental=False``) or ``partial_fit``. Everything is
-        checked and trained before any fitted attribute is set, and a failure
-        puts back what ``validate_data`` had already set."""
+        """``fit`` (``incremental=False``) or ``partial_fit``. A failure puts
+        back the estimator's attributes (``validate_data`` may have set some)
+        and the state of a network that was being continued."""
         saved = dict(self.__dict__)
+        network = saved.get("network_")
+        if network is not None and (incremental or self.warm_start):  # it may be continued
+            network_state = network._training_state()
+            optimizer, rate = network.optimizer, network.optimizer.learning_rate
         try:
-            return self._fit_unguarded(X, y, sample_weight, incremental, classes)
+            converged = self._fit_unguarded(X, y, sample_weight, incremental, classes)
         except BaseException:
+            if network is not None and (incremental or self.warm_start):
+                network._restore_training_state(network_state)
+                network.optimizer = optimizer
+                optimizer.learning_rate = rate
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
+        if not converged:  # after the fit stands: an error filter keeps the model
+            warnings.warn(
+                f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached and "
+                "the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,  # the caller of fit
+            )
+        return self
 
-    def _fit_unguarded(self, X, y, sample_weight, incremental, classes):
+    def _fit_unguarded(self, X, y, sample_weight, incremental, classes) -> bool:
+        """Train; returns False when ``fit`` ran out of ``max_iter`` before
+        its stopping rule was met."""
         reuse = hasattr(self, "network_") and (
             incremental or v.check_bool(self.warm_start, "warm_start")
         )
+        if sparse.issparse(y):
+            y = y.toarray()  # a sparse multilabel indicator; the network's targets are dense
         X, y = validate_data(
             self,
             X,
@@ -243,88 +397,108 @@ class _BaseMLP(BaseEstimator):
             reset=not reuse,
             dtype=_FLOAT_DTYPES,
             multi_output=True,
-            y_numeric=self._loss_kind == "regression",
+            y_numeric=not self._is_classifier,
         )
+        settings = self._settings(X.shape[0])
         encoding = self._encode_targets(y, reuse, classes)
+        weights = self._row_weights(
+            self._sample_weight(sample_weight, X.shape[0]), encoding, incremental
+        )
         if reuse:
             network = self.network_
+            self._check_same_network(network, settings)
+            before = network.history.lengths()
+            curve, val_curve, n_iter = self.loss_curve_, self.validation_loss_curve_, self.n_iter_
         else:
-            dtype = X.dtype if self.dtype is None else v.check_dtype(self.dtype)
-            network = self._build_network(X.shape[1], encoding, dtype)
-        epochs_before = network.history.epochs
-        stopped = True  # no convergence warning unless fit ran out of epochs
+            network = self._build_network(X.shape[1], encoding, settings, X.dtype)
+            before = network.history.lengths()
+            curve, val_curve, n_iter = [], [], 0
+        same_rule = reuse and self._same_rule(network.optimizer, settings.optimizer)
+        converged = True
         if incremental:
-            if not reuse:
-                # a fresh network's optimizer state is zero and its step count
-                # 0, as fit's swap to a new optimizer would leave them
-                network.optimizer = self._make_optimizer()
-            weights = self._row_weights(sample_weight, encoding, partial=True)
+            if reuse and not same_rule:
+                raise ValueError(
+                    "partial_fit continues with the optimizer of its first call; optimizer or "
+                    "weight_decay changed since: call fit to start afresh"
+                )
+            if same_rule:  # learning_rate_init may change between calls
+                network.optimizer.learning_rate = settings.optimizer.learning_rate
+            else:
+                # a new network's optimizer state is zero and its step count
+                # 0, as fit's swap to a new optimizer leaves them
+                network.optimizer = settings.optimizer
             network.partial_fit(
                 X,
                 encoding.targets,
-                batch_size=self._batch_size(X.shape[0]),
+                batch_size=settings.batch_size,
                 sample_weight=weights,
-                shuffle=v.check_bool(self.shuffle, "shuffle"),
+                shuffle=settings.shuffle,
             )
         else:
-            settings = self._fit_settings(X.shape[0])
-            stopper = self._stopper()
-            if stopper is not None:
-                settings["callbacks"] = [stopper]
+            if settings.early_stopping:
+                self._check_validation_rows(encoding, settings)
             network.fit(
                 X,
                 encoding.targets,
-                optimizer=None if reuse else self._make_optimizer(),
-                sample_weight=self._row_weights(sample_weight, encoding, partial=False),
-                **settings,
+                epochs=settings.epochs,
+                batch_size=settings.batch_size,
+                learning_rate=settings.optimizer.learning_rate if same_rule else None,
+                shuffle=settings.shuffle,
+                verbose=settings.verbose,
+                optimizer=None if same_rule else settings.optimizer,
+                clip_norm=settings.clip_norm,
+                lr_schedule=settings.schedule,
+                sample_weight=weights,
+                validation_split=settings.validation_fraction if settings.early_stopping else None,
+                callbacks=None if settings.stopper is None else [settings.stopper],
             )
-            stopped = stopper is None or stopper.stopped_epoch > 0
+            converged = (
+                self.n_iter_no_change is None
+                or settings.stopper is None
+                or settings.stopper.stopped_epoch > 0
+            )
         # training succeeded: only now does the estimator change
+        new_losses = network.history.loss[before["loss"] :]
+        new_val = network.history.val_loss[before["val_loss"] :]
+        if incremental and new_losses:
+            # one value per call, as scikit-learn's: partial_fit trains in
+            # blocks of rows, each recorded as an epoch by the network
+            new_losses, new_val, passes = [float(np.mean(new_losses))], [], 1
+        else:
+            passes = len(new_losses) if not incremental else 0
         self.network_ = network
         for name, value in encoding.attributes.items():
             setattr(self, name, value)
         self.n_outputs_ = encoding.n_outputs
-        history = network.history
-        self.loss_curve_ = list(history.loss)
-        self.loss_ = history.loss[-1] if history.loss else None
-        self.validation_loss_curve_ = list(history.val_loss)
-        self.n_iter_ = history.epochs
-        if not stopped:
-            warnings.warn(
-                f"{type(self).__name__}: maximum iterations ({history.epochs - epochs_before}) "
-                "reached and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=4,  # the caller of fit or partial_fit
-            )
-        return self
+        self.loss_curve_ = curve + new_losses
+        self.validation_loss_curve_ = val_curve + new_val
+        self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
+        self.n_iter_ = n_iter + passes
+        return converged
 
-    def _batch_size(self, n_samples: int) -> int:
-        if isinstance(self.batch_size, str) and self.batch_size == "auto":
-            return min(_DEFAULT_BATCH, n_samples)
-        return v.check_count(self.batch_size, "batch_size", 1)
-
-    def _row_weights(self, sample_weight, encoding, partial: bool):
-        """``sample_weight`` times the classes' weights, or ``sample_weight``."""
+    def _row_weights(self, sample_weight, encoding, incremental: bool):
+        """The weight of each row for ``Network.fit``."""
         return sample_weight
 
     def fit(self, X, y, sample_weight=None):
         """Train on ``(X, y)`` for up to ``max_iter`` epochs.
 
         With ``warm_start`` and a fitted estimator, training continues from
-        the current network and optimizer state; otherwise a new network is
-        built.
+        the current network and optimizer state (a changed
+        ``learning_rate_init`` applies; a changed optimizer starts afresh);
+        otherwise a new network is built.
 
         Parameters
         ----------
         X : array-like (n_samples, n_features)
         y : array-like (n_samples,) or (n_samples, n_outputs)
-        sample_weight : array-like (n_samples,), optional
+        sample_weight : float or array-like (n_samples,), optional
             Per-row weights >= 0; the loss is ``sum(w * l) / sum(w)``.
 
         Returns
         -------
         self
-            The fitted estimator. A failed call leaves it as it was.
+            The fitted estimator. A call that raises leaves it as it was.
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
@@ -375,13 +549,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     n_iter_no_change : int or None, default 10
         Stop after this many epochs in a row without an improvement by more
         than ``tol``: in the training loss, or the validation loss with
-        ``early_stopping``. ``None`` always runs ``max_iter`` epochs.
+        ``early_stopping``. ``None`` always runs ``max_iter`` epochs. Running
+        out of ``max_iter`` before stopping warns ``ConvergenceWarning``.
     early_stopping : bool, default False
-        Hold out ``validation_fraction`` of the rows (stratified), stop on
-        their loss, and end with the weights of the best epoch.
+        Hold out ``validation_fraction`` of the rows (of each class, for
+        single-label classification), stop on their loss, and end with the
+        weights of the best epoch: the last that improved on the best loss
+        before it by more than ``tol``.
     validation_fraction : float, default 0.1
+        Rounded to the nearest whole number of rows (per class).
     lr_schedule : None, str or Schedule, default None
-        See :mod:`fastbackprop.schedules` (copied, so fitting never changes it).
+        See :mod:`fastbackprop.schedules` (copied, so fitting never changes
+        it). ``"plateau"`` watches the validation loss with
+        ``early_stopping``, else the training loss.
     clip_norm : float or None, default None
         Clip the global gradient norm, as ``torch.nn.utils.clip_grad_norm_``.
     dropout : float or list of float, default 0.0
@@ -390,14 +570,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Precision of the network; ``None`` is float32 for float32 ``X`` and
         float64 otherwise.
     class_weight : None, "balanced" or dict, default None
-        Per-class weights keyed by the labels of ``y``.
+        Per-class weights keyed by the labels of ``y``; a class without a
+        key weighs 1, and keys for labels absent from ``y`` are ignored (a
+        cross-validation fold may lack a class). ``"balanced"`` is
+        scikit-learn's ``n / (n_classes * count)``; not for ``partial_fit``.
     random_state : int, RandomState or None, default None
         Seeds initialisation, shuffling, dropout and the validation split.
         An int gives the same network as ``Network(seed=random_state)``.
     warm_start : bool, default False
         ``fit`` continues from the current network and optimizer state.
-    verbose : int, default 0
-        Print a line every ``verbose`` epochs (see :meth:`Network.fit`).
+    verbose : int or bool, default 0
+        Print a line every ``verbose`` epochs (``True``: every epoch).
 
     Attributes
     ----------
@@ -411,13 +594,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     n_outputs_ : int
         Outputs of the network.
     n_iter_ : int
-        Epochs trained in all (``warm_start`` adds up).
+        Epochs trained by ``fit`` (added up with ``warm_start``), plus one
+        per ``partial_fit`` call.
     loss_ : float
-        Mean training loss of the last epoch.
+        The last value of ``loss_curve_``.
     loss_curve_ : list of float
-        Every epoch's mean training loss.
+        Each epoch's mean training loss, and each ``partial_fit`` call's.
     validation_loss_curve_ : list of float
-        Every epoch's validation loss (with ``early_stopping``).
+        Each epoch's validation loss (with ``early_stopping``).
 
     Examples
     --------
@@ -430,6 +614,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     >>> clf.fit(X, y).predict(X).tolist()
     ['no', 'yes', 'yes', 'no']
     """
+
+    _is_classifier = True
 
     def __init__(
         self,
@@ -478,25 +664,35 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         )
         self.class_weight = class_weight
 
-    _loss_kind = "classification"
-
     # ------------------------------------------------------------ targets
     def _encode_targets(self, y, reuse: bool, classes) -> _Targets:
-        """Labels become class indices (softmax cross-entropy), a multilabel
+        """Labels become class indices (softmax cross-entropy); a multilabel
         indicator stays 0/1 (sigmoid, binary cross-entropy). With ``reuse``
         the labels must be among ``classes_``."""
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        multilabel = type_of_target(y) == "multilabel-indicator"
+        kind = type_of_target(y)
+        if kind == "multiclass-multioutput":
+            raise ValueError(
+                "MLPClassifier does not support multiclass-multioutput y (several columns of "
+                "labels); give one column of labels or a 0/1 multilabel indicator"
+            )
+        multilabel = kind == "multilabel-indicator"
         if reuse:
-            if multilabel != (self.network_.loss == "binary_cross_entropy"):
+            fitted_multilabel = self.network_.loss == "binary_cross_entropy"
+            if multilabel != fitted_multilabel:
+                fitted = "a multilabel indicator" if fitted_multilabel else "single labels"
                 raise ValueError(
-                    "y must be of the kind the estimator was first fitted on "
-                    f"({'multilabel' if not multilabel else 'single-label'} targets); "
-                    "set warm_start=False to start afresh"
+                    f"y must be {fitted}, as when the estimator was first fitted; "
+                    "fit with warm_start=False to change that"
                 )
             known = self.classes_
+            if classes is not None and not np.array_equal(np.unique(classes), known):
+                raise ValueError(
+                    f"classes={np.unique(classes).tolist()} is not the same as on the first "
+                    f"call to partial_fit ({known.tolist()})"
+                )
         elif classes is not None:
             known = np.unique(np.asarray(classes))
         else:
@@ -515,7 +711,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             )
         if len(known) < 2:
             raise ValueError(
-                f"y has 1 class ({known[0]!r}); MLPClassifier needs at least 2 classes"
+                f"y has 1 class ({known.tolist()[0]!r}); MLPClassifier needs at least 2 classes"
                 if len(known)
                 else "classes is empty; MLPClassifier needs at least 2 classes"
             )
@@ -534,9 +730,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             attributes={"classes_": known},
         )
 
-    def _row_weights(self, sample_weight, encoding, partial: bool):
+    def _row_weights(self, sample_weight, encoding, incremental: bool):
         """``sample_weight`` times ``class_weight``'s weight of each row's
-        class (keys are labels of ``y``)."""
+        class."""
         if self.class_weight is None:
             return sample_weight
         if encoding.loss != "cross_entropy":
@@ -548,27 +744,22 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 raise ValueError(
                     f"class_weight must be None, 'balanced' or a dict; got {self.class_weight!r}"
                 )
-            if partial:
-                # balanced weights of one block of a stream would differ from
-                # block to block (scikit-learn's SGDClassifier refuses it too)
+            if incremental:
+                # one block of a stream would weigh its classes unlike the next
+                # (scikit-learn's SGDClassifier refuses it too)
                 raise ValueError(
                     "class_weight='balanced' is not supported by partial_fit; "
                     "give a dict of weights computed over the whole data"
                 )
-            counts = np.bincount(labels, minlength=len(classes)).astype(np.float64)
-            present = counts > 0
-            per_class = np.zeros(len(classes))
-            per_class[present] = len(labels) / (present.sum() * counts[present])
+            per_class = balanced_class_weights(labels, len(classes))
         elif isinstance(self.class_weight, dict):
             per_class = np.ones(len(classes))
             for label, weight in self.class_weight.items():
                 where = np.flatnonzero(classes == label)
-                if where.size != 1:
-                    raise ValueError(
-                        f"class_weight has a key {label!r} that is not a class of y; "
-                        f"the classes are {classes.tolist()}"
+                if where.size:  # a label this y lacks weighs nothing here
+                    per_class[where[0]] = v.check_non_negative_float(
+                        weight, f"class_weight[{label!r}]"
                     )
-                per_class[where[0]] = v.check_non_negative_float(weight, f"class_weight[{label!r}]")
         else:
             raise TypeError(
                 "class_weight must be None, 'balanced' or a dict; "
@@ -576,12 +767,20 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             )
         weights = per_class[labels]
         if sample_weight is not None:
-            weights = weights * v.check_sample_weight(sample_weight, len(labels), np.float64)[:, 0]
+            checked = v.check_sample_weight(sample_weight, len(labels), np.dtype(np.float64))
+            weights = weights * checked[:, 0]
+        if not weights.sum() > 0:
+            raise ValueError("class_weight (times sample_weight) leaves every row with weight 0")
         return weights
 
     # ------------------------------------------------------------ methods
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass over ``(X, y)`` with the current optimizer state.
+
+        The first call builds the network and its optimizer; later calls
+        continue them (a changed ``learning_rate_init`` applies, a changed
+        optimizer or network shape is refused). ``max_iter``, ``tol``,
+        ``n_iter_no_change`` and ``early_stopping`` play no part.
 
         Parameters
         ----------
@@ -589,15 +788,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y : array-like (n_samples,) or multilabel indicator
         classes : array-like, optional
             Every label ``y`` may ever hold; needed on the first call (a batch
-            need not show every class). Not needed for a multilabel ``y``.
-        sample_weight : array-like (n_samples,), optional
+            need not show every class), unless ``y`` is a multilabel
+            indicator. Later calls may repeat it.
+        sample_weight : float or array-like (n_samples,), optional
 
         Returns
         -------
         self
         """
         if not hasattr(self, "network_") and classes is None:
-            if y is not None and type_of_target(y) != "multilabel-indicator":
+            if y is None or type_of_target(y) != "multilabel-indicator":
                 raise ValueError("classes must be given on the first call to partial_fit")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
@@ -631,7 +831,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     Mean squared error (as torch's ``MSELoss``) with identity outputs, one
     per column of ``y``.
 
-    The parameters are :class:`MLPClassifier`'s, without ``class_weight``.
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, optimizer, learning_rate_init, weight_decay
+        As :class:`MLPClassifier`'s.
+    batch_size, max_iter, shuffle, tol, n_iter_no_change
+        As :class:`MLPClassifier`'s.
+    early_stopping, validation_fraction, lr_schedule, clip_norm, dropout
+        As :class:`MLPClassifier`'s; the validation rows are a random
+        ``validation_fraction`` of all rows.
+    dtype, random_state, warm_start, verbose
+        As :class:`MLPClassifier`'s.
 
     Attributes
     ----------
@@ -664,6 +874,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def partial_fit(self, X, y, sample_weight=None):
         """One pass over ``(X, y)`` with the current optimizer state.
+
+        As :meth:`MLPClassifier.partial_fit`, without ``classes``.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features)
+        y : array-like (n_samples,) or (n_samples, n_outputs)
+        sample_weight : float or array-like (n_samples,), optional
 
         Returns
         -------
