@@ -304,8 +304,11 @@ def sklearn_peer(workload: Workload, X, y, epochs: int | None = None):
         nesterovs_momentum=False,
         max_iter=1,
         shuffle=True,
-        # never stop early: every unit runs all its epochs, like the others
-        n_iter_no_change=n_epochs + 1,
+        # never stop early: every unit runs all its epochs, like the others.
+        # (Its count of epochs without an improvement by tol carries over
+        # from one warm-started fit to the next: n_epochs + 1 let a converged
+        # tiny fit stop after one epoch from the second unit on.)
+        n_iter_no_change=10**9,
         random_state=0,
         warm_start=True,
     )
