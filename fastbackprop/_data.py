@@ -61,8 +61,14 @@ def class_weight_per_row(class_weight, Y: np.ndarray, loss: str) -> np.ndarray:
 def validation_split_indices(Y: np.ndarray, loss: str, fraction: float, rng) -> tuple:
     """(train_rows, validation_rows): a random ``fraction`` held out, the same
     fraction of every class for classification."""
-    n = Y.shape[0]
-    labels = class_labels(Y, loss)
+    return split_rows(class_labels(Y, loss), Y.shape[0], fraction, rng)
+
+
+def split_rows(labels, n: int, fraction: float, rng, argument: str = "validation_split") -> tuple:
+    """(train_rows, validation_rows) of ``range(n)``: the nearest whole
+    number to ``fraction`` of each class's rows (of all rows when ``labels``
+    is None), drawn from ``rng``, both sorted. ``argument`` names the
+    fraction in the error when a side would be empty."""
     groups = (
         [np.arange(n)]
         if labels is None
@@ -75,7 +81,7 @@ def validation_split_indices(Y: np.ndarray, loss: str, fraction: float, rng) -> 
     validation = np.sort(np.concatenate(held))
     if validation.size == 0 or validation.size == n:
         raise ValueError(
-            f"validation_split={fraction} leaves {validation.size} of {n} rows for validation; "
+            f"{argument}={fraction} leaves {validation.size} of {n} rows for validation; "
             "choose a fraction that leaves rows on both sides"
         )
     train = np.setdiff1d(np.arange(n), validation)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import copy
 import numbers
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,9 +51,9 @@ except ImportError as error:  # pragma: no cover - the test extra installs it
     ) from error
 
 from . import _validation as v
-from ._data import balanced_class_weights
+from ._data import balanced_class_weights, split_rows
 from .callbacks import EarlyStopping
-from .network import Network
+from .network import Network, stream_blocks
 from .optim import OPTIMIZERS, Optimizer
 from .schedules import SCHEDULES, ReduceLROnPlateau, Schedule
 
@@ -66,14 +66,35 @@ _DEFAULT_BATCH = 200  # scikit-learn's batch_size="auto": min(200, n_samples)
 @dataclass
 class _Targets:
     """What ``y`` becomes for the network: its targets, their loss and
-    output activation, and the fitted attributes that decode predictions
-    (``classes_``)."""
+    output activation, and the classifier's ``classes_``."""
 
     targets: np.ndarray
     n_outputs: int
     loss: str
     output: str
-    attributes: dict = field(default_factory=dict)
+    classes: np.ndarray | None = None
+
+    @property
+    def labels(self):
+        """Each row's class index, for stratifying (None unless single-label)."""
+        return self.targets if self.loss == "cross_entropy" else None
+
+
+class _ContinuedStopping(EarlyStopping):
+    """``EarlyStopping`` for a warm-started fit: the network's validation
+    loss before it is the best so far, and its weights are the ones to return
+    to if no epoch beats that (scikit-learn keeps its best across warm
+    starts)."""
+
+    def __init__(self, baseline: float, **kwargs):
+        super().__init__(**kwargs)
+        self._baseline = baseline
+
+    def on_train_begin(self, network):
+        super().on_train_begin(network)
+        self._monitor.best = self._baseline
+        self._best_weights = [np.array(w, copy=True) for w in network.weights]
+        self._best_biases = [np.array(b, copy=True) for b in network.biases]
 
 
 @dataclass
@@ -89,7 +110,8 @@ class _Settings:
     schedule: object
     early_stopping: bool
     validation_fraction: float
-    stopper: EarlyStopping | None
+    tol: float
+    patience: int | None
     optimizer: Optimizer
     dtype: np.dtype | None
 
@@ -147,9 +169,10 @@ class _BaseMLP(BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------- checks
-    def _settings(self, n_samples: int) -> _Settings:
+    def _settings(self, n_samples: int, incremental: bool) -> _Settings:
         """Check every parameter, on every call: a later ``fit`` or
-        ``partial_fit`` sees ``set_params``' changes too."""
+        ``partial_fit`` sees ``set_params``' changes too. (``partial_fit``
+        uses neither the schedule nor the stopping rule, but checks them.)"""
         self._check_random_state()
         epochs = v.check_count(self.max_iter, "max_iter", 1)
         early = v.check_bool(self.early_stopping, "early_stopping")
@@ -166,16 +189,21 @@ class _BaseMLP(BaseEstimator):
             clip_norm=None
             if self.clip_norm is None
             else v.check_positive_float(self.clip_norm, "clip_norm"),
-            schedule=self._schedule(early),
+            schedule=self._schedule(early, incremental),
             early_stopping=early,
             validation_fraction=fraction,
-            stopper=self._stopper(early, epochs),
+            tol=v.check_non_negative_float(self.tol, "tol"),
+            patience=None
+            if self.n_iter_no_change is None
+            else v.check_count(self.n_iter_no_change, "n_iter_no_change", 1),
             optimizer=self._make_optimizer(),
             dtype=None if self.dtype is None else v.check_dtype(self.dtype),
         )
 
     def _hidden_sizes(self) -> tuple[int, ...]:
         sizes = self.hidden_layer_sizes
+        if isinstance(sizes, np.ndarray) and sizes.ndim == 0:
+            sizes = sizes.item()
         if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
             sizes = (sizes,)
         if isinstance(sizes, str) or not hasattr(sizes, "__iter__"):
@@ -221,7 +249,7 @@ class _BaseMLP(BaseEstimator):
             settings["weight_decay"] = v.check_non_negative_float(self.weight_decay, "weight_decay")
         return OPTIMIZERS[name](**settings)
 
-    def _schedule(self, early_stopping: bool):
+    def _schedule(self, early_stopping: bool, incremental: bool):
         """``lr_schedule`` for ``Network.fit``: an object is copied (a plateau
         schedule keeps state); ``"plateau"`` watches the validation loss with
         ``early_stopping`` and the training loss without."""
@@ -230,37 +258,39 @@ class _BaseMLP(BaseEstimator):
             return ReduceLROnPlateau(monitor="val_loss" if early_stopping else "loss")
         if isinstance(schedule, Schedule):
             watched = [name for name in schedule.monitored_metrics() if name.startswith("val_")]
-            if watched and not early_stopping:
+            if watched and not early_stopping and not incremental:
                 raise ValueError(
                     f"lr_schedule watches {watched[0]!r}, which needs early_stopping=True "
                     "(it holds out validation_fraction of the rows); or watch 'loss'"
                 )
             return copy.deepcopy(schedule)
-        if schedule is not None and schedule not in SCHEDULES:
+        if schedule is not None and not (isinstance(schedule, str) and schedule in SCHEDULES):
             raise (TypeError if not isinstance(schedule, str) else ValueError)(
                 f"lr_schedule must be None, a Schedule or one of {', '.join(SCHEDULES)}; "
                 f"got {schedule!r}"
             )
         return schedule
 
-    def _stopper(self, early_stopping: bool, epochs: int):
+    def _stopper(self, settings: _Settings, baseline: float | None):
         """scikit-learn's stopping rule: no improvement by more than ``tol``
         for ``n_iter_no_change`` epochs in a row, in the validation loss with
         ``early_stopping`` (which always ends with the best epoch's weights,
-        also with ``n_iter_no_change=None``) or else in the training loss."""
-        tol = v.check_non_negative_float(self.tol, "tol")
-        if self.n_iter_no_change is None:
-            if not early_stopping:
+        also with ``n_iter_no_change=None``; a warm-started fit's
+        ``baseline`` is the validation loss it starts from) or else in the
+        training loss."""
+        early = settings.early_stopping
+        patience = settings.patience
+        if patience is None:
+            if not early:
                 return None
-            patience = epochs  # never stops; keeps the best epoch's weights
-        else:
-            patience = v.check_count(self.n_iter_no_change, "n_iter_no_change", 1)
-        return EarlyStopping(
-            monitor="val_loss" if early_stopping else "loss",
+            patience = settings.epochs  # never stops; keeps the best epoch's weights
+        rule = dict(
+            monitor="val_loss" if early else "loss",
             patience=patience,
-            min_delta=tol,
-            restore_best_weights=early_stopping,
+            min_delta=settings.tol,
+            restore_best_weights=early,
         )
+        return EarlyStopping(**rule) if baseline is None else _ContinuedStopping(baseline, **rule)
 
     def _check_random_state(self) -> None:
         state = self.random_state
@@ -289,25 +319,30 @@ class _BaseMLP(BaseEstimator):
             return np.full(n_samples, sample_weight, dtype=np.float64)
         return sample_weight
 
-    def _check_validation_rows(self, encoding: _Targets, settings: _Settings) -> None:
-        """Refuse, in the estimator's words, a ``validation_fraction`` that
-        leaves no row on one side (``Network.fit`` would say
-        ``validation_split``). The count follows its split: the nearest
-        whole number of rows of each class (of all rows for regression and
-        multilabel)."""
-        n = encoding.targets.shape[0]
-        fraction = settings.validation_fraction
-        if encoding.loss == "cross_entropy":
-            counts = np.bincount(encoding.targets, minlength=encoding.n_outputs)
+    def _validation_split(self, encoding: _Targets, weights, fraction: float, network):
+        """(train_rows, validation_rows) for ``early_stopping``: the nearest
+        whole number to ``validation_fraction`` of each class's rows (of all
+        rows for regression and multilabel). With an int ``random_state`` the
+        split is the same in every fit, as scikit-learn's, so a warm start
+        validates on the rows it validated on before; otherwise it is drawn
+        from the network's generator."""
+        state = self.random_state
+        if isinstance(state, numbers.Integral):
+            # its own stream: not the one that drew the initial weights
+            rng = np.random.default_rng([int(state), 1])
         else:
-            counts = np.array([n])
-        held = sum(int(round(fraction * count)) for count in counts)
-        if held == 0 or held == n:
-            raise ValueError(
-                f"early_stopping holds out validation_fraction={fraction} of each class's rows, "
-                f"which leaves {held} of {n} samples for validation; give more samples or "
-                "another validation_fraction"
-            )
+            rng = network._rng
+        n = encoding.targets.shape[0]
+        train, held = split_rows(encoding.labels, n, fraction, rng, "validation_fraction")
+        if weights is not None:
+            for rows, side in ((train, "training"), (held, "validation")):
+                if not np.asarray(weights)[rows].sum() > 0:
+                    raise ValueError(
+                        f"early_stopping with validation_fraction={fraction} leaves only rows "
+                        f"of weight 0 on the {side} side; weigh more rows (sample_weight, "
+                        "class_weight) or hold out another fraction"
+                    )
+        return train, held
 
     # ------------------------------------------------------------ the network
     def _build_network(self, n_features: int, encoding: _Targets, settings, dtype) -> Network:
@@ -356,20 +391,28 @@ class _BaseMLP(BaseEstimator):
     # ---------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
         """``fit`` (``incremental=False``) or ``partial_fit``. A failure puts
-        back the estimator's attributes (``validate_data`` may have set some)
-        and the state of a network that was being continued."""
+        back the estimator's attributes (``validate_data`` may have set some),
+        a ``RandomState`` it drew from, and the state of a network that was
+        being continued."""
+        warm_start = v.check_bool(self.warm_start, "warm_start")
+        continuing = hasattr(self, "network_") and (incremental or warm_start)
         saved = dict(self.__dict__)
-        network = saved.get("network_")
-        if network is not None and (incremental or self.warm_start):  # it may be continued
-            network_state = network._training_state()
+        random_state = self.random_state
+        if isinstance(random_state, np.random.RandomState):
+            random_state_before = random_state.get_state()
+        if continuing:
+            network = self.network_
+            network_before = network._training_state()
             optimizer, rate = network.optimizer, network.optimizer.learning_rate
         try:
-            converged = self._fit_unguarded(X, y, sample_weight, incremental, classes)
+            converged = self._fit_unguarded(X, y, sample_weight, incremental, classes, continuing)
         except BaseException:
-            if network is not None and (incremental or self.warm_start):
-                network._restore_training_state(network_state)
+            if continuing:
+                network._restore_training_state(network_before)
                 network.optimizer = optimizer
                 optimizer.learning_rate = rate
+            if isinstance(random_state, np.random.RandomState):
+                random_state.set_state(random_state_before)
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
@@ -382,99 +425,124 @@ class _BaseMLP(BaseEstimator):
             )
         return self
 
-    def _fit_unguarded(self, X, y, sample_weight, incremental, classes) -> bool:
+    def _fit_unguarded(self, X, y, sample_weight, incremental, classes, continuing) -> bool:
         """Train; returns False when ``fit`` ran out of ``max_iter`` before
         its stopping rule was met."""
-        reuse = hasattr(self, "network_") and (
-            incremental or v.check_bool(self.warm_start, "warm_start")
-        )
         if sparse.issparse(y):
             y = y.toarray()  # a sparse multilabel indicator; the network's targets are dense
         X, y = validate_data(
             self,
             X,
             y,
-            reset=not reuse,
+            reset=not continuing,
             dtype=_FLOAT_DTYPES,
             multi_output=True,
             y_numeric=not self._is_classifier,
         )
-        settings = self._settings(X.shape[0])
-        encoding = self._encode_targets(y, reuse, classes)
+        settings = self._settings(X.shape[0], incremental)
+        encoding = self._encode_targets(y, continuing, classes)
         weights = self._row_weights(
             self._sample_weight(sample_weight, X.shape[0]), encoding, incremental
         )
-        if reuse:
+        if continuing:
             network = self.network_
             self._check_same_network(network, settings)
-            before = network.history.lengths()
-            curve, val_curve, n_iter = self.loss_curve_, self.validation_loss_curve_, self.n_iter_
         else:
             network = self._build_network(X.shape[1], encoding, settings, X.dtype)
-            before = network.history.lengths()
-            curve, val_curve, n_iter = [], [], 0
-        same_rule = reuse and self._same_rule(network.optimizer, settings.optimizer)
-        converged = True
+        same_rule = continuing and self._same_rule(network.optimizer, settings.optimizer)
+        history_before = network.history.lengths()
         if incremental:
-            if reuse and not same_rule:
-                raise ValueError(
-                    "partial_fit continues with the optimizer of its first call; optimizer or "
-                    "weight_decay changed since: call fit to start afresh"
-                )
-            if same_rule:  # learning_rate_init may change between calls
-                network.optimizer.learning_rate = settings.optimizer.learning_rate
-            else:
-                # a new network's optimizer state is zero and its step count
-                # 0, as fit's swap to a new optimizer leaves them
-                network.optimizer = settings.optimizer
-            network.partial_fit(
-                X,
-                encoding.targets,
-                batch_size=settings.batch_size,
-                sample_weight=weights,
-                shuffle=settings.shuffle,
-            )
+            self._partial_pass(network, X, encoding, weights, settings, continuing, same_rule)
+            converged = True
         else:
-            if settings.early_stopping:
-                self._check_validation_rows(encoding, settings)
-            network.fit(
-                X,
-                encoding.targets,
-                epochs=settings.epochs,
-                batch_size=settings.batch_size,
-                learning_rate=settings.optimizer.learning_rate if same_rule else None,
-                shuffle=settings.shuffle,
-                verbose=settings.verbose,
-                optimizer=None if same_rule else settings.optimizer,
-                clip_norm=settings.clip_norm,
-                lr_schedule=settings.schedule,
-                sample_weight=weights,
-                validation_split=settings.validation_fraction if settings.early_stopping else None,
-                callbacks=None if settings.stopper is None else [settings.stopper],
-            )
-            converged = (
-                self.n_iter_no_change is None
-                or settings.stopper is None
-                or settings.stopper.stopped_epoch > 0
-            )
+            converged = self._train(network, X, encoding, weights, settings, continuing, same_rule)
         # training succeeded: only now does the estimator change
-        new_losses = network.history.loss[before["loss"] :]
-        new_val = network.history.val_loss[before["val_loss"] :]
-        if incremental and new_losses:
-            # one value per call, as scikit-learn's: partial_fit trains in
-            # blocks of rows, each recorded as an epoch by the network
-            new_losses, new_val, passes = [float(np.mean(new_losses))], [], 1
-        else:
-            passes = len(new_losses) if not incremental else 0
+        losses = network.history.loss[history_before["loss"] :]
+        val_losses = network.history.val_loss[history_before["val_loss"] :]
+        if incremental:
+            # one value per call, as scikit-learn's: the network recorded one
+            # per block of rows (see _pass_loss)
+            losses = [self._pass_loss(losses, X.shape[0], weights, settings)] if losses else []
+            val_losses = []
+        curve = self.loss_curve_ if continuing else []
+        val_curve = self.validation_loss_curve_ if continuing else []
         self.network_ = network
-        for name, value in encoding.attributes.items():
-            setattr(self, name, value)
+        if encoding.classes is not None:
+            self.classes_ = encoding.classes
         self.n_outputs_ = encoding.n_outputs
-        self.loss_curve_ = curve + new_losses
-        self.validation_loss_curve_ = val_curve + new_val
+        self.loss_curve_ = curve + losses
+        self.validation_loss_curve_ = val_curve + val_losses
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
-        self.n_iter_ = n_iter + passes
+        self.n_iter_ = (self.n_iter_ if continuing else 0) + len(losses)
         return converged
+
+    def _train(self, network, X, encoding, weights, settings, continuing, same_rule) -> bool:
+        """``fit``'s training: ``Network.fit`` with the stopping rule, and
+        with ``early_stopping`` on a validation split made here (see
+        ``_validation_split``). Returns whether the rule stopped it."""
+        targets = encoding.targets
+        validation = None
+        baseline = None
+        if settings.early_stopping:
+            train, held = self._validation_split(
+                encoding, weights, settings.validation_fraction, network
+            )
+            held_weights = None if weights is None else np.asarray(weights)[held]
+            validation = (X[held], targets[held], held_weights)
+            X, targets = X[train], targets[train]
+            weights = None if weights is None else np.asarray(weights)[train]
+            if continuing:
+                baseline = network.compute_loss(*validation)
+        stopper = self._stopper(settings, baseline)
+        network.fit(
+            X,
+            targets,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            learning_rate=settings.optimizer.learning_rate if same_rule else None,
+            shuffle=settings.shuffle,
+            verbose=settings.verbose,
+            optimizer=None if same_rule else settings.optimizer,
+            clip_norm=settings.clip_norm,
+            lr_schedule=settings.schedule,
+            sample_weight=weights,
+            validation_data=validation,
+            callbacks=None if stopper is None else [stopper],
+        )
+        return self.n_iter_no_change is None or stopper is None or stopper.stopped_epoch > 0
+
+    def _partial_pass(self, network, X, encoding, weights, settings, continuing, same_rule):
+        """``partial_fit``'s one pass, with the optimizer of the first call."""
+        if continuing and not same_rule:
+            raise ValueError(
+                "partial_fit continues with the optimizer of its first call; optimizer or "
+                "weight_decay changed since: call fit to start afresh"
+            )
+        if same_rule:  # learning_rate_init may change between calls
+            network.optimizer.learning_rate = settings.optimizer.learning_rate
+        else:
+            # a new network's optimizer state is zero and its step count 0,
+            # as fit's swap to a new optimizer leaves them
+            network.optimizer = settings.optimizer
+        network.partial_fit(
+            X,
+            encoding.targets,
+            batch_size=settings.batch_size,
+            sample_weight=weights,
+            shuffle=settings.shuffle,
+            clip_norm=settings.clip_norm,
+        )
+
+    @staticmethod
+    def _pass_loss(block_losses, n: int, weights, settings) -> float:
+        """The mean batch loss of a ``partial_fit`` pass, from the network's
+        one value per block of rows (each the mean over its batches):
+        weighted by each block's number of batches."""
+        blocks = stream_blocks(n, settings.batch_size)
+        if weights is not None:  # as Network.partial_fit, which skips weightless blocks
+            blocks = [rows for rows in blocks if np.asarray(weights)[rows].any()]
+        batches = [-(-(rows.stop - rows.start) // settings.batch_size) for rows in blocks]
+        return float(np.average(block_losses, weights=batches))
 
     def _row_weights(self, sample_weight, encoding, incremental: bool):
         """The weight of each row for ``Network.fit``."""
@@ -553,22 +621,28 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         out of ``max_iter`` before stopping warns ``ConvergenceWarning``.
     early_stopping : bool, default False
         Hold out ``validation_fraction`` of the rows (of each class, for
-        single-label classification), stop on their loss, and end with the
-        weights of the best epoch: the last that improved on the best loss
-        before it by more than ``tol``.
+        single-label classification), stop on their loss (weighted by
+        ``sample_weight`` and ``class_weight``), and end with the weights of
+        the best epoch: the last that improved on the best loss before it by
+        more than ``tol``. With an int ``random_state`` every fit holds out
+        the same rows, and a warm-started fit starts from its current
+        validation loss as the best, so it never ends worse on them.
     validation_fraction : float, default 0.1
         Rounded to the nearest whole number of rows (per class).
     lr_schedule : None, str or Schedule, default None
         See :mod:`fastbackprop.schedules` (copied, so fitting never changes
         it). ``"plateau"`` watches the validation loss with
-        ``early_stopping``, else the training loss.
+        ``early_stopping``, else the training loss. Each ``fit`` starts the
+        schedule at its epoch 0, also a warm-started one; ``partial_fit``
+        uses none.
     clip_norm : float or None, default None
         Clip the global gradient norm, as ``torch.nn.utils.clip_grad_norm_``.
     dropout : float or list of float, default 0.0
         Inverted dropout after each hidden layer, while training only.
     dtype : {None, "float32", "float64"}, default None
         Precision of the network; ``None`` is float32 for float32 ``X`` and
-        float64 otherwise.
+        float64 otherwise when a network is built, and the network's own
+        when one is continued (``warm_start``, ``partial_fit``).
     class_weight : None, "balanced" or dict, default None
         Per-class weights keyed by the labels of ``y``; a class without a
         key weighs 1, and keys for labels absent from ``y`` are ignored (a
@@ -665,10 +739,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.class_weight = class_weight
 
     # ------------------------------------------------------------ targets
-    def _encode_targets(self, y, reuse: bool, classes) -> _Targets:
+    def _encode_targets(self, y, continuing: bool, classes) -> _Targets:
         """Labels become class indices (softmax cross-entropy); a multilabel
-        indicator stays 0/1 (sigmoid, binary cross-entropy). With ``reuse``
-        the labels must be among ``classes_``."""
+        indicator stays 0/1 (sigmoid, binary cross-entropy). Continuing, the
+        labels must be among ``classes_``."""
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -679,7 +753,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 "labels); give one column of labels or a 0/1 multilabel indicator"
             )
         multilabel = kind == "multilabel-indicator"
-        if reuse:
+        given = None if classes is None else self._check_classes(classes)
+        if continuing:
             fitted_multilabel = self.network_.loss == "binary_cross_entropy"
             if multilabel != fitted_multilabel:
                 fitted = "a multilabel indicator" if fitted_multilabel else "single labels"
@@ -688,15 +763,20 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     "fit with warm_start=False to change that"
                 )
             known = self.classes_
-            if classes is not None and not np.array_equal(np.unique(classes), known):
+            if given is not None and not np.array_equal(given, known):
                 raise ValueError(
-                    f"classes={np.unique(classes).tolist()} is not the same as on the first "
-                    f"call to partial_fit ({known.tolist()})"
+                    f"classes={given.tolist()} is not the same as the classes_ the estimator "
+                    f"was fitted with ({known.tolist()})"
                 )
-        elif classes is not None:
-            known = np.unique(np.asarray(classes))
+        elif multilabel:
+            known = np.arange(y.shape[1])
+            if given is not None and not np.array_equal(given, known):
+                raise ValueError(
+                    "for a multilabel indicator y, classes must be None or "
+                    f"range({y.shape[1]}), one per column; got {given.tolist()}"
+                )
         else:
-            known = np.arange(y.shape[1]) if multilabel else np.unique(y)
+            known = np.unique(y) if given is None else given
         if multilabel:
             if y.shape[1] != len(known):
                 raise ValueError(
@@ -707,13 +787,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 n_outputs=len(known),
                 loss="binary_cross_entropy",
                 output="sigmoid",
-                attributes={"classes_": known},
+                classes=known,
             )
         if len(known) < 2:
+            source = "classes" if given is not None else "y"
             raise ValueError(
-                f"y has 1 class ({known.tolist()[0]!r}); MLPClassifier needs at least 2 classes"
-                if len(known)
-                else "classes is empty; MLPClassifier needs at least 2 classes"
+                f"{source} has 1 class ({known.tolist()[0]!r}); MLPClassifier needs at least 2"
             )
         index = np.searchsorted(known, y)
         index[index == len(known)] = 0  # out of range: caught just below
@@ -727,8 +806,20 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             n_outputs=len(known),
             loss="cross_entropy",
             output="softmax",
-            attributes={"classes_": known},
+            classes=known,
         )
+
+    @staticmethod
+    def _check_classes(classes) -> np.ndarray:
+        """``partial_fit``'s ``classes``: 1-D, non-empty, no NaN; sorted and unique."""
+        given = np.asarray(classes)
+        if given.ndim != 1 or given.size == 0:
+            raise ValueError(
+                f"classes must be a non-empty 1-D list of labels; got shape {given.shape}"
+            )
+        if given.dtype.kind == "f" and np.isnan(given).any():
+            raise ValueError("classes must not hold NaN")
+        return np.unique(given)
 
     def _row_weights(self, sample_weight, encoding, incremental: bool):
         """``sample_weight`` times ``class_weight``'s weight of each row's
@@ -737,8 +828,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return sample_weight
         if encoding.loss != "cross_entropy":
             raise ValueError("class_weight needs single-label y, not a multilabel indicator")
-        classes = encoding.attributes["classes_"]
-        labels = encoding.targets
+        classes, labels = encoding.classes, encoding.targets
         if isinstance(self.class_weight, str):
             if self.class_weight != "balanced":
                 raise ValueError(
@@ -753,13 +843,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 )
             per_class = balanced_class_weights(labels, len(classes))
         elif isinstance(self.class_weight, dict):
-            per_class = np.ones(len(classes))
-            for label, weight in self.class_weight.items():
-                where = np.flatnonzero(classes == label)
-                if where.size:  # a label this y lacks weighs nothing here
-                    per_class[where[0]] = v.check_non_negative_float(
-                        weight, f"class_weight[{label!r}]"
-                    )
+            per_class = self._dict_class_weights(classes)
         else:
             raise TypeError(
                 "class_weight must be None, 'balanced' or a dict; "
@@ -773,14 +857,40 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError("class_weight (times sample_weight) leaves every row with weight 0")
         return weights
 
+    def _dict_class_weights(self, classes) -> np.ndarray:
+        """Each class's weight from the ``class_weight`` dict, by
+        scikit-learn's rule: a class without a key weighs 1, and keys for
+        labels ``y`` lacks are allowed when every class has a weight (a
+        cross-validation fold may lack a class), refused otherwise (a key
+        that matches nothing is then likely a mistake)."""
+        position = {label: i for i, label in enumerate(classes.tolist())}
+        per_class = np.ones(len(classes))
+        weighted, strangers = set(), []
+        for label, weight in self.class_weight.items():
+            weight = v.check_non_negative_float(weight, f"class_weight[{label!r}]")
+            key = label.item() if isinstance(label, np.generic) else label
+            if key in position:
+                per_class[position[key]] = weight
+                weighted.add(position[key])
+            else:
+                strangers.append(label)
+        if strangers and len(weighted) < len(classes):
+            unweighted = [c for i, c in enumerate(classes.tolist()) if i not in weighted]
+            raise ValueError(
+                f"class_weight has keys {strangers!r} that are not classes of y, and the classes "
+                f"{unweighted!r} have no weight; the classes are {classes.tolist()!r}"
+            )
+        return per_class
+
     # ------------------------------------------------------------ methods
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass over ``(X, y)`` with the current optimizer state.
 
         The first call builds the network and its optimizer; later calls
         continue them (a changed ``learning_rate_init`` applies, a changed
-        optimizer or network shape is refused). ``max_iter``, ``tol``,
-        ``n_iter_no_change`` and ``early_stopping`` play no part.
+        optimizer or network shape is refused). ``clip_norm`` applies;
+        ``max_iter``, ``tol``, ``n_iter_no_change``, ``early_stopping``,
+        ``lr_schedule`` and ``verbose`` play no part (they are still checked).
 
         Parameters
         ----------
@@ -847,9 +957,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     ----------
     network_ : Network
         The trained network.
-    n_features_in_, feature_names_in_, n_outputs_, n_iter_ : int
+    n_features_in_, n_outputs_, n_iter_, loss_
         As :class:`MLPClassifier`'s.
-    loss_, loss_curve_, validation_loss_curve_
+    feature_names_in_, loss_curve_, validation_loss_curve_
         As :class:`MLPClassifier`'s.
 
     Examples
@@ -863,9 +973,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     True
     """
 
-    def _encode_targets(self, y, reuse: bool, classes) -> _Targets:
+    def _encode_targets(self, y, continuing: bool, classes) -> _Targets:
         targets = y.reshape(-1, 1) if y.ndim == 1 else y
-        if reuse and targets.shape[1] != self.n_outputs_:
+        if continuing and targets.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {targets.shape[1]} outputs but the estimator was fitted with "
                 f"{self.n_outputs_}"

@@ -32,6 +32,19 @@ EVAL_CHUNK = 2048
 SMALL_EVAL_ROWS = 256
 #: rows per block that partial_fit converts and validates at a time
 STREAM_BLOCK = 8192
+
+
+def stream_blocks(n: int, batch_size: int | None) -> list:
+    """The row blocks ``partial_fit`` trains one after another: about
+    ``STREAM_BLOCK`` rows, in whole batches, as slices of ``range(n)``."""
+    block = (
+        STREAM_BLOCK
+        if batch_size is None
+        else max(batch_size, STREAM_BLOCK // batch_size * batch_size)
+    )
+    return [slice(start, min(start + block, n)) for start in range(0, n, block)]
+
+
 #: most permutation entries generated ahead for one compiled call of epochs
 MAX_PERMUTATION_ENTRIES = 1 << 22
 DEFAULT_LEARNING_RATE = 0.01
@@ -490,9 +503,12 @@ class Network:
             count in the epoch's accuracy).
         class_weight : "balanced" or dict, optional
             Per-class weights, multiplied into ``sample_weight``.
-        validation_data : (X_val, y_val), optional
+        validation_data : (X_val, y_val) or (X_val, y_val, w_val), optional
+            With ``w_val``, ``val_loss`` is their weighted mean loss.
         validation_split : float, optional
-            Hold out this fraction (stratified for classification).
+            Hold out this fraction (stratified for classification); the
+            held-out rows keep their ``sample_weight`` and ``class_weight``
+            in ``val_loss``.
         callbacks : list of Callback, optional
             See :mod:`fastbackprop.callbacks`.
         progress : bool, default False
@@ -544,8 +560,11 @@ class Network:
             raise ValueError("give validation_data or validation_split, not both")
         validation = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a pair (X_val, y_val)")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise TypeError(
+                    "validation_data must be a pair (X_val, y_val) or a triple "
+                    "(X_val, y_val, sample_weight_val)"
+                )
             validation = self._check_Xy(*validation_data)
         elif validation_split is not None:
             fraction = v.check_fraction(validation_split, "validation_split")
@@ -576,7 +595,13 @@ class Network:
                         "validation_split holds out every row with a weight > 0: "
                         "nothing is left to train on"
                     )
-                validation = (X[val_rows], Y[val_rows], np.ones((len(val_rows), 1), self.dtype))
+                val_weights = np.ascontiguousarray(W[val_rows])
+                if not val_weights.sum(dtype=np.float64) > 0:
+                    raise ValueError(
+                        "validation_split holds out only rows of weight 0: their weighted "
+                        "loss is undefined"
+                    )
+                validation = (X[val_rows], Y[val_rows], val_weights)
                 X, Y, W = X[train_rows], Y[train_rows], train_weights
             n = X.shape[0]
             batch_size = n if batch_size is None else min(batch_size, n)
@@ -733,13 +758,14 @@ class Network:
             done += chunk
 
     @_one_fit_at_a_time
-    def partial_fit(self, X, y, batch_size=None, sample_weight=None, shuffle=False):
+    def partial_fit(self, X, y, batch_size=None, sample_weight=None, shuffle=False, clip_norm=None):
         """One pass over the given rows with the current optimizer and its state.
 
         For streaming and out-of-core data: rows are converted and checked
         in blocks of ``STREAM_BLOCK``, so a ``numpy.memmap`` is never loaded
         whole. ``batch_size=None`` takes each block as one batch. A block
-        whose rows all weigh 0 is skipped.
+        whose rows all weigh 0 is skipped. ``shuffle`` and ``clip_norm`` act
+        as in :meth:`fit`, within each block.
 
         Returns
         -------
@@ -767,21 +793,17 @@ class Network:
             raise ValueError(f"y has {y.shape[0]} rows but X has {n}; they must match")
         if batch_size is not None:
             batch_size = v.check_count(batch_size, "batch_size", 1)
+        if clip_norm is not None:
+            v.check_positive_float(clip_norm, "clip_norm")
         # the weights are one per row, small beside X: checked whole, up front
         weights = (
             None
             if sample_weight is None
             else v.check_sample_weight(sample_weight, n, self.dtype)[:, 0]
         )
-        block = (
-            STREAM_BLOCK
-            if batch_size is None
-            else max(batch_size, STREAM_BLOCK // batch_size * batch_size)
-        )
         saved = self._training_state()
         try:
-            for start in range(0, n, block):
-                rows = slice(start, min(start + block, n))
+            for rows in stream_blocks(n, batch_size):
                 block_weights = None if weights is None else weights[rows]
                 if block_weights is not None and not block_weights.any():
                     continue  # nothing to learn from these rows
@@ -792,6 +814,7 @@ class Network:
                     batch_size=batch_size,
                     shuffle=shuffle,
                     sample_weight=block_weights,
+                    clip_norm=clip_norm,
                 )
         except (ValueError, TypeError):
             # bad input in a later block: as if the call had not happened. An

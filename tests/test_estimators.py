@@ -18,6 +18,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from fastbackprop import Network  # noqa: E402
+from fastbackprop._data import split_rows  # noqa: E402
 from fastbackprop.callbacks import EarlyStopping  # noqa: E402
 from fastbackprop.estimators import MLPClassifier, MLPRegressor  # noqa: E402
 from fastbackprop.optim import SGD, Adam  # noqa: E402
@@ -158,21 +159,28 @@ def test_early_stopping_ends_with_the_best_validation_epoch():
     )
     clf.fit(X, y)
     assert len(clf.validation_loss_curve_) == clf.n_iter_ < 300
-    # the same run by hand, restored to the same best epoch
+    # the same run by hand: the estimator holds out the same rows in every
+    # fit (its own generator, from random_state) and trains on the others
+    train, held = _held_out(y)
     net = Network([2, 16, 3], seed=0)
     stopper = EarlyStopping(patience=3, min_delta=1e-4)
     net.fit(
-        X,
-        y,
+        X[train],
+        y[train],
         epochs=300,
         batch_size=200,
         optimizer=Adam(0.05),
-        validation_split=0.1,
+        validation_data=(X[held], y[held]),
         callbacks=[stopper],
     )
     assert clf.n_iter_ == net.history.epochs == stopper.stopped_epoch
     assert stopper.best_epoch < stopper.stopped_epoch
     np.testing.assert_array_equal(clf.network_._params, net._params)
+
+
+def _held_out(y, fraction=0.1, random_state=0):
+    # the split MLPClassifier makes with an int random_state
+    return split_rows(y, len(y), fraction, np.random.default_rng([random_state, 1]))
 
 
 def test_training_loss_plateau_stops_and_running_out_warns():
@@ -256,7 +264,7 @@ def test_bad_parameters_are_refused_at_fit_and_change_nothing(params, error, mes
 def test_a_failed_fit_keeps_the_fitted_feature_count():
     X, y = _blobs()
     clf = MLPClassifier((4,), max_iter=2, n_iter_no_change=None, random_state=0).fit(X, y)
-    with pytest.raises(ValueError, match="needs at least 2 classes"):
+    with pytest.raises(ValueError, match="needs at least 2"):
         clf.fit(np.ones((5, 7)), np.zeros(5))
     assert clf.n_features_in_ == 2
     assert clf.predict(X).shape == (120,)
@@ -348,10 +356,13 @@ def test_partial_fit_counts_calls_and_refuses_other_classes():
     clf = MLPClassifier((4,), random_state=0).partial_fit(X, y, classes=[0, 1])
     assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 1
     assert clf.network_.history.epochs == 3  # three blocks of rows, one curve entry
-    assert clf.loss_ == pytest.approx(np.mean(clf.network_.history.loss))
+    # the pass's mean batch loss: blocks of 8000, 8000 and 4000 rows, in
+    # batches of 200
+    expected = np.average(clf.network_.history.loss, weights=[40, 40, 20])
+    assert clf.loss_ == pytest.approx(expected, rel=1e-12)
     clf.partial_fit(X[:100], y[:100], classes=[1, 0])  # the same classes again
     assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
-    with pytest.raises(ValueError, match=r"classes=\[0, 1, 2\] is not the same as on the first"):
+    with pytest.raises(ValueError, match=r"classes=\[0, 1, 2\] is not the same as the classes_"):
         clf.partial_fit(X[:100], y[:100], classes=[0, 1, 2])
     with pytest.raises(ValueError, match="partial_fit continues with the optimizer"):
         clf.set_params(optimizer="sgd").partial_fit(X[:100], y[:100])
@@ -384,7 +395,7 @@ def test_plateau_schedule_watches_the_training_loss_without_early_stopping():
 
 
 def test_early_stopping_on_too_few_rows_names_validation_fraction():
-    with pytest.raises(ValueError, match=r"validation_fraction=0.1 .* leaves 0 of 5 samples"):
+    with pytest.raises(ValueError, match=r"validation_fraction=0.1 leaves 0 of 5 rows"):
         MLPRegressor(early_stopping=True).fit(np.ones((5, 2)), np.arange(5.0))
 
 
@@ -396,22 +407,13 @@ def test_early_stopping_without_patience_keeps_the_best_epoch():
     clf.set_params(tol=0.0)  # every improvement counts: the lowest epoch is the best
     clf.set_params(random_state=0).fit(X, y)
     assert clf.n_iter_ == 40
+    train, held = _held_out(y)
     net = Network([2, 16, 3], seed=0)
-    net.fit(X, y, epochs=40, batch_size=180, optimizer=Adam(0.5), validation_split=0.1)
-    best_epoch = int(np.argmin(net.history.val_loss))
-    assert best_epoch < 39  # at this rate the validation loss is not monotone
-    np.testing.assert_allclose(
-        min(clf.validation_loss_curve_), clf.network_.compute_loss(*_validation_rows(X, y))
-    )
-
-
-def _validation_rows(X, y):
-    # the rows Network.fit held out with seed 0 and validation_split=0.1
-    from fastbackprop._data import validation_split_indices
-
-    Y = np.eye(3)[y]
-    _, held = validation_split_indices(Y, "cross_entropy", 0.1, Network([2, 16, 3], seed=0)._rng)
-    return X[held], y[held]
+    net.fit(X[train], y[train], epochs=40, batch_size=200, optimizer=Adam(0.5))
+    assert net.history.epochs == 40
+    assert int(np.argmin(clf.validation_loss_curve_)) < 39  # not monotone at this rate
+    best = clf.network_.compute_loss(X[held], y[held])
+    assert best == min(clf.validation_loss_curve_)
 
 
 def test_verbose_true_prints_every_epoch(capsys):
@@ -439,3 +441,109 @@ def test_a_scalar_sample_weight_weighs_every_row_alike():
     np.testing.assert_array_equal(
         clf.fit(X, y, sample_weight=2.0).network_._params, ones.network_._params
     )
+
+
+def test_partial_fit_clips_as_the_network_does():
+    X, y = _blobs()
+    clipped = MLPClassifier((4,), clip_norm=1e-3, learning_rate_init=0.1, random_state=0)
+    clipped.partial_fit(X, y, classes=[0, 1, 2])
+    net = Network([2, 4, 3], seed=0)
+    net.optimizer = Adam(0.1)
+    net.partial_fit(X, y, batch_size=120, clip_norm=1e-3)
+    np.testing.assert_array_equal(clipped.network_._params, net._params)
+    free = clone(clipped).set_params(clip_norm=None).partial_fit(X, y, classes=[0, 1, 2])
+    assert not np.array_equal(free.network_._params, net._params)
+
+
+def test_early_stopping_weighs_the_validation_rows():
+    X, y = _blobs(200)
+    weights = np.random.default_rng(1).choice([0.0, 1.0, 3.0], size=200)
+    clf = MLPClassifier((8,), early_stopping=True, max_iter=2, n_iter_no_change=None)
+    clf.set_params(random_state=0).fit(X, y, sample_weight=weights)
+    train, held = _held_out(y)
+    net = Network([2, 8, 3], seed=0)
+    net.fit(
+        X[train],
+        y[train],
+        epochs=1,
+        batch_size=200,
+        optimizer="adam",
+        sample_weight=weights[train],
+    )
+    weighted = net.compute_loss(X[held], y[held], sample_weight=weights[held])
+    assert clf.validation_loss_curve_[0] == weighted
+    assert weighted != net.compute_loss(X[held], y[held])
+    only_zero = np.where(np.isin(np.arange(200), held), 0.0, 1.0)
+    with pytest.raises(ValueError, match="leaves only rows of weight 0 on the validation side"):
+        clf.fit(X, y, sample_weight=only_zero)
+
+
+def test_warm_start_with_early_stopping_never_ends_worse_on_its_validation_rows():
+    X, y = _blobs(200)
+    clf = MLPClassifier((16,), learning_rate_init=0.01, early_stopping=True, max_iter=200)
+    clf.set_params(random_state=0, n_iter_no_change=5).fit(X, y)
+    train, held = _held_out(y)
+    before = clf.network_.compute_loss(X[held], y[held])
+    params = clf.network_._params.copy()
+    # a rate far too high: epochs worse than where it starts
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.set_params(warm_start=True, learning_rate_init=50.0, max_iter=3, tol=0.0).fit(X, y)
+    new = clf.validation_loss_curve_[-3:]
+    assert max(new) > before
+    after = clf.network_.compute_loss(X[held], y[held])
+    assert after == min(before, *new)  # the best of where it began and each epoch
+    if after == before:
+        np.testing.assert_array_equal(clf.network_._params, params)
+
+
+def test_a_failed_fit_leaves_a_random_state_where_it_was():
+    X, y = _blobs()
+    rs = np.random.RandomState(0)
+    clf = MLPClassifier((5,), random_state=rs, max_iter=3, n_iter_no_change=None)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        clf.set_params(early_stopping=True, validation_fraction=0.001).fit(X, y)
+    clf.set_params(early_stopping=False).fit(X, y)
+    twin = clone(clf).set_params(random_state=np.random.RandomState(0)).fit(X, y)
+    np.testing.assert_array_equal(clf.network_._params, twin.network_._params)
+
+
+def test_warm_start_is_checked_on_every_call():
+    X, y = _blobs()
+    with pytest.raises(TypeError, match="warm_start must be True or False"):
+        MLPClassifier((4,), warm_start="yes").fit(X, y)
+    with pytest.raises(TypeError, match="warm_start must be True or False"):
+        MLPClassifier((4,), warm_start="yes").partial_fit(X, y, classes=[0, 1, 2])
+
+
+def test_odd_parameter_values_get_clear_errors():
+    X, y = _blobs()
+    with pytest.raises(TypeError, match="lr_schedule must be None, a Schedule or one of"):
+        MLPClassifier((4,), lr_schedule=np.array([1, 2])).fit(X, y)
+    clf = MLPClassifier(np.array(4), max_iter=2, n_iter_no_change=None).fit(X, y)
+    assert clf.network_.layer_sizes == (2, 4, 3)
+    with pytest.raises(ValueError, match=r"classes has 1 class \(1\)"):
+        MLPClassifier((4,)).partial_fit(X, np.ones(len(y)), classes=[1])
+    with pytest.raises(ValueError, match="classes must not hold NaN"):
+        MLPClassifier((4,)).partial_fit(X, y, classes=[0.0, 1.0, 2.0, np.nan])
+    with pytest.raises(ValueError, match="classes must be a non-empty 1-D list"):
+        MLPClassifier((4,)).partial_fit(X, y, classes=[[0, 1, 2]])
+    Y = np.column_stack([y == 0, y == 1]).astype(int)
+    with pytest.raises(ValueError, match=r"classes must be None or range\(2\)"):
+        MLPClassifier((4,)).partial_fit(X, Y, classes=[5, 1])
+    fitted = MLPClassifier((4,), max_iter=2, n_iter_no_change=None).fit(X, y)
+    with pytest.raises(ValueError, match="is not the same as the classes_ the estimator was"):
+        fitted.partial_fit(X, y, classes=[0, 1])
+
+
+def test_class_weight_follows_scikit_learns_rule_for_unknown_keys():
+    X, y = _blobs()
+    names = np.array(["a", "b", "c"])[y]
+    clf = MLPClassifier((4,), max_iter=2, n_iter_no_change=None, random_state=0)
+    with pytest.raises(ValueError, match=r"class_weight\[7\] must be"):
+        clf.set_params(class_weight={"a": 1.0, 7: -5.0}).fit(X, names)
+    # an int key on string labels, while "b" and "c" have no weight
+    with pytest.raises(ValueError, match=r"keys \[1\] that are not classes of y"):
+        clf.set_params(class_weight={1: 2.0}).fit(X, names)
+    # every class weighted: an extra key is a class this y lacks, and is fine
+    clf.set_params(class_weight={"a": 1.0, "b": 2.0, "c": 1.0, "d": 9.0}).fit(X, names)

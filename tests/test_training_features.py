@@ -585,3 +585,42 @@ def test_non_finite_loss_in_a_later_epoch_restores_that_epochs_start(backend):
     np.testing.assert_array_equal(net._opt_state, twin._opt_state)
     np.testing.assert_array_equal(net._counters, twin._counters)
     assert np.all(np.isfinite(net._params)) and np.all(np.isfinite(net._opt_state))
+
+
+def test_validation_losses_are_weighted_like_the_training_loss(rng):
+    from fastbackprop._data import validation_split_indices
+
+    X = rng.standard_normal((80, 3))
+    y = rng.integers(0, 2, 80)
+    w = rng.choice([0.0, 1.0, 3.0], size=80)
+    # a triple: the third member weighs the validation rows
+    net = Network([3, 4, 2], seed=0)
+    history = net.fit(X[20:], y[20:], epochs=1, validation_data=(X[:20], y[:20], w[:20]))
+    assert history.val_loss[0] == net.compute_loss(X[:20], y[:20], sample_weight=w[:20])
+    assert history.val_loss[0] != net.compute_loss(X[:20], y[:20])
+    # a split: the held-out rows keep their sample weights
+    net = Network([3, 4, 2], seed=0)
+    _, held = validation_split_indices(
+        np.eye(2)[y], "cross_entropy", 0.25, Network([3, 4, 2], seed=0)._rng
+    )
+    history = net.fit(X, y, epochs=1, sample_weight=w, validation_split=0.25)
+    assert history.val_loss[0] == net.compute_loss(X[held], y[held], sample_weight=w[held])
+    with pytest.raises(ValueError, match="validation_split holds out only rows of weight 0"):
+        only_held_zero = np.where(np.isin(np.arange(80), held), 0.0, 1.0)
+        Network([3, 4, 2], seed=0).fit(X, y, sample_weight=only_held_zero, validation_split=0.25)
+
+
+def test_partial_fit_clips_each_step_as_fit_does(rng):
+    X = rng.standard_normal((50, 3))
+    y = rng.integers(0, 2, 50)
+    streamed = Network([3, 4, 2], seed=0)
+    streamed.partial_fit(X, y, batch_size=10, clip_norm=0.01)
+    whole = Network([3, 4, 2], seed=0)
+    whole.fit(X, y, epochs=1, batch_size=10, shuffle=False, clip_norm=0.01)
+    np.testing.assert_array_equal(streamed._params, whole._params)
+    unclipped = Network([3, 4, 2], seed=0).partial_fit(X, y, batch_size=10)
+    assert not np.array_equal(unclipped._params, whole._params)
+    before = streamed._params.copy()
+    with pytest.raises(ValueError, match="clip_norm"):
+        streamed.partial_fit(X, y, clip_norm=-1.0)
+    np.testing.assert_array_equal(streamed._params, before)
