@@ -169,6 +169,7 @@ def is_ready_small_X(X, n_features: int, dtype: np.dtype, max_rows: int) -> bool
         and X.ndim == 2
         and X.flags.c_contiguous
         and X.flags.writeable  # see _compilable
+        and X.flags.aligned
         and 0 < X.shape[0] <= max_rows
         and X.shape[1] == n_features
     )
@@ -205,9 +206,10 @@ def _compilable(array: np.ndarray) -> np.ndarray:
     the workers of ``GridSearchCV(n_jobs=...)``) is a different Numba type
     from a writeable one, so passing it would compile every kernel again for
     that type: about 35 s on this machine, measured. The kernels only read
-    their inputs, but Numba cannot be told so; a copy is cheaper.
+    their inputs, but Numba cannot be told so; a copy is cheaper. So is an
+    unaligned array (``np.frombuffer`` at an odd offset).
     """
-    return array if array.flags.writeable else array.copy()
+    return array if array.flags.writeable and array.flags.aligned else array.copy()
 
 
 def _all_finite(array: np.ndarray) -> bool:
@@ -279,23 +281,25 @@ def _one_hot(labels: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
     return one_hot
 
 
-def check_sample_weight(sample_weight, n_samples: int, dtype: np.dtype) -> np.ndarray:
-    """Per-row weights as a C-contiguous ``(n, 1)`` array; ones for ``None``."""
+def check_sample_weight(
+    sample_weight, n_samples: int, dtype: np.dtype, argument: str = "sample_weight"
+) -> np.ndarray:
+    """Per-row weights as a C-contiguous ``(n, 1)`` array; ones for ``None``.
+    ``argument`` names them in errors."""
     if sample_weight is None:
         return np.ones((n_samples, 1), dtype=dtype)
-    array = _as_numeric_array(sample_weight, "sample_weight")
+    array = _as_numeric_array(sample_weight, argument)
     if array.ndim != 1 or array.shape[0] != n_samples:
         raise ValueError(
-            f"sample_weight must be 1-D with one weight per row ({n_samples}); "
-            f"got shape {array.shape}"
+            f"{argument} must be 1-D with one weight per row ({n_samples}); got shape {array.shape}"
         )
     if not np.isfinite(array).all() or (array < 0).any():
-        raise ValueError("sample_weight must be finite and >= 0")
-    weights = _in_dtype(array.reshape(-1, 1), dtype, "sample_weight")
+        raise ValueError(f"{argument} must be finite and >= 0")
+    weights = _in_dtype(array.reshape(-1, 1), dtype, argument)
     # in the network's dtype: 1e-50 is a positive float64 but 0 in float32
     if not weights.sum(dtype=np.float64) > 0:
         raise ValueError(
-            "sample_weight must have a positive sum; every weight is zero "
+            f"{argument} must have a positive sum; every weight is zero "
             f"(in the network's dtype {dtype.name})"
         )
     return weights

@@ -32,6 +32,7 @@ True
 from __future__ import annotations
 
 import copy
+import math
 import numbers
 import warnings
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ except ImportError as error:  # pragma: no cover - the test extra installs it
 
 from . import _validation as v
 from ._data import balanced_class_weights, split_rows
-from .callbacks import EarlyStopping
+from .callbacks import Callback
 from .network import Network, stream_blocks
 from .optim import OPTIMIZERS, Optimizer
 from .schedules import SCHEDULES, ReduceLROnPlateau, Schedule
@@ -80,21 +81,59 @@ class _Targets:
         return self.targets if self.loss == "cross_entropy" else None
 
 
-class _ContinuedStopping(EarlyStopping):
-    """``EarlyStopping`` for a warm-started fit: the network's validation
-    loss before it is the best so far, and its weights are the ones to return
-    to if no epoch beats that (scikit-learn keeps its best across warm
-    starts)."""
+class _StoppingRule(Callback):
+    """scikit-learn's MLP stopping rule on one logged loss.
 
-    def __init__(self, baseline: float, **kwargs):
-        super().__init__(**kwargs)
-        self._baseline = baseline
+    An epoch counts as no improvement unless its value is below the best
+    so far by more than ``tol``; training stops once more than ``patience``
+    such epochs come in a row. The best value moves on any decrease. With
+    ``restore_best``, training ends with the weights of the epoch of the
+    best value. ``baseline`` (a warm-started fit's validation loss before
+    it) is the best value to beat, with the starting weights as its
+    weights; scikit-learn keeps its best across warm starts so.
+    """
+
+    def __init__(self, monitor, patience, tol, restore_best, baseline=None):
+        self.monitor = monitor
+        self.patience = patience
+        self.tol = tol
+        self.restore_best = restore_best
+        self.baseline = baseline
+        self.stopped_epoch = 0
+
+    def monitored_metrics(self):
+        return (self.monitor,)
 
     def on_train_begin(self, network):
-        super().on_train_begin(network)
-        self._monitor.best = self._baseline
-        self._best_weights = [np.array(w, copy=True) for w in network.weights]
-        self._best_biases = [np.array(b, copy=True) for b in network.biases]
+        self._network = network
+        self._best = math.inf if self.baseline is None else self.baseline
+        self._count = 0
+        self.stopped_epoch = 0
+        start_is_best = self.restore_best and self.baseline is not None
+        self._best_weights = self._snapshot() if start_is_best else None
+
+    def _snapshot(self):
+        net = self._network
+        return [np.array(a, copy=True) for a in [*net.weights, *net.biases]]
+
+    def on_epoch_end(self, epoch, logs):
+        value = logs[self.monitor]
+        self._count = self._count + 1 if value > self._best - self.tol else 0
+        if value < self._best:
+            self._best = value
+            if self.restore_best:
+                self._best_weights = self._snapshot()
+        if self._count > self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def on_train_end(self):
+        if self._best_weights is not None:
+            net = self._network
+            for live, best in zip([*net.weights, *net.biases], self._best_weights, strict=True):
+                live[...] = best  # live views of the parameter buffer
+        self._network = None
 
 
 @dataclass
@@ -257,11 +296,16 @@ class _BaseMLP(BaseEstimator):
         if isinstance(schedule, str) and schedule == "plateau":
             return ReduceLROnPlateau(monitor="val_loss" if early_stopping else "loss")
         if isinstance(schedule, Schedule):
-            watched = [name for name in schedule.monitored_metrics() if name.startswith("val_")]
-            if watched and not early_stopping and not incremental:
+            # what fit logs for the schedule to watch (partial_fit uses none)
+            logged = {"loss", "learning_rate"} | ({"accuracy"} if self._is_classifier else set())
+            if early_stopping or incremental:
+                logged |= {"val_" + name for name in logged - {"learning_rate"}}
+            unknown = [name for name in schedule.monitored_metrics() if name not in logged]
+            if unknown:
+                needs = " (val_ metrics need early_stopping=True)" if not early_stopping else ""
                 raise ValueError(
-                    f"lr_schedule watches {watched[0]!r}, which needs early_stopping=True "
-                    "(it holds out validation_fraction of the rows); or watch 'loss'"
+                    f"lr_schedule watches {unknown[0]!r}, which this fit does not log; it logs "
+                    f"{', '.join(sorted(logged))}{needs}"
                 )
             return copy.deepcopy(schedule)
         if schedule is not None and not (isinstance(schedule, str) and schedule in SCHEDULES):
@@ -272,25 +316,20 @@ class _BaseMLP(BaseEstimator):
         return schedule
 
     def _stopper(self, settings: _Settings, baseline: float | None):
-        """scikit-learn's stopping rule: no improvement by more than ``tol``
-        for ``n_iter_no_change`` epochs in a row, in the validation loss with
-        ``early_stopping`` (which always ends with the best epoch's weights,
-        also with ``n_iter_no_change=None``; a warm-started fit's
-        ``baseline`` is the validation loss it starts from) or else in the
-        training loss."""
+        """The stopping rule for ``fit`` (see ``_StoppingRule``): on the
+        validation loss with ``early_stopping``, which always ends with the
+        best epoch's weights (also with ``n_iter_no_change=None``: it then
+        never stops), else on the training loss. ``None`` when nothing is
+        watched."""
         early = settings.early_stopping
         patience = settings.patience
         if patience is None:
             if not early:
                 return None
-            patience = settings.epochs  # never stops; keeps the best epoch's weights
-        rule = dict(
-            monitor="val_loss" if early else "loss",
-            patience=patience,
-            min_delta=settings.tol,
-            restore_best_weights=early,
+            patience = settings.epochs
+        return _StoppingRule(
+            "val_loss" if early else "loss", patience, settings.tol, early, baseline
         )
-        return EarlyStopping(**rule) if baseline is None else _ContinuedStopping(baseline, **rule)
 
     def _check_random_state(self) -> None:
         state = self.random_state
@@ -313,11 +352,16 @@ class _BaseMLP(BaseEstimator):
             return state if state is None else int(state)
         return int(check_random_state(state).randint(np.iinfo(np.int32).max))
 
-    def _sample_weight(self, sample_weight, n_samples: int):
+    @staticmethod
+    def _sample_weight(sample_weight, n_samples: int):
+        """``sample_weight`` checked, as float64 ``(n,)``, or None. A scalar
+        weighs every row alike, as in scikit-learn. (The network checks them
+        again in its dtype, where a tiny weight may become 0.)"""
+        if sample_weight is None:
+            return None
         if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
-            # scikit-learn's scalar weight: the same for every row
-            return np.full(n_samples, sample_weight, dtype=np.float64)
-        return sample_weight
+            sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
+        return v.check_sample_weight(sample_weight, n_samples, np.dtype(np.float64))[:, 0]
 
     def _validation_split(self, encoding: _Targets, weights, fraction: float, network):
         """(train_rows, validation_rows) for ``early_stopping``: the nearest
@@ -336,7 +380,7 @@ class _BaseMLP(BaseEstimator):
         train, held = split_rows(encoding.labels, n, fraction, rng, "validation_fraction")
         if weights is not None:
             for rows, side in ((train, "training"), (held, "validation")):
-                if not np.asarray(weights)[rows].sum() > 0:
+                if not weights[rows].sum() > 0:
                     raise ValueError(
                         f"early_stopping with validation_fraction={fraction} leaves only rows "
                         f"of weight 0 on the {side} side; weigh more rows (sample_weight, "
@@ -452,18 +496,18 @@ class _BaseMLP(BaseEstimator):
         same_rule = continuing and self._same_rule(network.optimizer, settings.optimizer)
         history_before = network.history.lengths()
         if incremental:
-            self._partial_pass(network, X, encoding, weights, settings, continuing, same_rule)
+            pass_loss = self._partial_pass(
+                network, X, encoding, weights, settings, continuing, same_rule
+            )
             converged = True
         else:
             converged = self._train(network, X, encoding, weights, settings, continuing, same_rule)
         # training succeeded: only now does the estimator change
-        losses = network.history.loss[history_before["loss"] :]
-        val_losses = network.history.val_loss[history_before["val_loss"] :]
-        if incremental:
-            # one value per call, as scikit-learn's: the network recorded one
-            # per block of rows (see _pass_loss)
-            losses = [self._pass_loss(losses, X.shape[0], weights, settings)] if losses else []
-            val_losses = []
+        if incremental:  # one value per call, as scikit-learn's
+            losses, val_losses = [pass_loss], []
+        else:
+            losses = network.history.loss[history_before["loss"] :]
+            val_losses = network.history.val_loss[history_before["val_loss"] :]
         curve = self.loss_curve_ if continuing else []
         val_curve = self.validation_loss_curve_ if continuing else []
         self.network_ = network
@@ -487,10 +531,10 @@ class _BaseMLP(BaseEstimator):
             train, held = self._validation_split(
                 encoding, weights, settings.validation_fraction, network
             )
-            held_weights = None if weights is None else np.asarray(weights)[held]
+            held_weights = None if weights is None else weights[held]
             validation = (X[held], targets[held], held_weights)
             X, targets = X[train], targets[train]
-            weights = None if weights is None else np.asarray(weights)[train]
+            weights = None if weights is None else weights[train]
             if continuing:
                 baseline = network.compute_loss(*validation)
         stopper = self._stopper(settings, baseline)
@@ -509,10 +553,12 @@ class _BaseMLP(BaseEstimator):
             validation_data=validation,
             callbacks=None if stopper is None else [stopper],
         )
-        return self.n_iter_no_change is None or stopper is None or stopper.stopped_epoch > 0
+        return settings.patience is None or stopper.stopped_epoch > 0
 
     def _partial_pass(self, network, X, encoding, weights, settings, continuing, same_rule):
-        """``partial_fit``'s one pass, with the optimizer of the first call."""
+        """``partial_fit``'s one pass, with the optimizer of the first call.
+        Returns its loss: the mean of its blocks' losses (each the mean over
+        the block's batches), weighted by their rows."""
         if continuing and not same_rule:
             raise ValueError(
                 "partial_fit continues with the optimizer of its first call; optimizer or "
@@ -524,25 +570,30 @@ class _BaseMLP(BaseEstimator):
             # a new network's optimizer state is zero and its step count 0,
             # as fit's swap to a new optimizer leaves them
             network.optimizer = settings.optimizer
-        network.partial_fit(
-            X,
-            encoding.targets,
-            batch_size=settings.batch_size,
-            sample_weight=weights,
-            shuffle=settings.shuffle,
-            clip_norm=settings.clip_norm,
-        )
-
-    @staticmethod
-    def _pass_loss(block_losses, n: int, weights, settings) -> float:
-        """The mean batch loss of a ``partial_fit`` pass, from the network's
-        one value per block of rows (each the mean over its batches):
-        weighted by each block's number of batches."""
-        blocks = stream_blocks(n, settings.batch_size)
-        if weights is not None:  # as Network.partial_fit, which skips weightless blocks
-            blocks = [rows for rows in blocks if np.asarray(weights)[rows].any()]
-        batches = [-(-(rows.stop - rows.start) // settings.batch_size) for rows in blocks]
-        return float(np.average(block_losses, weights=batches))
+        # block by block, as Network.partial_fit streams, to learn each
+        # block's loss and size (a block whose rows all weigh 0 trains nothing)
+        trained = []
+        for rows in stream_blocks(X.shape[0], settings.batch_size):
+            if weights is not None and not weights[rows].astype(network.dtype).any():
+                continue  # in the network's dtype, as it would see them
+            epochs_before = network.history.epochs
+            network.partial_fit(
+                X[rows],
+                encoding.targets[rows],
+                batch_size=settings.batch_size,
+                sample_weight=None if weights is None else weights[rows],
+                shuffle=settings.shuffle,
+                clip_norm=settings.clip_norm,
+            )
+            if network.history.epochs > epochs_before:
+                trained.append((network.history.loss[-1], rows.stop - rows.start))
+        if not trained:
+            raise ValueError(
+                "sample_weight must have a positive sum; every weight is zero in the "
+                f"network's dtype {network.dtype.name}"
+            )
+        block_losses, block_rows = zip(*trained)
+        return float(np.average(block_losses, weights=block_rows))
 
     def _row_weights(self, sample_weight, encoding, incremental: bool):
         """The weight of each row for ``Network.fit``."""
@@ -615,18 +666,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     tol : float, default 1e-4
         Smallest improvement of the monitored loss that counts.
     n_iter_no_change : int or None, default 10
-        Stop after this many epochs in a row without an improvement by more
-        than ``tol``: in the training loss, or the validation loss with
-        ``early_stopping``. ``None`` always runs ``max_iter`` epochs. Running
+        scikit-learn's rule: stop once more than this many epochs in a row
+        have not brought the watched loss below its best so far by more
+        than ``tol``. It watches the training loss, or the validation loss
+        with ``early_stopping`` (where scikit-learn watches the validation
+        accuracy or R^2). ``None`` always runs ``max_iter`` epochs. Running
         out of ``max_iter`` before stopping warns ``ConvergenceWarning``.
     early_stopping : bool, default False
         Hold out ``validation_fraction`` of the rows (of each class, for
         single-label classification), stop on their loss (weighted by
         ``sample_weight`` and ``class_weight``), and end with the weights of
-        the best epoch: the last that improved on the best loss before it by
-        more than ``tol``. With an int ``random_state`` every fit holds out
-        the same rows, and a warm-started fit starts from its current
-        validation loss as the best, so it never ends worse on them.
+        the epoch where it was lowest. With an int ``random_state`` every
+        fit holds out the same rows, and a warm-started fit counts its
+        starting weights as an epoch, so it never ends worse on those rows.
     validation_fraction : float, default 0.1
         Rounded to the nearest whole number of rows (per class).
     lr_schedule : None, str or Schedule, default None
@@ -850,9 +902,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 f"got {type(self.class_weight).__name__}"
             )
         weights = per_class[labels]
-        if sample_weight is not None:
-            checked = v.check_sample_weight(sample_weight, len(labels), np.dtype(np.float64))
-            weights = weights * checked[:, 0]
+        if sample_weight is not None:  # checked by _sample_weight
+            weights = weights * sample_weight
         if not weights.sum() > 0:
             raise ValueError("class_weight (times sample_weight) leaves every row with weight 0")
         return weights
@@ -967,8 +1018,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     >>> import numpy as np
     >>> from fastbackprop.estimators import MLPRegressor
     >>> X = np.linspace(-1, 1, 64).reshape(-1, 1)
-    >>> reg = MLPRegressor((16,), activation="tanh", learning_rate_init=0.03,
-    ...                    max_iter=500, random_state=0).fit(X, X[:, 0] ** 2)
+    >>> reg = MLPRegressor((16,), activation="tanh", learning_rate_init=0.01,
+    ...                    max_iter=500, n_iter_no_change=None, random_state=0)
+    >>> reg = reg.fit(X, X[:, 0] ** 2)
     >>> bool(reg.score(X, X[:, 0] ** 2) > 0.9)
     True
     """

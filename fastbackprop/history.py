@@ -19,8 +19,10 @@ class History:
         Fraction of training rows predicted right during each epoch, for the
         classification losses; ``None`` for ``mse``.
     val_loss, val_accuracy : list of float
-        The same on the validation data after each epoch (empty without
-        validation data; ``val_accuracy`` is ``None`` for ``mse``).
+        The weighted mean loss and the fraction predicted right on the
+        validation data after each epoch (see :meth:`Network.fit` for their
+        weights; empty without validation data; ``val_accuracy`` is ``None``
+        for ``mse``).
     learning_rate : list of float
         The rate each epoch ran with.
     """

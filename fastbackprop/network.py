@@ -263,10 +263,10 @@ class Network:
         return _persistence.load(path, cls)
 
     # ---------------------------------------------------------------- helpers
-    def _check_Xy(self, X, y, sample_weight=None):
+    def _check_Xy(self, X, y, sample_weight=None, weight_name="sample_weight"):
         X = v.check_X(X, self.n_features, self.dtype)
         Y = v.check_targets(y, X.shape[0], self.loss, self.n_outputs, self.dtype)
-        W = v.check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        W = v.check_sample_weight(sample_weight, X.shape[0], self.dtype, weight_name)
         return X, Y, W
 
     def _model(self):
@@ -504,11 +504,13 @@ class Network:
         class_weight : "balanced" or dict, optional
             Per-class weights, multiplied into ``sample_weight``.
         validation_data : (X_val, y_val) or (X_val, y_val, w_val), optional
-            With ``w_val``, ``val_loss`` is their weighted mean loss.
+            With ``w_val``, ``val_loss`` is their weighted mean loss
+            (``class_weight`` does not apply to them).
         validation_split : float, optional
             Hold out this fraction (stratified for classification); the
             held-out rows keep their ``sample_weight`` and ``class_weight``
-            in ``val_loss``.
+            in ``val_loss``. (``val_accuracy`` counts every row alike, as
+            ``accuracy`` does.)
         callbacks : list of Callback, optional
             See :mod:`fastbackprop.callbacks`.
         progress : bool, default False
@@ -565,7 +567,7 @@ class Network:
                     "validation_data must be a pair (X_val, y_val) or a triple "
                     "(X_val, y_val, sample_weight_val)"
                 )
-            validation = self._check_Xy(*validation_data)
+            validation = self._check_Xy(*validation_data, weight_name="validation_data's weights")
         elif validation_split is not None:
             fraction = v.check_fraction(validation_split, "validation_split")
         if batch_size is not None:

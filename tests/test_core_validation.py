@@ -214,3 +214,21 @@ def test_read_only_inputs_run_the_kernels_already_compiled(rng):
     np.testing.assert_array_equal(second.predict_proba(X_read_only), first.predict_proba(X))
     assert [len(d.signatures) for d in dispatchers] == compiled
     np.testing.assert_array_equal(second._params, first._params)
+
+
+def test_unaligned_inputs_run_the_kernels_already_compiled(rng):
+    from fastbackprop.kernels import train as kernels
+
+    X = rng.standard_normal((40, 3))
+    y = rng.integers(0, 2, 40)
+    net = Network([3, 4, 2], seed=0)
+    net.fit(X, y, epochs=1, batch_size=8)
+    expected = net.predict_proba(X)
+    compiled = len(kernels.evaluate.signatures)
+    raw = np.zeros(X.nbytes + 1, dtype=np.uint8)
+    unaligned = np.frombuffer(raw.data, dtype=np.float64, count=X.size, offset=1).reshape(X.shape)
+    unaligned[...] = X
+    assert not unaligned.flags.aligned
+    np.testing.assert_array_equal(net.predict_proba(unaligned), expected)
+    np.testing.assert_array_equal(net.predict_proba(unaligned[:1]), expected[:1])
+    assert len(kernels.evaluate.signatures) == compiled

@@ -19,7 +19,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from fastbackprop import Network  # noqa: E402
 from fastbackprop._data import split_rows  # noqa: E402
-from fastbackprop.callbacks import EarlyStopping  # noqa: E402
 from fastbackprop.estimators import MLPClassifier, MLPRegressor  # noqa: E402
 from fastbackprop.optim import SGD, Adam  # noqa: E402
 from fastbackprop.schedules import ReduceLROnPlateau  # noqa: E402
@@ -147,35 +146,58 @@ def test_partial_fit_needs_classes_first_and_refuses_new_labels():
     np.testing.assert_array_equal(clf.network_._params, before)
 
 
-def test_early_stopping_ends_with_the_best_validation_epoch():
+def _sklearn_stop(curve, patience, tol):
+    """The epoch (1-based) at which scikit-learn's MLP stops on ``curve``,
+    written from its _update_no_improvement_count, or None."""
+    best, count = np.inf, 0
+    for epoch, value in enumerate(curve, start=1):
+        count = count + 1 if value > best - tol else 0
+        best = min(best, value)
+        if count > patience:
+            return epoch
+    return None
+
+
+def test_early_stopping_follows_scikit_learns_rule_and_keeps_the_best_epoch():
     X, y = _blobs(200)
     clf = MLPClassifier(
         (16,),
-        learning_rate_init=0.05,
+        learning_rate_init=0.1,
         early_stopping=True,
         n_iter_no_change=3,
         max_iter=300,
         random_state=0,
     )
     clf.fit(X, y)
-    assert len(clf.validation_loss_curve_) == clf.n_iter_ < 300
-    # the same run by hand: the estimator holds out the same rows in every
-    # fit (its own generator, from random_state) and trains on the others
+    curve = clf.validation_loss_curve_
+    assert len(curve) == clf.n_iter_ == _sklearn_stop(curve, 3, 1e-4) < 300
+    best_epoch = int(np.argmin(curve)) + 1
+    assert best_epoch < clf.n_iter_
+    # the same training by hand, for the best epoch's number of epochs: the
+    # estimator holds out the same rows in every fit (its own generator,
+    # from random_state) and trains on the others
     train, held = _held_out(y)
     net = Network([2, 16, 3], seed=0)
-    stopper = EarlyStopping(patience=3, min_delta=1e-4)
     net.fit(
         X[train],
         y[train],
-        epochs=300,
+        epochs=best_epoch,
         batch_size=200,
-        optimizer=Adam(0.05),
+        optimizer=Adam(0.1),
         validation_data=(X[held], y[held]),
-        callbacks=[stopper],
     )
-    assert clf.n_iter_ == net.history.epochs == stopper.stopped_epoch
-    assert stopper.best_epoch < stopper.stopped_epoch
     np.testing.assert_array_equal(clf.network_._params, net._params)
+    assert net.history.val_loss == curve[:best_epoch]
+
+
+def test_the_training_loss_stop_is_scikit_learns_to_the_epoch():
+    X, y = _blobs()
+    for patience, tol in ((2, 1e-3), (5, 1e-2), (10, 1e-4)):
+        clf = MLPClassifier((8,), learning_rate_init=0.01, tol=tol, n_iter_no_change=patience)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.set_params(max_iter=400, random_state=0).fit(X, y)
+        assert clf.n_iter_ == (_sklearn_stop(clf.loss_curve_, patience, tol) or 400)
 
 
 def _held_out(y, fraction=0.1, random_state=0):
@@ -244,7 +266,8 @@ def test_multilabel_indicator_trains_one_sigmoid_per_label():
         (
             {"lr_schedule": ReduceLROnPlateau()},
             ValueError,
-            "lr_schedule watches 'val_loss', which needs early_stopping=True",
+            r"lr_schedule watches 'val_loss', which this fit does not log; it logs accuracy, "
+            r"learning_rate, loss \(val_ metrics need early_stopping=True\)",
         ),
     ],
 )
@@ -547,3 +570,51 @@ def test_class_weight_follows_scikit_learns_rule_for_unknown_keys():
         clf.set_params(class_weight={1: 2.0}).fit(X, names)
     # every class weighted: an extra key is a class this y lacks, and is fine
     clf.set_params(class_weight={"a": 1.0, "b": 2.0, "c": 1.0, "d": 9.0}).fit(X, names)
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        (np.ones(130), r"sample_weight must be 1-D with one weight per row \(100\)"),
+        (np.ones(90), r"sample_weight must be 1-D with one weight per row \(100\)"),
+        (np.full(100, np.nan), "sample_weight must be finite and >= 0"),
+        (-np.ones(100), "sample_weight must be finite and >= 0"),
+    ],
+)
+def test_sample_weight_is_checked_before_the_validation_split(weights, message):
+    X = np.random.default_rng(0).standard_normal((100, 3))
+    reg = MLPRegressor((4,), early_stopping=True, max_iter=2)
+    with pytest.raises(ValueError, match=message):
+        reg.fit(X, X.sum(axis=1), sample_weight=weights)
+
+
+def test_partial_fit_loss_skips_weightless_blocks_whatever_the_dtype():
+    rng = np.random.default_rng(0)
+    n = 3 * 8192  # three blocks of partial_fit's 8192 rows
+    X = rng.standard_normal((n, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    w = np.ones(n)
+    w[8192:16384] = 0.0  # the second block trains nothing
+    clf = MLPClassifier((4,), batch_size=4096, shuffle=False, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1], sample_weight=w)
+    losses = clf.network_.history.loss
+    assert len(losses) == 2 and clf.loss_ == pytest.approx(np.mean(losses), rel=1e-12)
+    # weights that are positive in float64 but 0 in the network's float32
+    w[:16384] = 1e-50
+    clf.partial_fit(X, y, sample_weight=w)
+    assert clf.loss_ == clf.network_.history.loss[-1]  # only the last block trained
+    assert clf.n_iter_ == 2 and len(clf.network_.history.loss) == 3
+
+
+def test_lr_schedule_monitors_are_checked_in_its_words():
+    X, y = _blobs()
+    typo = ReduceLROnPlateau(monitor="los")
+    with pytest.raises(ValueError, match="lr_schedule watches 'los', which this fit does not"):
+        MLPClassifier((4,), lr_schedule=typo).fit(X, y)
+    with pytest.raises(ValueError, match="lr_schedule watches 'los'"):
+        MLPClassifier((4,), lr_schedule=typo).partial_fit(X, y, classes=[0, 1, 2])
+    accuracy = ReduceLROnPlateau(monitor="accuracy")
+    with pytest.raises(ValueError, match="lr_schedule watches 'accuracy'"):
+        MLPRegressor((4,), lr_schedule=accuracy).fit(X, X[:, 0])
+    on_accuracy = MLPClassifier((4,), lr_schedule=accuracy, max_iter=2, n_iter_no_change=None)
+    assert on_accuracy.fit(X, y).n_iter_ == 2

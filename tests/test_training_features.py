@@ -624,3 +624,15 @@ def test_partial_fit_clips_each_step_as_fit_does(rng):
     with pytest.raises(ValueError, match="clip_norm"):
         streamed.partial_fit(X, y, clip_norm=-1.0)
     np.testing.assert_array_equal(streamed._params, before)
+
+
+def test_bad_validation_weights_are_named_as_such(rng):
+    X = rng.standard_normal((30, 3))
+    y = rng.integers(0, 2, 30)
+    net = Network([3, 4, 2], seed=0)
+    before = net._params.copy()
+    with pytest.raises(ValueError, match="validation_data's weights must have a positive sum"):
+        net.fit(X, y, epochs=1, validation_data=(X[:10], y[:10], np.zeros(10)))
+    with pytest.raises(ValueError, match="validation_data's weights must be 1-D with one weight"):
+        net.fit(X, y, epochs=1, validation_data=(X[:10], y[:10], np.ones(9)))
+    np.testing.assert_array_equal(net._params, before)
