@@ -17,17 +17,19 @@ def class_labels(Y: np.ndarray, loss: str) -> np.ndarray | None:
     return None
 
 
-def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+def balanced_class_weights(labels: np.ndarray, n_classes: int, sample_weight=None) -> np.ndarray:
     """scikit-learn's "balanced" weight of each class, ``n / (k * count)``
-    over the ``k`` classes present (0 for an absent class)."""
-    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    over the ``k`` classes present (0 for an absent class). With
+    ``sample_weight`` (n,), ``n`` and the counts are sums of weights, as in
+    scikit-learn >= 1.6, so every class ends with the same total weight."""
+    counts = np.bincount(labels, weights=sample_weight, minlength=n_classes).astype(np.float64)
     present = counts > 0
     per_class = np.zeros(n_classes)
-    per_class[present] = len(labels) / (present.sum() * counts[present])
+    per_class[present] = counts.sum() / (present.sum() * counts[present])
     return per_class
 
 
-def class_weight_per_row(class_weight, Y: np.ndarray, loss: str) -> np.ndarray:
+def class_weight_per_row(class_weight, Y: np.ndarray, loss: str, sample_weight=None) -> np.ndarray:
     """Weights ``(n,)`` from ``"balanced"`` (scikit-learn's n / (k * count))
     or a ``{class: weight}`` dict."""
     labels = class_labels(Y, loss)
@@ -40,7 +42,7 @@ def class_weight_per_row(class_weight, Y: np.ndarray, loss: str) -> np.ndarray:
     if isinstance(class_weight, str):
         if class_weight != "balanced":
             raise ValueError(f"class_weight must be 'balanced' or a dict; got {class_weight!r}")
-        return balanced_class_weights(labels, n_classes)[labels]
+        return balanced_class_weights(labels, n_classes, sample_weight)[labels]
     if not isinstance(class_weight, dict):
         raise TypeError(
             f"class_weight must be 'balanced' or a dict; got {type(class_weight).__name__}"

@@ -88,17 +88,20 @@ class _StoppingRule(Callback):
     so far by more than ``tol``; training stops once more than ``patience``
     such epochs come in a row. The best value moves on any decrease. With
     ``restore_best``, training ends with the weights of the epoch of the
-    best value. ``baseline`` (a warm-started fit's validation loss before
-    it) is the best value to beat, with the starting weights as its
-    weights; scikit-learn keeps its best across warm starts so.
+    best value. A warm-started fit goes on from where the last one left
+    the rule, as scikit-learn's does: ``baseline`` is the best value to
+    beat (with ``restore_best``, the starting weights are its weights) and
+    ``count`` the epochs without improvement so far. ``best`` and
+    ``count`` hold the rule's state after training.
     """
 
-    def __init__(self, monitor, patience, tol, restore_best, baseline=None):
+    def __init__(self, monitor, patience, tol, restore_best, baseline=None, count=0):
         self.monitor = monitor
         self.patience = patience
         self.tol = tol
         self.restore_best = restore_best
         self.baseline = baseline
+        self.start_count = count
         self.stopped_epoch = 0
 
     def monitored_metrics(self):
@@ -106,8 +109,8 @@ class _StoppingRule(Callback):
 
     def on_train_begin(self, network):
         self._network = network
-        self._best = math.inf if self.baseline is None else self.baseline
-        self._count = 0
+        self.best = math.inf if self.baseline is None else self.baseline
+        self.count = self.start_count
         self.stopped_epoch = 0
         start_is_best = self.restore_best and self.baseline is not None
         self._best_weights = self._snapshot() if start_is_best else None
@@ -118,12 +121,12 @@ class _StoppingRule(Callback):
 
     def on_epoch_end(self, epoch, logs):
         value = logs[self.monitor]
-        self._count = self._count + 1 if value > self._best - self.tol else 0
-        if value < self._best:
-            self._best = value
+        self.count = self.count + 1 if value > self.best - self.tol else 0
+        if value < self.best:
+            self.best = value
             if self.restore_best:
                 self._best_weights = self._snapshot()
-        if self._count > self.patience:
+        if self.count > self.patience:
             self.stopped_epoch = epoch
             return True
         return False
@@ -315,7 +318,7 @@ class _BaseMLP(BaseEstimator):
             )
         return schedule
 
-    def _stopper(self, settings: _Settings, baseline: float | None):
+    def _stopper(self, settings: _Settings, baseline: float | None, count: int):
         """The stopping rule for ``fit`` (see ``_StoppingRule``): on the
         validation loss with ``early_stopping``, which always ends with the
         best epoch's weights (also with ``n_iter_no_change=None``: it then
@@ -328,7 +331,7 @@ class _BaseMLP(BaseEstimator):
                 return None
             patience = settings.epochs
         return _StoppingRule(
-            "val_loss" if early else "loss", patience, settings.tol, early, baseline
+            "val_loss" if early else "loss", patience, settings.tol, early, baseline, count
         )
 
     def _check_random_state(self) -> None:
@@ -389,10 +392,19 @@ class _BaseMLP(BaseEstimator):
         return train, held
 
     # ------------------------------------------------------------ the network
+    def _activation(self):
+        """``activation`` with scikit-learn's name ``"logistic"`` read as
+        ``"sigmoid"``, so grids written for scikit-learn's MLP work."""
+        if isinstance(self.activation, str):
+            return "sigmoid" if self.activation == "logistic" else self.activation
+        if isinstance(self.activation, (list, tuple)):
+            return ["sigmoid" if name == "logistic" else name for name in self.activation]
+        return self.activation
+
     def _build_network(self, n_features: int, encoding: _Targets, settings, dtype) -> Network:
         return Network(
             [n_features, *settings.hidden, encoding.n_outputs],
-            activation=self.activation,
+            activation=self._activation(),
             output=encoding.output,
             loss=encoding.loss,
             dtype=dtype if settings.dtype is None else settings.dtype,
@@ -408,7 +420,7 @@ class _BaseMLP(BaseEstimator):
             changed.append("hidden_layer_sizes")
         else:
             n_hidden = len(settings.hidden)
-            if v.check_activation(self.activation, n_hidden) != tuple(network.activations):
+            if v.check_activation(self._activation(), n_hidden) != tuple(network.activations):
                 changed.append("activation")
             if not np.array_equal(v.check_dropout(self.dropout, n_hidden), network.dropout):
                 changed.append("dropout")
@@ -500,8 +512,11 @@ class _BaseMLP(BaseEstimator):
                 network, X, encoding, weights, settings, continuing, same_rule
             )
             converged = True
+            stopping_state = self._stopping_state if continuing else None
         else:
-            converged = self._train(network, X, encoding, weights, settings, continuing, same_rule)
+            converged, stopping_state = self._train(
+                network, X, encoding, weights, settings, continuing, same_rule
+            )
         # training succeeded: only now does the estimator change
         if incremental:  # one value per call, as scikit-learn's
             losses, val_losses = [pass_loss], []
@@ -514,6 +529,8 @@ class _BaseMLP(BaseEstimator):
         if encoding.classes is not None:
             self.classes_ = encoding.classes
         self.n_outputs_ = encoding.n_outputs
+        self._stopping_state = stopping_state
+        self.best_loss_ = None if stopping_state is None else stopping_state[1]
         self.loss_curve_ = curve + losses
         self.validation_loss_curve_ = val_curve + val_losses
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
@@ -535,9 +552,18 @@ class _BaseMLP(BaseEstimator):
             validation = (X[held], targets[held], held_weights)
             X, targets = X[train], targets[train]
             weights = None if weights is None else weights[train]
-            if continuing:
-                baseline = network.compute_loss(*validation)
-        stopper = self._stopper(settings, baseline)
+        # a warm start goes on with the rule's state (scikit-learn's best loss
+        # and no-improvement count) when it watches the same loss
+        monitor = "val_loss" if settings.early_stopping else "loss"
+        count = 0
+        carried = self._stopping_state if continuing else None
+        if carried is not None and carried[0] == monitor:
+            baseline, count = carried[1], carried[2]
+        if settings.early_stopping and continuing:
+            # the same rows as before (int random_state) or new ones: either
+            # way, the weights it starts from are measured on these
+            baseline = network.compute_loss(*validation)
+        stopper = self._stopper(settings, baseline, count)
         network.fit(
             X,
             targets,
@@ -553,7 +579,8 @@ class _BaseMLP(BaseEstimator):
             validation_data=validation,
             callbacks=None if stopper is None else [stopper],
         )
-        return settings.patience is None or stopper.stopped_epoch > 0
+        state = None if stopper is None else (stopper.monitor, stopper.best, stopper.count)
+        return settings.patience is None or stopper.stopped_epoch > 0, state
 
     def _partial_pass(self, network, X, encoding, weights, settings, continuing, same_rule):
         """``partial_fit``'s one pass, with the optimizer of the first call.
@@ -571,9 +598,14 @@ class _BaseMLP(BaseEstimator):
             # as fit's swap to a new optimizer leaves them
             network.optimizer = settings.optimizer
         # block by block, as Network.partial_fit streams, to learn each
-        # block's loss and size (a block whose rows all weigh 0 trains nothing)
+        # block's loss and size (a block whose rows all weigh 0 trains
+        # nothing); with shuffle, in one random order over the whole call,
+        # drawn as fit draws an epoch's
+        n = X.shape[0]
+        order = network._rng.permutation(n) if settings.shuffle else np.arange(n)
         trained = []
-        for rows in stream_blocks(X.shape[0], settings.batch_size):
+        for block in stream_blocks(n, settings.batch_size):
+            rows = order[block]
             if weights is not None and not weights[rows].astype(network.dtype).any():
                 continue  # in the network's dtype, as it would see them
             epochs_before = network.history.epochs
@@ -582,11 +614,10 @@ class _BaseMLP(BaseEstimator):
                 encoding.targets[rows],
                 batch_size=settings.batch_size,
                 sample_weight=None if weights is None else weights[rows],
-                shuffle=settings.shuffle,
                 clip_norm=settings.clip_norm,
             )
             if network.history.epochs > epochs_before:
-                trained.append((network.history.loss[-1], rows.stop - rows.start))
+                trained.append((network.history.loss[-1], len(rows)))
         if not trained:
             raise ValueError(
                 "sample_weight must have a positive sum; every weight is zero in the "
@@ -625,7 +656,9 @@ class _BaseMLP(BaseEstimator):
     def _outputs(self, X) -> np.ndarray:
         check_is_fitted(self, "network_")
         X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
-        return self.network_.forward(X.astype(self.network_.dtype, copy=False))
+        out = self.network_.forward(X.astype(self.network_.dtype, copy=False))
+        # in the input's precision, as scikit-learn's estimators return them
+        return out.astype(X.dtype, copy=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -646,7 +679,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     hidden_layer_sizes : int or sequence of int, default (100,)
         Widths of the hidden layers; ``()`` for none.
     activation : str or list of str, default "relu"
-        Hidden activation (see :class:`~fastbackprop.Network`).
+        Hidden activation (see :class:`~fastbackprop.Network`);
+        scikit-learn's ``"logistic"`` is ``"sigmoid"``.
     optimizer : str or Optimizer, default "adam"
         ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"`` or an object from
         :mod:`fastbackprop.optim` (copied, so fitting never changes it).
@@ -696,10 +730,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         float64 otherwise when a network is built, and the network's own
         when one is continued (``warm_start``, ``partial_fit``).
     class_weight : None, "balanced" or dict, default None
-        Per-class weights keyed by the labels of ``y``; a class without a
-        key weighs 1, and keys for labels absent from ``y`` are ignored (a
-        cross-validation fold may lack a class). ``"balanced"`` is
-        scikit-learn's ``n / (n_classes * count)``; not for ``partial_fit``.
+        Per-class weights keyed by the labels of ``y``, by scikit-learn's
+        rule: a class without a key weighs 1, and a key for a label ``y``
+        lacks (a cross-validation fold may lack a class) is allowed only
+        when every class of ``y`` has a key. ``"balanced"`` is
+        scikit-learn's ``n / (n_classes * count)``, with ``n`` and the counts
+        summing ``sample_weight`` when given; not for ``partial_fit``.
     random_state : int, RandomState or None, default None
         Seeds initialisation, shuffling, dropout and the validation split.
         An int gives the same network as ``Network(seed=random_state)``.
@@ -724,6 +760,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         per ``partial_fit`` call.
     loss_ : float
         The last value of ``loss_curve_``.
+    best_loss_ : float or None
+        The best value of the loss the stopping rule watches (the training
+        loss, or the validation loss with ``early_stopping``); None without
+        a rule.
     loss_curve_ : list of float
         Each epoch's mean training loss, and each ``partial_fit`` call's.
     validation_loss_curve_ : list of float
@@ -893,7 +933,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     "class_weight='balanced' is not supported by partial_fit; "
                     "give a dict of weights computed over the whole data"
                 )
-            per_class = balanced_class_weights(labels, len(classes))
+            per_class = balanced_class_weights(labels, len(classes), sample_weight)
         elif isinstance(self.class_weight, dict):
             per_class = self._dict_class_weights(classes)
         else:
@@ -982,7 +1022,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
+        tags.classifier_tags.multi_label = self.class_weight is None  # single-label only
         return tags
 
 
@@ -1008,7 +1048,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     ----------
     network_ : Network
         The trained network.
-    n_features_in_, n_outputs_, n_iter_, loss_
+    n_features_in_, n_outputs_, n_iter_, loss_, best_loss_
         As :class:`MLPClassifier`'s.
     feature_names_in_, loss_curve_, validation_loss_curve_
         As :class:`MLPClassifier`'s.

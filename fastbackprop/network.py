@@ -503,6 +503,8 @@ class Network:
             count in the epoch's accuracy).
         class_weight : "balanced" or dict, optional
             Per-class weights, multiplied into ``sample_weight``.
+            ``"balanced"`` is scikit-learn's ``n / (n_classes * count)``,
+            with ``n`` and the counts summing ``sample_weight`` when given.
         validation_data : (X_val, y_val) or (X_val, y_val, w_val), optional
             With ``w_val``, ``val_loss`` is their weighted mean loss
             (``class_weight`` does not apply to them).
@@ -550,7 +552,8 @@ class Network:
         schedule = get_schedule(lr_schedule, epochs=max(epochs, 1))
         if class_weight is not None:
             with np.errstate(over="ignore"):
-                W = W * class_weight_per_row(class_weight, Y, self.loss)[:, None].astype(self.dtype)
+                per_row = class_weight_per_row(class_weight, Y, self.loss, W[:, 0])
+                W = W * per_row[:, None].astype(self.dtype)
             if not np.isfinite(W).all():
                 raise ValueError(
                     f"class_weight times sample_weight overflows the network's dtype "

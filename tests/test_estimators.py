@@ -472,7 +472,8 @@ def test_partial_fit_clips_as_the_network_does():
     clipped.partial_fit(X, y, classes=[0, 1, 2])
     net = Network([2, 4, 3], seed=0)
     net.optimizer = Adam(0.1)
-    net.partial_fit(X, y, batch_size=120, clip_norm=1e-3)
+    order = net._rng.permutation(len(y))  # the estimator's one random order
+    net.partial_fit(X[order], y[order], batch_size=120, clip_norm=1e-3)
     np.testing.assert_array_equal(clipped.network_._params, net._params)
     free = clone(clipped).set_params(clip_norm=None).partial_fit(X, y, classes=[0, 1, 2])
     assert not np.array_equal(free.network_._params, net._params)
@@ -618,3 +619,87 @@ def test_lr_schedule_monitors_are_checked_in_its_words():
         MLPRegressor((4,), lr_schedule=accuracy).fit(X, X[:, 0])
     on_accuracy = MLPClassifier((4,), lr_schedule=accuracy, max_iter=2, n_iter_no_change=None)
     assert on_accuracy.fit(X, y).n_iter_ == 2
+
+
+def test_partial_fit_shuffles_the_whole_call_not_each_block():
+    rng = np.random.default_rng(0)
+    n = 3 * 8192
+    X = rng.standard_normal((n, 2))
+    y = np.repeat([0, 1, 2], 8192)  # sorted: each block of 8192 rows holds one class
+    clf = MLPClassifier((4,), batch_size=512, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    # the network saw three blocks; each mixed the classes, as one random
+    # order over the call would (a block of one class has accuracy 1 or 0
+    # from a constant prediction; its loss would be far from the others')
+    net = Network([2, 4, 3], seed=0)
+    perm = net._rng.permutation(n)
+    for block in range(3):
+        rows = perm[block * 8192 : (block + 1) * 8192]
+        counts = np.bincount(y[rows], minlength=3)
+        assert counts.min() > 2500  # about a third of each class
+    net.optimizer = Adam()
+    for block in range(3):
+        rows = perm[block * 8192 : (block + 1) * 8192]
+        net.partial_fit(X[rows], y[rows], batch_size=512)
+    np.testing.assert_array_equal(clf.network_._params, net._params)
+
+
+def test_balanced_class_weights_count_sample_weights_as_scikit_learn_does():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.array([0] * 6 + [1] * 4)
+    w = np.array([1.0] * 6 + [3.0] * 4)
+    expected = compute_class_weight("balanced", classes=np.array([0, 1]), y=y, sample_weight=w)
+    X = np.random.default_rng(0).standard_normal((10, 2))
+    clf = MLPClassifier((3,), class_weight="balanced", max_iter=1, n_iter_no_change=None)
+    clf.set_params(random_state=0).fit(X, y, sample_weight=w)
+    net = Network([2, 3, 2], seed=0)
+    net.fit(X, y, epochs=1, batch_size=10, optimizer="adam", sample_weight=w * expected[y])
+    np.testing.assert_array_equal(clf.network_._params, net._params)
+    # and Network.fit's own class_weight="balanced" counts them the same way
+    own = Network([2, 3, 2], seed=0)
+    own.fit(
+        X, y, epochs=1, batch_size=10, optimizer="adam", sample_weight=w, class_weight="balanced"
+    )
+    np.testing.assert_array_equal(own._params, net._params)
+
+
+def test_scikit_learns_logistic_is_sigmoid():
+    X, y = _blobs()
+    clf = MLPClassifier((4,), activation="logistic", max_iter=2, n_iter_no_change=None)
+    assert clf.fit(X, y).network_.activations == ("sigmoid",)
+    clf.set_params(warm_start=True).fit(X, y)  # the same network, not a changed one
+    assert clf.n_iter_ == 4
+
+
+def test_a_warm_start_carries_the_stopping_rule_on_as_scikit_learn_does():
+    X, y = _blobs()
+    clf = MLPClassifier((16,), tol=1e-2, n_iter_no_change=3, max_iter=500, random_state=0)
+    clf.fit(X, y)
+    first = clf.n_iter_
+    assert first == _sklearn_stop(clf.loss_curve_, 3, 1e-2) < 500
+    clf.set_params(warm_start=True).fit(X, y)
+    # its count was already past 3: the next epoch without improvement stops it
+    assert clf.n_iter_ - first == _sklearn_stop_after(clf.loss_curve_, first, 3, 1e-2)
+    assert clf.best_loss_ == min(clf.loss_curve_)
+
+
+def _sklearn_stop_after(curve, first, patience, tol):
+    """Epochs the warm-started fit ran: scikit-learn's rule over the whole
+    curve, its best and count carried on from the first fit's epochs."""
+    best, count = np.inf, 0
+    for epoch, value in enumerate(curve, start=1):
+        count = count + 1 if value > best - tol else 0
+        best = min(best, value)
+        if epoch > first and count > patience:
+            return epoch - first
+    return None
+
+
+def test_tags_and_dtypes_match_what_the_estimator_does():
+    assert MLPClassifier().__sklearn_tags__().classifier_tags.multi_label
+    assert not MLPClassifier(class_weight="balanced").__sklearn_tags__().classifier_tags.multi_label
+    X, y = _blobs()
+    reg = MLPRegressor((4,), dtype="float32", max_iter=2, n_iter_no_change=None).fit(X, X)
+    assert reg.network_.dtype == np.float32 and reg.predict(X).dtype == np.float64
+    assert reg.predict(X.astype(np.float32)).dtype == np.float32
