@@ -329,7 +329,7 @@ class _BaseMLP(BaseEstimator):
         if patience is None:
             if not early:
                 return None
-            patience = settings.epochs
+            patience = math.inf  # never stops, even with a count carried on
         return _StoppingRule(
             "val_loss" if early else "loss", patience, settings.tol, early, baseline, count
         )
@@ -512,7 +512,7 @@ class _BaseMLP(BaseEstimator):
                 network, X, encoding, weights, settings, continuing, same_rule
             )
             converged = True
-            stopping_state = self._stopping_state if continuing else None
+            stopping_state = self._rule_after_pass(pass_loss, settings, continuing)
         else:
             converged, stopping_state = self._train(
                 network, X, encoding, weights, settings, continuing, same_rule
@@ -556,7 +556,7 @@ class _BaseMLP(BaseEstimator):
         # and no-improvement count) when it watches the same loss
         monitor = "val_loss" if settings.early_stopping else "loss"
         count = 0
-        carried = self._stopping_state if continuing else None
+        carried = getattr(self, "_stopping_state", None) if continuing else None
         if carried is not None and carried[0] == monitor:
             baseline, count = carried[1], carried[2]
         if settings.early_stopping and continuing:
@@ -582,6 +582,18 @@ class _BaseMLP(BaseEstimator):
         state = None if stopper is None else (stopper.monitor, stopper.best, stopper.count)
         return settings.patience is None or stopper.stopped_epoch > 0, state
 
+    def _rule_after_pass(self, pass_loss: float, settings: _Settings, continuing: bool):
+        """The stopping rule's state after a ``partial_fit`` pass: as
+        scikit-learn's, each call counts as an epoch of the training-loss
+        rule (its best loss and no-improvement count), which a later warm
+        start goes on with. A validation-loss state from ``fit`` is kept."""
+        state = getattr(self, "_stopping_state", None) if continuing else None
+        if state is not None and state[0] != "loss":
+            return state
+        best, count = (math.inf, 0) if state is None else state[1:]
+        count = count + 1 if pass_loss > best - settings.tol else 0
+        return ("loss", min(best, pass_loss), count)
+
     def _partial_pass(self, network, X, encoding, weights, settings, continuing, same_rule):
         """``partial_fit``'s one pass, with the optimizer of the first call.
         Returns its loss: the mean of its blocks' losses (each the mean over
@@ -602,9 +614,13 @@ class _BaseMLP(BaseEstimator):
         # nothing); with shuffle, in one random order over the whole call,
         # drawn as fit draws an epoch's
         n = X.shape[0]
-        order = network._rng.permutation(n) if settings.shuffle else np.arange(n)
+        blocks = stream_blocks(n, settings.batch_size)
+        # one block: Network.partial_fit's own shuffle, so the estimator is
+        # its twin bit for bit; several: one order over the whole call
+        shuffle_all = settings.shuffle and len(blocks) > 1
+        order = network._rng.permutation(n) if shuffle_all else np.arange(n)
         trained = []
-        for block in stream_blocks(n, settings.batch_size):
+        for block in blocks:
             rows = order[block]
             if weights is not None and not weights[rows].astype(network.dtype).any():
                 continue  # in the network's dtype, as it would see them
@@ -614,6 +630,7 @@ class _BaseMLP(BaseEstimator):
                 encoding.targets[rows],
                 batch_size=settings.batch_size,
                 sample_weight=None if weights is None else weights[rows],
+                shuffle=settings.shuffle and not shuffle_all,
                 clip_norm=settings.clip_norm,
             )
             if network.history.epochs > epochs_before:
@@ -653,12 +670,13 @@ class _BaseMLP(BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=False)
 
     # ------------------------------------------------------------ predict
-    def _outputs(self, X) -> np.ndarray:
+    def _outputs(self, X):
+        """The network's outputs for ``X``, in the network's precision, and
+        the dtype to return values in: the input's, as scikit-learn's
+        estimators do. (Decisions and logs use the network's precision.)"""
         check_is_fitted(self, "network_")
         X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
-        out = self.network_.forward(X.astype(self.network_.dtype, copy=False))
-        # in the input's precision, as scikit-learn's estimators return them
-        return out.astype(X.dtype, copy=False)
+        return self.network_.forward(X.astype(self.network_.dtype, copy=False)), X.dtype
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -762,8 +780,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         The last value of ``loss_curve_``.
     best_loss_ : float or None
         The best value of the loss the stopping rule watches (the training
-        loss, or the validation loss with ``early_stopping``); None without
-        a rule.
+        loss, or the validation loss with ``early_stopping``; each
+        ``partial_fit`` call counts as an epoch of the training loss); None
+        without a rule.
     loss_curve_ : list of float
         Each epoch's mean training loss, and each ``partial_fit`` call's.
     validation_loss_curve_ : list of float
@@ -1005,17 +1024,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(n, n_classes)``: softmax rows, or each
         label's sigmoid for a multilabel fit."""
-        return self._outputs(X)
+        proba, dtype = self._outputs(X)
+        return proba.astype(dtype, copy=False)
 
     def predict_log_proba(self, X) -> np.ndarray:
         """``log(predict_proba(X))``."""
+        proba, dtype = self._outputs(X)
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+            return np.log(proba).astype(dtype, copy=False)
 
     def predict(self, X) -> np.ndarray:
         """Labels ``(n,)`` (of ``classes_``), or a 0/1 indicator ``(n,
         n_labels)`` for a multilabel fit."""
-        proba = self._outputs(X)
+        proba, _ = self._outputs(X)
         if self.network_.loss == "binary_cross_entropy":
             return (proba > 0.5).astype(np.int64)
         return self.classes_[proba.argmax(axis=1)]
@@ -1093,7 +1114,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def predict(self, X) -> np.ndarray:
         """Predictions ``(n,)`` for one output, else ``(n, n_outputs)``."""
-        out = self._outputs(X)
+        out, dtype = self._outputs(X)
+        out = out.astype(dtype, copy=False)
         return out[:, 0] if out.shape[1] == 1 else out
 
     def __sklearn_tags__(self):

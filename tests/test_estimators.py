@@ -472,8 +472,7 @@ def test_partial_fit_clips_as_the_network_does():
     clipped.partial_fit(X, y, classes=[0, 1, 2])
     net = Network([2, 4, 3], seed=0)
     net.optimizer = Adam(0.1)
-    order = net._rng.permutation(len(y))  # the estimator's one random order
-    net.partial_fit(X[order], y[order], batch_size=120, clip_norm=1e-3)
+    net.partial_fit(X, y, batch_size=120, clip_norm=1e-3, shuffle=True)  # one block
     np.testing.assert_array_equal(clipped.network_._params, net._params)
     free = clone(clipped).set_params(clip_norm=None).partial_fit(X, y, classes=[0, 1, 2])
     assert not np.array_equal(free.network_._params, net._params)
@@ -703,3 +702,56 @@ def test_tags_and_dtypes_match_what_the_estimator_does():
     reg = MLPRegressor((4,), dtype="float32", max_iter=2, n_iter_no_change=None).fit(X, X)
     assert reg.network_.dtype == np.float32 and reg.predict(X).dtype == np.float64
     assert reg.predict(X.astype(np.float32)).dtype == np.float32
+
+
+def test_partial_fit_of_one_block_is_network_partial_fit_bit_for_bit():
+    rng = np.random.default_rng(3)
+    for n in (150, 600):  # one batch, and several batches in one block
+        X = rng.standard_normal((n, 4))
+        y = (X[:, 0] + X[:, 1] > 0).astype(int)
+        clf = MLPClassifier((8,), batch_size=200, random_state=0)
+        clf.partial_fit(X, y, classes=[0, 1]).partial_fit(X, y)
+        net = Network([4, 8, 2], seed=0)
+        net.optimizer = Adam()
+        net.partial_fit(X, y, batch_size=200, shuffle=True).partial_fit(
+            X, y, batch_size=200, shuffle=True
+        )
+        np.testing.assert_array_equal(clf.network_._params, net._params)
+
+
+def test_partial_fit_counts_in_the_stopping_rule_as_scikit_learn_does():
+    X, y = _blobs()
+    clf = MLPClassifier((8,), tol=1e-3, random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    assert clf.best_loss_ == clf.loss_curve_[0]
+    for _ in range(5):
+        clf.partial_fit(X, y)
+    assert clf.best_loss_ == min(clf.loss_curve_)
+    best, count = np.inf, 0
+    for value in clf.loss_curve_:
+        count = count + 1 if value > best - 1e-3 else 0
+        best = min(best, value)
+    assert clf._stopping_state == ("loss", best, count)
+
+
+def test_without_patience_warm_fits_always_run_max_iter():
+    X, y = _blobs()
+    clf = MLPClassifier(
+        (8,), early_stopping=True, n_iter_no_change=None, max_iter=5, warm_start=True
+    )
+    clf.set_params(learning_rate_init=0.05, random_state=0)
+    for call in range(1, 9):
+        clf.fit(X, y)
+        assert clf.n_iter_ == 5 * call
+
+
+def test_decisions_use_the_networks_precision_whatever_the_input_dtype():
+    X, y = _blobs()
+    clf = MLPClassifier((8,), learning_rate_init=0.05, max_iter=200, random_state=0)
+    clf.fit(X * 10, y)
+    X32 = (X * 10).astype(np.float32)
+    as64 = X32.astype(np.float64)
+    np.testing.assert_array_equal(clf.predict(X32), clf.predict(as64))
+    log32, log64 = clf.predict_log_proba(X32), clf.predict_log_proba(as64)
+    assert log32.dtype == np.float32 and log64.dtype == np.float64
+    np.testing.assert_array_equal(log32, log64.astype(np.float32))
