@@ -537,10 +537,12 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = (self.n_iter_ if continuing else 0) + len(losses)
         return converged
 
-    def _train(self, network, X, encoding, weights, settings, continuing, same_rule) -> bool:
+    def _train(self, network, X, encoding, weights, settings, continuing, same_rule) -> tuple:
         """``fit``'s training: ``Network.fit`` with the stopping rule, and
         with ``early_stopping`` on a validation split made here (see
-        ``_validation_split``). Returns whether the rule stopped it."""
+        ``_validation_split``). Returns ``(converged, the rule's state)``:
+        whether the rule stopped it (or there is none), and ``(monitor, best,
+        count)`` or None."""
         targets = encoding.targets
         validation = None
         baseline = None
