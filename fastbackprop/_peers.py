@@ -291,10 +291,9 @@ def sklearn_peer(workload: Workload, X, y, epochs: int | None = None):
 
     dtype = _dtype(workload, X)
     n_epochs = _epochs(workload, epochs)
-    activation = "tanh" if workload.activation == "tanh" else "relu"
     clf = MLPClassifier(
         hidden_layer_sizes=tuple(workload.layer_sizes[1:-1]),
-        activation=activation,
+        activation=workload.activation,  # tanh or relu: the same names there
         solver="sgd",
         alpha=0.0,
         batch_size=_batch_size(workload, X.shape[0]),

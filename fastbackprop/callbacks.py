@@ -142,6 +142,19 @@ class _Monitor:
         return current > self.best + self.min_delta
 
 
+def copy_parameters(network) -> list:
+    """Copies of the network's weights and biases, for ``write_parameters``."""
+    return [np.array(a, copy=True) for a in [*network.weights, *network.biases]]
+
+
+def write_parameters(network, copies: list) -> None:
+    """Put ``copy_parameters``' copies back into the network."""
+    # the properties hand out fresh live views; writing into them changes
+    # the network's parameter buffer in place
+    for live, saved in zip([*network.weights, *network.biases], copies, strict=True):
+        live[...] = saved
+
+
 class Callback:
     """Base class: every hook is a no-op. Subclass and override what you need."""
 
@@ -310,8 +323,7 @@ class EarlyStopping(Callback):
         self.best_epoch = 0
         self.stopped_epoch = 0
         self.wait = 0
-        self._best_weights = None
-        self._best_biases = None
+        self._best_parameters = None
 
     def monitored_metrics(self):
         return (self.monitor,)
@@ -328,8 +340,7 @@ class EarlyStopping(Callback):
             self.best_epoch = epoch
             self.wait = 0
             if self.restore_best_weights and self._network is not None:
-                self._best_weights = [np.array(w, copy=True) for w in self._network.weights]
-                self._best_biases = [np.array(b, copy=True) for b in self._network.biases]
+                self._best_parameters = copy_parameters(self._network)
             return False
         self.wait += 1
         if self.wait >= self.patience:
@@ -338,13 +349,8 @@ class EarlyStopping(Callback):
         return False
 
     def on_train_end(self):
-        if self.restore_best_weights and self._best_weights is not None:
-            # the properties hand out fresh live views; writing into them
-            # changes the network's parameter buffer in place
-            for live, best in zip(self._network.weights, self._best_weights, strict=True):
-                live[...] = best
-            for live, best in zip(self._network.biases, self._best_biases, strict=True):
-                live[...] = best
+        if self.restore_best_weights and self._best_parameters is not None:
+            write_parameters(self._network, self._best_parameters)
         self._network = None
 
 

@@ -53,7 +53,7 @@ except ImportError as error:  # pragma: no cover - the test extra installs it
 
 from . import _validation as v
 from ._data import balanced_class_weights, split_rows
-from .callbacks import Callback
+from .callbacks import Callback, copy_parameters, write_parameters
 from .network import Network, stream_blocks
 from .optim import OPTIMIZERS, Optimizer
 from .schedules import SCHEDULES, ReduceLROnPlateau, Schedule
@@ -113,30 +113,30 @@ class _StoppingRule(Callback):
         self.count = self.start_count
         self.stopped_epoch = 0
         start_is_best = self.restore_best and self.baseline is not None
-        self._best_weights = self._snapshot() if start_is_best else None
-
-    def _snapshot(self):
-        net = self._network
-        return [np.array(a, copy=True) for a in [*net.weights, *net.biases]]
+        self._best_parameters = copy_parameters(network) if start_is_best else None
 
     def on_epoch_end(self, epoch, logs):
         value = logs[self.monitor]
-        self.count = self.count + 1 if value > self.best - self.tol else 0
-        if value < self.best:
-            self.best = value
-            if self.restore_best:
-                self._best_weights = self._snapshot()
+        improved = value < self.best
+        self.best, self.count = _rule_step(self.best, self.count, value, self.tol)
+        if improved and self.restore_best:
+            self._best_parameters = copy_parameters(self._network)
         if self.count > self.patience:
             self.stopped_epoch = epoch
             return True
         return False
 
     def on_train_end(self):
-        if self._best_weights is not None:
-            net = self._network
-            for live, best in zip([*net.weights, *net.biases], self._best_weights, strict=True):
-                live[...] = best  # live views of the parameter buffer
+        if self._best_parameters is not None:
+            write_parameters(self._network, self._best_parameters)
         self._network = None
+
+
+def _rule_step(best: float, count: int, value: float, tol: float) -> tuple:
+    """One epoch of scikit-learn's rule (``_update_no_improvement_count``):
+    the new best value and count of epochs without an improvement by more
+    than ``tol``."""
+    return min(best, value), (count + 1 if value > best - tol else 0)
 
 
 @dataclass
@@ -156,6 +156,11 @@ class _Settings:
     patience: int | None
     optimizer: Optimizer
     dtype: np.dtype | None
+
+    @property
+    def monitor(self) -> str:
+        """The loss the stopping rule (and a "plateau" schedule) watches."""
+        return "val_loss" if self.early_stopping else "loss"
 
 
 class _BaseMLP(BaseEstimator):
@@ -222,7 +227,7 @@ class _BaseMLP(BaseEstimator):
         verbose = self.verbose
         if isinstance(verbose, (bool, np.bool_)):
             verbose = int(verbose)  # scikit-learn's verbose=True: every epoch
-        return _Settings(
+        settings = _Settings(
             hidden=self._hidden_sizes(),
             epochs=epochs,
             batch_size=self._batch_size(n_samples),
@@ -231,7 +236,7 @@ class _BaseMLP(BaseEstimator):
             clip_norm=None
             if self.clip_norm is None
             else v.check_positive_float(self.clip_norm, "clip_norm"),
-            schedule=self._schedule(early, incremental),
+            schedule=None,  # set below: it depends on the others
             early_stopping=early,
             validation_fraction=fraction,
             tol=v.check_non_negative_float(self.tol, "tol"),
@@ -241,6 +246,8 @@ class _BaseMLP(BaseEstimator):
             optimizer=self._make_optimizer(),
             dtype=None if self.dtype is None else v.check_dtype(self.dtype),
         )
+        settings.schedule = self._schedule(settings, incremental)
+        return settings
 
     def _hidden_sizes(self) -> tuple[int, ...]:
         sizes = self.hidden_layer_sizes
@@ -291,13 +298,14 @@ class _BaseMLP(BaseEstimator):
             settings["weight_decay"] = v.check_non_negative_float(self.weight_decay, "weight_decay")
         return OPTIMIZERS[name](**settings)
 
-    def _schedule(self, early_stopping: bool, incremental: bool):
+    def _schedule(self, settings: _Settings, incremental: bool):
         """``lr_schedule`` for ``Network.fit``: an object is copied (a plateau
         schedule keeps state); ``"plateau"`` watches the validation loss with
         ``early_stopping`` and the training loss without."""
         schedule = self.lr_schedule
+        early_stopping = settings.early_stopping
         if isinstance(schedule, str) and schedule == "plateau":
-            return ReduceLROnPlateau(monitor="val_loss" if early_stopping else "loss")
+            return ReduceLROnPlateau(monitor=settings.monitor)
         if isinstance(schedule, Schedule):
             # what fit logs for the schedule to watch (partial_fit uses none)
             logged = {"loss", "learning_rate"} | ({"accuracy"} if self._is_classifier else set())
@@ -330,9 +338,7 @@ class _BaseMLP(BaseEstimator):
             if not early:
                 return None
             patience = math.inf  # never stops, even with a count carried on
-        return _StoppingRule(
-            "val_loss" if early else "loss", patience, settings.tol, early, baseline, count
-        )
+        return _StoppingRule(settings.monitor, patience, settings.tol, early, baseline, count)
 
     def _check_random_state(self) -> None:
         state = self.random_state
@@ -556,10 +562,9 @@ class _BaseMLP(BaseEstimator):
             weights = None if weights is None else weights[train]
         # a warm start goes on with the rule's state (scikit-learn's best loss
         # and no-improvement count) when it watches the same loss
-        monitor = "val_loss" if settings.early_stopping else "loss"
         count = 0
         carried = getattr(self, "_stopping_state", None) if continuing else None
-        if carried is not None and carried[0] == monitor:
+        if carried is not None and carried[0] == settings.monitor:
             baseline, count = carried[1], carried[2]
         if settings.early_stopping and continuing:
             # the same rows as before (int random_state) or new ones: either
@@ -593,8 +598,7 @@ class _BaseMLP(BaseEstimator):
         if state is not None and state[0] != "loss":
             return state
         best, count = (math.inf, 0) if state is None else state[1:]
-        count = count + 1 if pass_loss > best - settings.tol else 0
-        return ("loss", min(best, pass_loss), count)
+        return ("loss", *_rule_step(best, count, pass_loss, settings.tol))
 
     def _partial_pass(self, network, X, encoding, weights, settings, continuing, same_rule):
         """``partial_fit``'s one pass, with the optimizer of the first call.
@@ -611,14 +615,16 @@ class _BaseMLP(BaseEstimator):
             # a new network's optimizer state is zero and its step count 0,
             # as fit's swap to a new optimizer leaves them
             network.optimizer = settings.optimizer
-        # block by block, as Network.partial_fit streams, to learn each
+        # Block by block, as Network.partial_fit streams, to learn each
         # block's loss and size (a block whose rows all weigh 0 trains
-        # nothing); with shuffle, in one random order over the whole call,
-        # drawn as fit draws an epoch's
+        # nothing). One block shuffles as Network.partial_fit does, so the
+        # estimator is its twin bit for bit; several share one order over
+        # the whole call. The weights are checked whole first, in the
+        # network's dtype, as Network.partial_fit checks them.
         n = X.shape[0]
+        if weights is not None:
+            v.check_sample_weight(weights, n, network.dtype)
         blocks = stream_blocks(n, settings.batch_size)
-        # one block: Network.partial_fit's own shuffle, so the estimator is
-        # its twin bit for bit; several: one order over the whole call
         shuffle_all = settings.shuffle and len(blocks) > 1
         order = network._rng.permutation(n) if shuffle_all else np.arange(n)
         trained = []
@@ -637,11 +643,6 @@ class _BaseMLP(BaseEstimator):
             )
             if network.history.epochs > epochs_before:
                 trained.append((network.history.loss[-1], len(rows)))
-        if not trained:
-            raise ValueError(
-                "sample_weight must have a positive sum; every weight is zero in the "
-                f"network's dtype {network.dtype.name}"
-            )
         block_losses, block_rows = zip(*trained)
         return float(np.average(block_losses, weights=block_rows))
 

@@ -32,6 +32,9 @@ EVAL_CHUNK = 2048
 SMALL_EVAL_ROWS = 256
 #: rows per block that partial_fit converts and validates at a time
 STREAM_BLOCK = 8192
+#: most permutation entries generated ahead for one compiled call of epochs
+MAX_PERMUTATION_ENTRIES = 1 << 22
+DEFAULT_LEARNING_RATE = 0.01
 
 
 def stream_blocks(n: int, batch_size: int | None) -> list:
@@ -43,11 +46,6 @@ def stream_blocks(n: int, batch_size: int | None) -> list:
         else max(batch_size, STREAM_BLOCK // batch_size * batch_size)
     )
     return [slice(start, min(start + block, n)) for start in range(0, n, block)]
-
-
-#: most permutation entries generated ahead for one compiled call of epochs
-MAX_PERMUTATION_ENTRIES = 1 << 22
-DEFAULT_LEARNING_RATE = 0.01
 
 
 class _FitPlan(NamedTuple):
