@@ -5,7 +5,8 @@ from ._blas_provider import provider as blas_provider
 from ._config import get_num_threads, set_num_threads
 from .gradcheck import check_gradients
 from .history import History, NonFiniteLossError
-from .network import Network
+from .network import Network, PassReport
+from .state import TrainingState
 
 __version__ = "0.1.0"
 
@@ -13,6 +14,8 @@ __all__ = [
     "Network",
     "History",
     "NonFiniteLossError",
+    "PassReport",
+    "TrainingState",
     "blas_provider",
     "check_gradients",
     "get_num_threads",

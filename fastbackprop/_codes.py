@@ -1,38 +1,70 @@
-"""Integer codes shared by both backends.
+"""The tables of activations, losses and optimizers, and their integer codes.
 
 The compiled epoch picks an activation or a loss by a small integer, so one
-compiled specialisation (per dtype) serves every architecture.
+compiled specialisation (per dtype) serves every architecture. Every other
+module that needs the list of activations or losses reads it from here.
 """
 
-IDENTITY = 0
-SIGMOID = 1
-TANH = 2
-RELU = 3
-LEAKY_RELU = 4
-ELU = 5
-GELU = 6
-SILU = 7
+from typing import NamedTuple
 
-ACTIVATION_CODES = {
-    "identity": IDENTITY,
-    "sigmoid": SIGMOID,
-    "tanh": TANH,
-    "relu": RELU,
-    "leaky_relu": LEAKY_RELU,
-    "elu": ELU,
-    "gelu": GELU,
-    "silu": SILU,
-}
 
-CROSS_ENTROPY = 0
-BINARY_CROSS_ENTROPY = 1
-MSE = 2
+class Activation(NamedTuple):
+    """One row of the activation table."""
 
-LOSS_CODES = {
-    "cross_entropy": CROSS_ENTROPY,
-    "binary_cross_entropy": BINARY_CROSS_ENTROPY,
-    "mse": MSE,
-}
+    name: str  # the user-facing name
+    code: int  # what the kernels dispatch on
+    from_output: bool  # f'(z) computed from f(z) (else from z)
+    relu_family: bool  # He initialisation by default (_init.default_init)
+
+
+class Loss(NamedTuple):
+    """One row of the loss table."""
+
+    name: str
+    code: int
+    per_row_outputs: bool  # its mean is over every output (bce, mse), not per row
+
+
+#: THE table of hidden activations: validation, both backends' dispatch and
+#: the tests all read it. A kernel for each lives in
+#: ``kernels/activations.py`` (``_<name>_forward_row``/``_backward_row``), a
+#: twin in ``reference/activations.py`` (``<name>_forward``/``_backward``).
+ACTIVATION_TABLE = (
+    Activation("identity", 0, True, False),
+    Activation("sigmoid", 1, True, False),
+    Activation("tanh", 2, True, False),
+    Activation("relu", 3, True, True),
+    Activation("leaky_relu", 4, True, True),
+    Activation("elu", 5, True, True),
+    Activation("gelu", 6, False, True),
+    Activation("silu", 7, False, True),
+)
+
+#: THE table of losses (kernels/losses.py and reference/losses.py: ``LOSSES``)
+LOSS_TABLE = (
+    Loss("cross_entropy", 0, False),
+    Loss("binary_cross_entropy", 1, True),
+    Loss("mse", 2, True),
+)
+
+ACTIVATION_CODES = {act.name: act.code for act in ACTIVATION_TABLE}
+LOSS_CODES = {loss.name: loss.code for loss in LOSS_TABLE}
+
+# The codes as module constants: compiled code reads them as constants.
+IDENTITY = ACTIVATION_CODES["identity"]
+SIGMOID = ACTIVATION_CODES["sigmoid"]
+TANH = ACTIVATION_CODES["tanh"]
+RELU = ACTIVATION_CODES["relu"]
+LEAKY_RELU = ACTIVATION_CODES["leaky_relu"]
+ELU = ACTIVATION_CODES["elu"]
+GELU = ACTIVATION_CODES["gelu"]
+SILU = ACTIVATION_CODES["silu"]
+N_ACTIVATIONS = len(ACTIVATION_TABLE)
+
+CROSS_ENTROPY = LOSS_CODES["cross_entropy"]
+BINARY_CROSS_ENTROPY = LOSS_CODES["binary_cross_entropy"]
+MSE = LOSS_CODES["mse"]
+N_LOSSES = len(LOSS_TABLE)
 
 #: the output activation each loss implies when ``output=None``
 NATURAL_OUTPUT = {

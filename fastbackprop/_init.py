@@ -6,7 +6,9 @@ import math
 
 import numpy as np
 
-RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu", "silu")
+from ._codes import ACTIVATION_TABLE
+
+RELU_FAMILY = tuple(act.name for act in ACTIVATION_TABLE if act.relu_family)
 
 
 def default_init(activation_after: str) -> str:

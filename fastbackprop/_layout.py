@@ -10,6 +10,9 @@ columns: layer ``l`` of a batch of ``nb`` rows starts at
 
 from __future__ import annotations
 
+from enum import IntEnum
+from typing import NamedTuple
+
 import numpy as np
 
 #: Every flat buffer starts on a 64-byte boundary (a cache line, one AVX-512
@@ -83,6 +86,74 @@ def cut_arena(sizes, dtype) -> tuple:
     return aligned_empty(int(starts[-1]), dtype, PAGE_OFFSETS["arena"]), bounds
 
 
+class Seg(IntEnum):
+    """The named segments of a workspace arena (``TrainingWorkspace``,
+    ``EvaluationArena``), in order. Segment ``s`` is ``arena[bounds[s, 0] :
+    bounds[s, 1]]`` (``kernels.train.segment``). The per-layer segments
+    (``PRE`` ... ``DELTAS``) hold layer ``l``'s ``(batch, n_l)`` block at
+    ``batch * Model.col_offsets[l]``, row by row."""
+
+    X_BATCH = 0  # (batch, n_in) the batch's input rows
+    Y_BATCH = 1  # (batch, n_out) their targets
+    W_BATCH = 2  # (batch,) their sample weights
+    PRE = 3  # z = inp W + b of every layer
+    ACTS = 4  # f(z) of every layer; the output layer's is softmax/sigmoid/identity
+    DROPPED = 5  # f(z) after dropout, which the next layer reads while training
+    ROW_LOSS = 6  # (batch,) each row's loss
+    ROW_SCALE = 7  # (batch,) each row's share w_i / sum(w) of dL/dlogits
+    DELTAS = 8  # dL/dz of every layer
+    SUMS = 9  # (n_slots, max_width) each thread's scratch for its bias sums
+    PARTIALS = 10  # (input_chunks - 1, batch, n_1) input-layer partial products
+
+
+class OptSlot(IntEnum):
+    """Rows of the ``(2, n_params)`` optimizer state, laid out like the
+    parameters (what each optimizer keeps there: ``optim.Optimizer.slots``)."""
+
+    FIRST = 0  # SGD's momentum buffer, Adam's m, RMSprop's square average
+    SECOND = 1  # Adam's v, RMSprop's momentum buffer
+
+
+class Saved(IntEnum):
+    """Rows of the ``(3, n_params)`` backup taken at each epoch's start, to
+    undo an epoch that diverged."""
+
+    PARAMS = 0
+    FIRST = 1  # OptSlot.FIRST
+    SECOND = 2  # OptSlot.SECOND
+
+
+class Counter(IntEnum):
+    """Entries of a network's int64 step counters."""
+
+    OPTIMIZER_STEP = 0  # drives Adam's bias correction; restarts with a new optimizer
+    GLOBAL_STEP = 1  # every step ever taken: keys the dropout masks
+
+
+class TableRow(IntEnum):
+    """Rows of ``Layout.table``: the model's offsets as one int64 array,
+    which ``evaluate`` takes instead of a ``Model`` (flat arguments are
+    cheaper to pass into a compiled function than a tuple)."""
+
+    LAYER_SIZES = 0
+    W_OFFSETS = 1
+    B_OFFSETS = 2
+    COL_OFFSETS = 3
+
+
+class Model(NamedTuple):
+    """What the kernels need to know of a network besides its parameters."""
+
+    layer_sizes: np.ndarray  # (n_layers + 1,) int64: n_features, hidden..., n_outputs
+    w_offsets: np.ndarray  # (n_layers,) where W_l (n_l, n_l+1) starts in a flat parameter buffer
+    b_offsets: np.ndarray  # (n_layers,) where b_l (n_l+1,) starts
+    col_offsets: np.ndarray  # (n_layers,) layer l's first column in the per-layer segments
+    act_codes: np.ndarray  # (n_layers - 1,) int64 hidden activations (_codes.ACTIVATION_CODES)
+    drop_rates: np.ndarray  # (n_layers - 1,) float64 dropout rate of each hidden layer
+    loss_code: int  # _codes.LOSS_CODES
+    output_code: int  # SIGMOID for mse with a sigmoid output, else 0
+
+
 class Layout:
     """Offsets of every layer's weights, biases and activations."""
 
@@ -104,15 +175,28 @@ class Layout:
             cols += n_out
         self.n_params = offset
         self.total_cols = cols
-        # the offsets again as one (4, n_layers + 1) array, rows padded with
-        # 0: evaluate takes flat arguments (cheaper to pass than a tuple)
-        self.table = np.zeros((4, n_layers + 1), dtype=np.int64)
-        self.table[0] = self.layer_sizes
-        self.table[1, :n_layers] = self.w_offsets
-        self.table[2, :n_layers] = self.b_offsets
-        self.table[3, :n_layers] = self.col_offsets
+        # the offsets again as one (len(TableRow), n_layers + 1) array, rows
+        # padded with 0, for evaluate (see TableRow)
+        self.table = np.zeros((len(TableRow), n_layers + 1), dtype=np.int64)
+        self.table[TableRow.LAYER_SIZES] = self.layer_sizes
+        self.table[TableRow.W_OFFSETS, :n_layers] = self.w_offsets
+        self.table[TableRow.B_OFFSETS, :n_layers] = self.b_offsets
+        self.table[TableRow.COL_OFFSETS, :n_layers] = self.col_offsets
         self.max_width = int(self.layer_sizes[1:].max())
         self.n_layers = n_layers
+
+    def model(self, act_codes, drop_rates, loss_code: int, output_code: int) -> Model:
+        """The kernels' ``Model`` of a network with this layout."""
+        return Model(
+            self.layer_sizes,
+            self.w_offsets,
+            self.b_offsets,
+            self.col_offsets,
+            act_codes,
+            drop_rates,
+            int(loss_code),
+            int(output_code),
+        )
 
     def weight_views(self, flat):
         """Per-layer ``(n_in, n_out)`` views of a flat buffer."""
@@ -126,109 +210,63 @@ class Layout:
         return [flat[o : o + int(b)] for o, b in zip(self.b_offsets, self.layer_sizes[1:])]
 
 
-class Workspace:
-    """Every buffer a forward and backward pass of up to ``max_batch`` rows
-    writes, as separate arrays: the gradient of one batch
-    (``Network.gradients``). Training uses ``TrainingWorkspace``, evaluation
-    ``EvaluationArena``."""
-
-    def __init__(self, layout: Layout, max_batch: int, dtype):
-        n_in = int(layout.layer_sizes[0])
-        n_out = int(layout.layer_sizes[-1])
-        rows = int(max_batch)
-        n_params = layout.n_params
-        self.max_batch = rows
-        self.x_batch = aligned_empty(rows * n_in, dtype=dtype)  # (batch, n_in)
-        self.y_batch = aligned_empty(rows * n_out, dtype=dtype)  # (batch, n_out)
-        self.w_batch = aligned_empty(rows, dtype=dtype)  # (batch,) sample weights
-        self.pre = aligned_empty(rows * layout.total_cols, dtype=dtype)  # z of every layer
-        self.acts = aligned_empty(rows * layout.total_cols, dtype=dtype)  # f(z) of every layer
-        self.dropped = aligned_empty(rows * layout.total_cols, dtype=dtype)  # after dropout
-        self.delta_a = aligned_empty(rows * layout.max_width, dtype=dtype)  # (batch, width)
-        self.delta_b = aligned_empty(rows * layout.max_width, dtype=dtype)
-        self.row_loss = aligned_empty(rows, dtype=dtype)  # (batch,)
-        self.row_scale = aligned_empty(rows, dtype=dtype)  # (batch,) each row's share
-        self.grads = aligned_zeros(n_params, dtype, PAGE_OFFSETS["grads"])  # like params
-        # params and both optimizer-state slots at an epoch's start
-        self.backup = aligned_empty(3 * n_params, dtype, PAGE_OFFSETS["backup"])
-
-    def buffers(self) -> tuple:
-        """The buffers in the order the train kernels take them."""
-        return (
-            self.x_batch,
-            self.y_batch,
-            self.w_batch,
-            self.pre,
-            self.acts,
-            self.dropped,
-            self.delta_a,
-            self.delta_b,
-            self.row_loss,
-            self.row_scale,
-            self.grads,
-            self.backup,
-        )
+def _segment_sizes(**sizes) -> list:
+    """Element counts in ``Seg`` order from keyword arguments named after
+    the segments (lower case); a segment not named is empty."""
+    unknown = set(sizes) - {seg.name.lower() for seg in Seg}
+    if unknown:
+        raise ValueError(f"no such arena segments: {sorted(unknown)}")
+    return [int(sizes.get(seg.name.lower(), 0)) for seg in Seg]
 
 
 class TrainingWorkspace:
     """The training loop's buffers for batches of up to ``batch_size`` rows.
 
-    The per-row buffers of ``Workspace.buffers()`` (x_batch ... row_scale)
-    plus ``deltas``, every layer's dL/dz laid out like ``pre``, live back to
-    back in one flat ``arena`` cut at ``bounds``: Numba's parallel loops
-    cannot take a tuple of arrays. The delta ping-pong buffers are not used
-    (the training loop keeps every layer's delta) and are empty. ``sums``
-    gives each of ``n_slots`` threads (the update chunks, or the shards
-    when they sum their own gradients) ``max_width`` elements of scratch
-    for its bias sums, so a step allocates nothing. ``partials`` holds the
-    input layer's partial products of chunks 1 .. ``input_chunks`` - 1 when
-    the update chunks compute it (chunk 0 writes into ``pre``; none for
-    ``input_chunks`` 0 or 1), each laid out like layer 0's ``pre`` block.
-    ``grads``
-    is one gradient buffer like the parameters; ``backup`` holds params and
-    both optimizer-state slots at an epoch's start.
+    The per-row buffers live back to back in one flat ``arena`` cut at
+    ``bounds`` into the ``Seg`` segments (Numba's parallel loops cannot take
+    a tuple of arrays). ``SUMS`` gives each of ``n_slots`` threads (the
+    update chunks, or the shards when they sum their own gradients)
+    ``max_width`` elements of scratch for its bias sums, so a step
+    allocates nothing. ``PARTIALS`` holds the input layer's partial products
+    of chunks 1 .. ``input_chunks`` - 1 when the update chunks compute it
+    (chunk 0 writes into ``PRE``; none for ``input_chunks`` 0 or 1), each
+    laid out like layer 0's ``PRE`` block. ``grads`` is one gradient buffer
+    like the parameters; ``backup`` holds the parameters and both
+    optimizer-state slots at an epoch's start (rows named by ``Saved``).
     """
 
     def __init__(
         self, layout: Layout, batch_size: int, dtype, n_slots: int = 1, input_chunks: int = 0
     ):
         rows = int(batch_size)
-        n_in = int(layout.layer_sizes[0])
-        n_first = int(layout.layer_sizes[1])
-        n_out = int(layout.layer_sizes[-1])
         cols = layout.total_cols
-        sizes = [
-            rows * n_in,  # x_batch
-            rows * n_out,  # y_batch
-            rows,  # w_batch
-            rows * cols,  # pre
-            rows * cols,  # acts
-            rows * cols,  # dropped
-            0,  # delta_a
-            0,  # delta_b
-            rows,  # row_loss
-            rows,  # row_scale
-            rows * cols,  # deltas
-            # each thread's scratch for its bias sums (see the docstring)
-            int(n_slots) * layout.max_width,  # sums
-            max(int(input_chunks) - 1, 0) * rows * n_first,  # partials
-        ]
+        sizes = _segment_sizes(
+            x_batch=rows * int(layout.layer_sizes[0]),
+            y_batch=rows * int(layout.layer_sizes[-1]),
+            w_batch=rows,
+            pre=rows * cols,
+            acts=rows * cols,
+            dropped=rows * cols,
+            row_loss=rows,
+            row_scale=rows,
+            deltas=rows * cols,
+            sums=int(n_slots) * layout.max_width,
+            partials=max(int(input_chunks) - 1, 0) * rows * int(layout.layer_sizes[1]),
+        )
         self.arena, self.bounds = cut_arena(sizes, dtype)
-        self.grads = aligned_zeros(layout.n_params, dtype, PAGE_OFFSETS["grads"])
-        self.backup = aligned_empty(3 * layout.n_params, dtype, PAGE_OFFSETS["backup"])
+        self.grads = aligned_zeros(layout.n_params, dtype, PAGE_OFFSETS["grads"])  # like params
+        self.backup = aligned_empty((len(Saved), layout.n_params), dtype, PAGE_OFFSETS["backup"])
 
 
 class EvaluationArena:
     """Forward-pass buffers for up to ``rows`` rows in one flat ``arena``
-    cut at ``bounds``, in the order of ``TrainingWorkspace``'s (the
-    training-only ones empty). ``evaluate`` takes these two arrays rather
-    than a tuple of buffers: a tuple of arrays costs about 1.5 us more to
-    pass into a compiled function, a tenth of a one-row predict."""
+    cut at ``bounds`` into the ``Seg`` segments (the training-only ones
+    empty). ``evaluate`` takes these two arrays rather than a tuple of
+    buffers: a tuple of arrays costs about 1.5 us more to pass into a
+    compiled function, a tenth of a one-row predict."""
 
     def __init__(self, layout: Layout, rows: int, dtype):
         rows = int(rows)
         cols = layout.total_cols
-        # x_batch, y_batch, w_batch, pre, acts, dropped, delta_a, delta_b,
-        # row_loss, row_scale, deltas
-        sizes = [0, 0, rows, rows * cols, rows * cols, 0, 0, 0, rows, 0, 0]
+        sizes = _segment_sizes(w_batch=rows, pre=rows * cols, acts=rows * cols, row_loss=rows)
         self.arena, self.bounds = cut_arena(sizes, dtype)

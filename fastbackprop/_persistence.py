@@ -16,6 +16,7 @@ import zipfile
 import numpy as np
 
 from ._atomic import atomic_write
+from .state import TrainingState
 
 FORMAT = "fastbackprop-model"
 FORMAT_VERSION = 1
@@ -46,6 +47,7 @@ def save(net, path, extra=None) -> None:
     line's label classes, say); ``load`` ignores them."""
     from . import __version__
 
+    state = net.get_training_state()
     arrays = {
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION),
@@ -57,15 +59,15 @@ def save(net, path, extra=None) -> None:
         "init": np.array(net.init or ""),
         "dtype": np.array(net.dtype.name),
         "backend": np.array(net.backend),
-        "dropout": net._dropout.copy(),
-        "params": net._params,
-        "opt_state": net._opt_state,
-        "counters": net._counters,
+        "dropout": np.array(net.dropout, dtype=np.float64),
+        "params": state.parameters,
+        "opt_state": state.optimizer_state,
+        "counters": state.counters,
         "optimizer": np.array(
             json.dumps({"name": net.optimizer.name, "config": net.optimizer.get_config()})
         ),
-        "rng_state": np.array(json.dumps(net._rng.bit_generator.state)),
-        "dropout_seed": np.array(net._dropout_seed, dtype=np.uint64),
+        "rng_state": np.array(json.dumps(state.rng_state)),
+        "dropout_seed": np.array(state.dropout_seed, dtype=np.uint64),
         "history": np.array(json.dumps(net.history.as_dict())),
     }
     for key in extra or {}:
@@ -117,9 +119,10 @@ def load(path, network_class):
         history = json.loads(str(data["history"]))
     except (ValueError, TypeError, KeyError) as error:
         raise ValueError(f"{path} holds an inconsistent model: {error}") from None
-    _check_shape(path, "params", data["params"], net._params)
-    _check_shape(path, "opt_state", data["opt_state"], net._opt_state)
-    _check_shape(path, "counters", data["counters"], net._counters)
+    expected = net.get_training_state()  # a new network's: the shapes the file must have
+    _check_shape(path, "params", data["params"], expected.parameters)
+    _check_shape(path, "opt_state", data["opt_state"], expected.optimizer_state)
+    _check_shape(path, "counters", data["counters"], expected.counters)
     if (data["counters"] < 0).any():
         raise ValueError(f"{path} holds an inconsistent model: negative step counters")
     seed = data["dropout_seed"]
@@ -130,15 +133,23 @@ def load(path, network_class):
     from .optim import optimizer_from_config
 
     try:
-        net.optimizer = optimizer_from_config(optimizer["name"], optimizer["config"])
-        net._rng.bit_generator.state = rng_state
-        net.history = type(net.history).from_dict(history)
+        optimizer = optimizer_from_config(optimizer["name"], optimizer["config"])
+        history = type(net.history).from_dict(history)
+        state = TrainingState(
+            layer_sizes=net.layer_sizes,
+            parameters=data["params"],
+            optimizer=optimizer,
+            learning_rate=optimizer.learning_rate,
+            optimizer_state=data["opt_state"],
+            counters=data["counters"],
+            rng_state=rng_state,
+            dropout_seed=int(seed),
+            history=history,
+            history_lengths=history.lengths(),
+        )
+        net.set_training_state(state)
     except (ValueError, TypeError, KeyError) as error:
         raise ValueError(f"{path} holds an inconsistent model: {error}") from None
-    net._params[:] = data["params"]
-    net._opt_state[:] = data["opt_state"]
-    net._counters[:] = data["counters"]
-    net._dropout_seed = int(data["dropout_seed"])
     return net
 
 

@@ -142,19 +142,6 @@ class _Monitor:
         return current > self.best + self.min_delta
 
 
-def copy_parameters(network) -> list:
-    """Copies of the network's weights and biases, for ``write_parameters``."""
-    return [np.array(a, copy=True) for a in [*network.weights, *network.biases]]
-
-
-def write_parameters(network, copies: list) -> None:
-    """Put ``copy_parameters``' copies back into the network."""
-    # the properties hand out fresh live views; writing into them changes
-    # the network's parameter buffer in place
-    for live, saved in zip([*network.weights, *network.biases], copies, strict=True):
-        live[...] = saved
-
-
 class Callback:
     """Base class: every hook is a no-op. Subclass and override what you need."""
 
@@ -323,7 +310,7 @@ class EarlyStopping(Callback):
         self.best_epoch = 0
         self.stopped_epoch = 0
         self.wait = 0
-        self._best_parameters = None
+        self._best_state = None  # the network's state at the best epoch
 
     def monitored_metrics(self):
         return (self.monitor,)
@@ -340,7 +327,7 @@ class EarlyStopping(Callback):
             self.best_epoch = epoch
             self.wait = 0
             if self.restore_best_weights and self._network is not None:
-                self._best_parameters = copy_parameters(self._network)
+                self._best_state = self._network.get_training_state()
             return False
         self.wait += 1
         if self.wait >= self.patience:
@@ -349,8 +336,10 @@ class EarlyStopping(Callback):
         return False
 
     def on_train_end(self):
-        if self.restore_best_weights and self._best_parameters is not None:
-            write_parameters(self._network, self._best_parameters)
+        if self.restore_best_weights and self._best_state is not None:
+            # the weights only: the optimizer, its steps and the history go on
+            self._network.set_training_state(self._best_state, parameters_only=True)
+        self._best_state = None
         self._network = None
 
 

@@ -53,7 +53,7 @@ except ImportError as error:  # pragma: no cover - the test extra installs it
 
 from . import _validation as v
 from ._data import balanced_class_weights, split_rows
-from .callbacks import Callback, copy_parameters, write_parameters
+from .callbacks import Callback
 from .network import Network, stream_blocks
 from .optim import OPTIMIZERS, Optimizer
 from .schedules import SCHEDULES, ReduceLROnPlateau, Schedule
@@ -113,23 +113,24 @@ class _StoppingRule(Callback):
         self.count = self.start_count
         self.stopped_epoch = 0
         start_is_best = self.restore_best and self.baseline is not None
-        self._best_parameters = copy_parameters(network) if start_is_best else None
+        self._best_state = network.get_training_state() if start_is_best else None
 
     def on_epoch_end(self, epoch, logs):
         value = logs[self.monitor]
         improved = value < self.best
         self.best, self.count = _rule_step(self.best, self.count, value, self.tol)
         if improved and self.restore_best:
-            self._best_parameters = copy_parameters(self._network)
+            self._best_state = self._network.get_training_state()
         if self.count > self.patience:
             self.stopped_epoch = epoch
             return True
         return False
 
     def on_train_end(self):
-        if self._best_parameters is not None:
-            write_parameters(self._network, self._best_parameters)
+        if self._best_state is not None:
+            self._network.set_training_state(self._best_state, parameters_only=True)
         self._network = None
+        self._best_state = None
 
 
 def _rule_step(best: float, count: int, value: float, tol: float) -> tuple:
@@ -384,7 +385,7 @@ class _BaseMLP(BaseEstimator):
             # its own stream: not the one that drew the initial weights
             rng = np.random.default_rng([int(state), 1])
         else:
-            rng = network._rng
+            rng = network.rng
         n = encoding.targets.shape[0]
         train, held = split_rows(encoding.labels, n, fraction, rng, "validation_fraction")
         if weights is not None:
@@ -464,15 +465,12 @@ class _BaseMLP(BaseEstimator):
             random_state_before = random_state.get_state()
         if continuing:
             network = self.network_
-            network_before = network._training_state()
-            optimizer, rate = network.optimizer, network.optimizer.learning_rate
+            network_before = network.get_training_state()
         try:
             converged = self._fit_unguarded(X, y, sample_weight, incremental, classes, continuing)
         except BaseException:
             if continuing:
-                network._restore_training_state(network_before)
-                network.optimizer = optimizer
-                optimizer.learning_rate = rate
+                network.set_training_state(network_before)
             if isinstance(random_state, np.random.RandomState):
                 random_state.set_state(random_state_before)
             self.__dict__.clear()
@@ -615,36 +613,29 @@ class _BaseMLP(BaseEstimator):
             # a new network's optimizer state is zero and its step count 0,
             # as fit's swap to a new optimizer leaves them
             network.optimizer = settings.optimizer
-        # Block by block, as Network.partial_fit streams, to learn each
-        # block's loss and size (a block whose rows all weigh 0 trains
-        # nothing). One block shuffles as Network.partial_fit does, so the
+        # One pass of Network.partial_fit, which streams the rows block by
+        # block (skipping a block whose rows all weigh 0) and reports the
+        # pass's loss. One block shuffles as Network.partial_fit does, so the
         # estimator is its twin bit for bit; several share one order over
-        # the whole call. The weights are checked whole first, in the
-        # network's dtype, as Network.partial_fit checks them.
+        # the whole call, drawn here from the network's generator.
         n = X.shape[0]
-        if weights is not None:
-            v.check_sample_weight(weights, n, network.dtype)
-        blocks = stream_blocks(n, settings.batch_size)
-        shuffle_all = settings.shuffle and len(blocks) > 1
-        order = network._rng.permutation(n) if shuffle_all else np.arange(n)
-        trained = []
-        for block in blocks:
-            rows = order[block]
-            if weights is not None and not weights[rows].astype(network.dtype).any():
-                continue  # in the network's dtype, as it would see them
-            epochs_before = network.history.epochs
-            network.partial_fit(
-                X[rows],
-                encoding.targets[rows],
-                batch_size=settings.batch_size,
-                sample_weight=None if weights is None else weights[rows],
-                shuffle=settings.shuffle and not shuffle_all,
-                clip_norm=settings.clip_norm,
-            )
-            if network.history.epochs > epochs_before:
-                trained.append((network.history.loss[-1], len(rows)))
-        block_losses, block_rows = zip(*trained)
-        return float(np.average(block_losses, weights=block_rows))
+        targets = encoding.targets
+        if settings.shuffle and len(stream_blocks(n, settings.batch_size)) > 1:
+            order = network.rng.permutation(n)
+            X, targets = X[order], targets[order]
+            weights = None if weights is None else weights[order]
+            shuffle_blocks = False
+        else:
+            shuffle_blocks = settings.shuffle
+        network.partial_fit(
+            X,
+            targets,
+            batch_size=settings.batch_size,
+            sample_weight=weights,
+            shuffle=shuffle_blocks,
+            clip_norm=settings.clip_norm,
+        )
+        return network.last_pass.loss
 
     def _row_weights(self, sample_weight, encoding, incremental: bool):
         """The weight of each row for ``Network.fit``."""

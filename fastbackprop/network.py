@@ -3,6 +3,7 @@ backend. The math lives in ``kernels/`` (Numba) and ``reference/`` (NumPy)."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from typing import NamedTuple
@@ -19,12 +20,12 @@ from ._layout import (
     EvaluationArena,
     Layout,
     TrainingWorkspace,
-    Workspace,
     aligned_copy,
     aligned_zeros,
 )
 from .history import History, NonFiniteLossError
-from .optim import SGD, make_optimizer
+from .optim import SGD, Optimizer, make_optimizer
+from .state import TrainingState
 
 #: rows per chunk when evaluating a whole data set (bounds workspace memory)
 EVAL_CHUNK = 2048
@@ -49,16 +50,68 @@ def stream_blocks(n: int, batch_size: int | None) -> list:
 
 
 class _FitPlan(NamedTuple):
-    """The checked settings of one ``fit`` call."""
+    """One checked ``fit`` call: what it trains on and how. Making one
+    changes nothing (``Network._plan_fit``); ``Network._execute_fit`` runs it."""
 
+    X: np.ndarray  # (n, n_features) the training rows, after any validation split
+    Y: np.ndarray  # (n, n_outputs) their targets
+    W: np.ndarray  # (n, 1) their weights
     epochs: int
-    batch_size: int
+    batch_size: int  # at most n
     shuffle: bool
     verbose: int
-    clip: float
+    clip: float  # 0.0: no clipping
     schedule: object
-    validation: tuple | None
-    callbacks: object
+    validation: tuple | None  # checked (X, Y, W) of the validation rows
+    callbacks: object  # a CallbackList
+    optimizer: object | None  # the optimizer to train with, if fit sets one
+    learning_rate: float | None  # else a new rate for the current one, if any
+    rng_state: dict | None  # the generator's state after the validation split
+
+
+class _StreamPlan(NamedTuple):
+    """One checked ``partial_fit`` call (``Network._plan_stream``)."""
+
+    X: object  # (n, n_features) as given (a memmap stays one): read block by block
+    y: object  # (n, ...) as given
+    weights: np.ndarray | None  # (n,) checked, in the network's dtype
+    blocks: list  # slices of range(n), trained one after another (stream_blocks)
+    batch_size: int | None  # None: each block is one batch
+    shuffle: bool
+    clip: float  # 0.0: no clipping
+    batch_rows: int  # the largest batch of any block: the workspace's rows
+
+
+class _StepSplit(NamedTuple):
+    """How each training step runs on the cores (see ``_parallel``)."""
+
+    n_shards: int  # row shards of a batch
+    n_chunks: int  # parameter chunks of the gradients and the update
+    input_chunks: int  # chunks that compute the input layer's product, or 0
+
+
+class PassReport(NamedTuple):
+    """What one :meth:`Network.partial_fit` call trained
+    (:attr:`Network.last_pass`).
+
+    Attributes
+    ----------
+    loss : float
+        The mean of the blocks' losses, weighted by their rows.
+    rows : int
+        The rows of the blocks that trained (a block whose rows all weigh 0
+        is skipped).
+    block_losses : tuple of float
+        Each trained block's loss, the mean of its batches' losses, as
+        ``history.loss`` records it.
+    block_rows : tuple of int
+        Each trained block's rows.
+    """
+
+    loss: float
+    rows: int
+    block_losses: tuple
+    block_rows: tuple
 
 
 def _backend_module(backend: str):
@@ -77,7 +130,7 @@ def _one_fit_at_a_time(fit):
     """Refuse a ``fit``, ``partial_fit`` or ``train_step`` of one network
     while another runs in another thread. The kernels release the GIL, so two fits would
     interleave their steps on one set of parameters. The lock is
-    re-entrant: ``partial_fit`` holds it across its blocks' fits."""
+    re-entrant."""
 
     @functools.wraps(fit)
     def exclusive_fit(self, *args, **kwargs):
@@ -183,6 +236,7 @@ class Network:
         self._counters = np.zeros(2, dtype=np.int64)  # [optimizer step, global step]
         self.history = History(accuracy=self._empty_accuracy(), val_accuracy=self._empty_accuracy())
         self._fit_lock = threading.RLock()  # see _one_fit_at_a_time
+        self._last_pass = None  # see last_pass
 
     # ------------------------------------------------------------------ state
     def _initialise(self):
@@ -260,6 +314,187 @@ class Network:
         """
         return _persistence.load(path, cls)
 
+    # ---------------------------------------------------------- training state
+    @property
+    def rng(self) -> np.random.Generator:
+        """The network's random generator.
+
+        It drew the initial weights and the dropout seed; ``fit`` draws each
+        epoch's shuffle and its ``validation_split`` from it, and the
+        estimators their validation split and ``partial_fit``'s order.
+        Drawing from it changes what later fits draw;
+        :meth:`get_training_state` records its state.
+        """
+        return self._rng
+
+    @property
+    def dropout_seed(self) -> int:
+        """The seed of the dropout masks, drawn once when the network was
+        made: a mask depends only on it, the step and the layer, so a resumed
+        run sees the masks of an uninterrupted one."""
+        return self._dropout_seed
+
+    def get_training_state(self) -> TrainingState:
+        """Take everything training changes, to put it back later.
+
+        Returns
+        -------
+        TrainingState
+            Read-only copies of the parameters, the optimizer state and the
+            step counters; the optimizer object and its learning rate; the
+            state of :attr:`rng`; :attr:`dropout_seed`; and the position of
+            ``history`` (its length per metric).
+
+        See Also
+        --------
+        set_training_state
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastbackprop import Network
+        >>> X, y = np.eye(4), [0, 1, 1, 0]
+        >>> net = Network([4, 3, 2], seed=0)
+        >>> state = net.get_training_state()
+        >>> _ = net.fit(X, y, epochs=5)
+        >>> net.set_training_state(state)
+        >>> net.history.epochs, bool((net.weights[0] == state.parameters[:12].reshape(4, 3)).all())
+        (0, True)
+        """
+        return TrainingState(
+            layer_sizes=self.layer_sizes,
+            parameters=self._params,
+            optimizer=self.optimizer,
+            learning_rate=getattr(self.optimizer, "learning_rate", None),
+            optimizer_state=self._opt_state,
+            counters=self._counters,
+            rng_state=self._rng.bit_generator.state,
+            dropout_seed=self._dropout_seed,
+            history=self.history,
+            history_lengths=self.history.lengths(),
+        )
+
+    @_one_fit_at_a_time
+    def set_training_state(self, state: TrainingState, *, parameters_only: bool = False) -> None:
+        """Put back a state taken by :meth:`get_training_state`.
+
+        The state may come from this network or from another with the same
+        ``layer_sizes`` and ``dtype``; after it, this network trains on as
+        that one would have from where the state was taken. Values are
+        written into the network's own buffers, in place.
+
+        Parameters
+        ----------
+        state : TrainingState
+        parameters_only : bool, default False
+            Put back only the weights and biases, as
+            ``EarlyStopping(restore_best_weights=True)`` does: the optimizer,
+            its state, the counters, the generator and the history stay.
+
+        Notes
+        -----
+        ``history`` is put back by dropping what was recorded after the
+        state was taken; if the network's ``history`` is another object than
+        the state's, it becomes a copy of the state's, cut at the state's
+        position. The optimizer is the state's object itself, with its
+        learning rate as it was.
+
+        Raises
+        ------
+        TypeError
+            If ``state`` is not a TrainingState, or holds values of the
+            wrong types.
+        ValueError
+            If ``state`` comes from a network of other ``layer_sizes`` or
+            ``dtype``, or holds values this network cannot take. Nothing
+            changes then.
+        RuntimeError
+            If this network is training in another thread (a callback of
+            the running fit may put a state back).
+        """
+        self._check_training_state(state)
+        parameters_only = v.check_bool(parameters_only, "parameters_only")
+        if parameters_only:
+            self._params[:] = state.parameters  # in place: the buffer keeps its alignment
+            return
+        # the only write that can still refuse a value, so it goes first
+        try:
+            self._rng.bit_generator.state = state.rng_state
+        except (ValueError, TypeError, KeyError) as error:
+            raise ValueError(f"state.rng_state is not a state of this generator: {error}") from None
+        self._params[:] = state.parameters
+        self._opt_state[:] = state.optimizer_state
+        self._counters[:] = state.counters
+        self._dropout_seed = state.dropout_seed
+        self.optimizer = state.optimizer
+        state.optimizer.learning_rate = state.learning_rate
+        if state.history is self.history:
+            self.history.truncate(state.history_lengths)
+        else:  # a copy: two networks never share one history
+            values = state.history.as_dict()
+            self.history = History(
+                **{
+                    key: None if value is None else list(value[: state.history_lengths.get(key)])
+                    for key, value in values.items()
+                }
+            )
+
+    def _check_training_state(self, state) -> None:
+        """Refuse, before anything changes, a state this network cannot take."""
+        if not isinstance(state, TrainingState):
+            raise TypeError(
+                "state must be a TrainingState from Network.get_training_state; "
+                f"got {type(state).__name__}"
+            )
+        if state.layer_sizes != tuple(self.layer_sizes) or state.dtype != self.dtype:
+            raise ValueError(
+                f"state was taken from a network of layer_sizes {list(state.layer_sizes)} and "
+                f"dtype {state.dtype.name}; this one has {list(self.layer_sizes)} and "
+                f"{self.dtype.name}"
+            )
+        expected = (
+            ("parameters", self._params),
+            ("optimizer_state", self._opt_state),
+            ("counters", self._counters),
+        )
+        for name, mine in expected:
+            theirs = getattr(state, name)
+            if theirs.shape != mine.shape or theirs.dtype != mine.dtype:
+                raise ValueError(
+                    f"state.{name} is {theirs.dtype}{list(theirs.shape)}; this network needs "
+                    f"{mine.dtype}{list(mine.shape)}"
+                )
+        if (state.counters < 0).any():
+            raise ValueError(f"state.counters must be >= 0; got {state.counters.tolist()}")
+        if not isinstance(state.optimizer, Optimizer):
+            raise TypeError(
+                "state.optimizer must be a fastbackprop.optim.Optimizer; "
+                f"got {type(state.optimizer).__name__}"
+            )
+        seed = state.dropout_seed
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"state.dropout_seed must be an int; got {type(seed).__name__}")
+        if not 0 <= seed < 2**63:
+            raise ValueError(f"state.dropout_seed must lie in [0, 2**63); got {seed}")
+        if not isinstance(state.history, History):
+            raise TypeError(f"state.history must be a History; got {type(state.history).__name__}")
+        if not isinstance(state.rng_state, dict):
+            raise TypeError(f"state.rng_state must be a dict; got {type(state.rng_state).__name__}")
+        lengths = state.history_lengths
+        if set(lengths) - set(History().lengths()) or not all(
+            length is None or (isinstance(length, int) and length >= 0)
+            for length in lengths.values()
+        ):
+            raise ValueError(
+                f"state.history_lengths must map History's metrics to lengths >= 0; got {lengths!r}"
+            )
+        kind = self._rng.bit_generator.state["bit_generator"]
+        if state.rng_state.get("bit_generator") != kind:
+            raise ValueError(
+                f"state.rng_state is a state of {state.rng_state.get('bit_generator')!r}; "
+                f"this network's generator is {kind!r}"
+            )
+
     # ---------------------------------------------------------------- helpers
     def _check_Xy(self, X, y, sample_weight=None, weight_name="sample_weight"):
         X = v.check_X(X, self.n_features, self.dtype)
@@ -267,18 +502,11 @@ class Network:
         W = v.check_sample_weight(sample_weight, X.shape[0], self.dtype, weight_name)
         return X, Y, W
 
-    def _model(self):
-        lay = self._layout
-        return (
-            lay.layer_sizes,
-            lay.w_offsets,
-            lay.b_offsets,
-            lay.col_offsets,
-            self._act_codes,
-            self._dropout,
-            self._loss_code,
-            self._output_code,
-        )
+    def _model(self, dropout=True):
+        """The kernels' ``_layout.Model``; ``dropout=False`` for one with
+        every rate 0 (gradients and train_step run without dropout)."""
+        rates = self._dropout if dropout else np.zeros_like(self._dropout)
+        return self._layout.model(self._act_codes, rates, self._loss_code, self._output_code)
 
     def _evaluate(self, X, Y=None, W=None):
         """Outputs of a checked ``X``; with ``Y``, also the weighted mean loss
@@ -356,9 +584,11 @@ class Network:
         return out
 
     def _batch_gradients(self, X, Y, W):
-        ws = Workspace(self._layout, X.shape[0], self.dtype)
+        """Loss and flat gradients of one batch, through the training
+        loop's own forward and backward code (one shard, no dropout)."""
+        ws = TrainingWorkspace(self._layout, X.shape[0], self.dtype)
         loss = self._train.batch_gradients(
-            ws.buffers(), X, Y, W[:, 0].copy(), self._params, self._model(), 0, 0, 0, False
+            ws.arena, ws.bounds, ws.grads, self._params, X, Y, W, self._model(dropout=False)
         )
         return float(loss), ws.grads
 
@@ -531,6 +761,50 @@ class Network:
         ValueError, TypeError
             For bad arguments; the network is then unchanged.
         """
+        return self._execute_fit(
+            self._plan_fit(
+                X,
+                y,
+                epochs,
+                batch_size,
+                learning_rate,
+                shuffle,
+                verbose,
+                optimizer=optimizer,
+                clip_norm=clip_norm,
+                lr_schedule=lr_schedule,
+                sample_weight=sample_weight,
+                class_weight=class_weight,
+                validation_data=validation_data,
+                validation_split=validation_split,
+                callbacks=callbacks,
+                progress=progress,
+            )
+        )
+
+    def _plan_fit(
+        self,
+        X,
+        y,
+        epochs,
+        batch_size,
+        learning_rate,
+        shuffle,
+        verbose,
+        *,
+        optimizer,
+        clip_norm,
+        lr_schedule,
+        sample_weight,
+        class_weight,
+        validation_data,
+        validation_split,
+        callbacks,
+        progress,
+    ) -> _FitPlan:
+        """Every check of a ``fit`` call and what the call will do, changing
+        nothing: the validation split is drawn from a copy of the generator,
+        which ``_adopt`` then moves on to where the copy ended."""
         from .callbacks import CallbackList, ProgressBar
         from .schedules import get_schedule
 
@@ -581,62 +855,75 @@ class Network:
             validated=validation is not None or validation_split is not None,
             builtin_only=not callback_list.has_foreign_callbacks(),
         )
+        rng_state = None
+        if validation_split is not None:
+            rng = copy.deepcopy(self._rng)  # the network's own moves on only when fit runs
+            train_rows, val_rows = validation_split_indices(Y, self.loss, fraction, rng)
+            train_weights = np.ascontiguousarray(W[train_rows])
+            if not train_weights.sum(dtype=np.float64) > 0:
+                raise ValueError(
+                    "validation_split holds out every row with a weight > 0: "
+                    "nothing is left to train on"
+                )
+            val_weights = np.ascontiguousarray(W[val_rows])
+            if not val_weights.sum(dtype=np.float64) > 0:
+                raise ValueError(
+                    "validation_split holds out only rows of weight 0: their weighted "
+                    "loss is undefined"
+                )
+            validation = (X[val_rows], Y[val_rows], val_weights)
+            X, Y, W = X[train_rows], Y[train_rows], train_weights
+            rng_state = rng.bit_generator.state
+        n = X.shape[0]
+        return _FitPlan(
+            X,
+            Y,
+            W,
+            epochs,
+            n if batch_size is None else min(batch_size, n),
+            shuffle,
+            verbose,
+            clip,
+            schedule,
+            validation,
+            callback_list,
+            new_optimizer,
+            learning_rate,
+            rng_state,
+        )
 
-        # From here the network changes. Until training starts, a failure (a
-        # validation split that leaves nothing to train on, a callback that
-        # cannot begin) puts back what changed: the generator the split draws
-        # from, and the optimizer.
-        rng_state = self._rng.bit_generator.state
-        old_optimizer, old_rate = self.optimizer, self.optimizer.learning_rate
-        old_counters, old_state = self._counters.copy(), None
+    def _adopt(self, plan: _FitPlan) -> None:
+        """Make the changes a planned ``fit`` makes before its first epoch:
+        the generator past the validation split, and the optimizer."""
+        if plan.rng_state is not None:
+            self._rng.bit_generator.state = plan.rng_state
+        if plan.optimizer is not None:
+            if plan.optimizer is not self.optimizer:  # a new one starts from zero
+                self._opt_state[:] = 0
+                self._counters[0] = 0
+            self.optimizer = plan.optimizer
+        elif plan.learning_rate is not None:
+            self.optimizer.learning_rate = plan.learning_rate
+
+    def _execute_fit(self, plan: _FitPlan) -> History:
+        """Run a planned ``fit``. A failure before training starts (a
+        callback that cannot begin) puts the whole training state back."""
+        saved = self.get_training_state()
         try:
-            if validation_split is not None:
-                train_rows, val_rows = validation_split_indices(Y, self.loss, fraction, self._rng)
-                train_weights = np.ascontiguousarray(W[train_rows])
-                if not train_weights.sum(dtype=np.float64) > 0:
-                    raise ValueError(
-                        "validation_split holds out every row with a weight > 0: "
-                        "nothing is left to train on"
-                    )
-                val_weights = np.ascontiguousarray(W[val_rows])
-                if not val_weights.sum(dtype=np.float64) > 0:
-                    raise ValueError(
-                        "validation_split holds out only rows of weight 0: their weighted "
-                        "loss is undefined"
-                    )
-                validation = (X[val_rows], Y[val_rows], val_weights)
-                X, Y, W = X[train_rows], Y[train_rows], train_weights
-            n = X.shape[0]
-            batch_size = n if batch_size is None else min(batch_size, n)
-            if new_optimizer is not None:
-                if new_optimizer is not self.optimizer:
-                    old_state = self._opt_state.copy()
-                    self._opt_state[:] = 0
-                    self._counters[0] = 0
-                self.optimizer = new_optimizer
-            elif learning_rate is not None:
-                self.optimizer.learning_rate = learning_rate
+            self._adopt(plan)
             history = History(accuracy=self._empty_accuracy(), val_accuracy=self._empty_accuracy())
-            plan = _FitPlan(
-                epochs, batch_size, shuffle, verbose, clip, schedule, validation, callback_list
-            )
-            callback_list.on_train_begin(self)
+            plan.callbacks.on_train_begin(self)
         except BaseException:
-            self._rng.bit_generator.state = rng_state
-            self.optimizer = old_optimizer
-            old_optimizer.learning_rate = old_rate
-            self._counters[:] = old_counters
-            if old_state is not None:
-                self._opt_state[:] = old_state
+            self.set_training_state(saved)
             raise
         # a user's plateau schedule starts afresh, but not for a fit that
         # failed before it began
-        schedule.reset()
+        plan.schedule.reset()
         try:
-            self._run_epochs(X, Y, W, plan, history)
+            self._run_epochs(plan, history)
         finally:
             # closes log files and restores best weights, however training ended
-            callback_list.on_train_end()
+            plan.callbacks.on_train_end()
         return history
 
     def _check_monitors(self, metrics, validated, builtin_only):
@@ -665,7 +952,8 @@ class Network:
             if metric in ("accuracy", "val_accuracy") and self.loss == "mse":
                 raise ValueError(f"monitor={metric!r}: an mse network logs no accuracy")
 
-    def _run_epochs(self, X, Y, W, plan, history):
+    def _run_epochs(self, plan: _FitPlan, history: History) -> None:
+        X, Y, W = plan.X, plan.Y, plan.W
         epochs, batch_size, shuffle, verbose = (
             plan.epochs,
             plan.batch_size,
@@ -676,57 +964,19 @@ class Network:
         # validation, callbacks and a plateau schedule need Python after every epoch
         per_epoch_python = bool(validation or len(callback_list) or not schedule.is_static)
         n = X.shape[0]
-        # the NumPy reference stays plain NumPy: whole batches, BLAS's own threads
-        n_shards = _parallel.shard_count(min(batch_size, n)) if self.backend == "numba" else 1
-        n_chunks = _parallel.update_chunks(self._layout.n_params, n_shards)
-        input_chunks = _parallel.input_chunks(self._layout.layer_sizes, n_chunks)
-        slots = max(n_shards, n_chunks)  # threads that sum biases at once
-        ws = TrainingWorkspace(self._layout, min(batch_size, n), self.dtype, slots, input_chunks)
-        hold_blas = n_shards > 1
+        split = self._step_split(batch_size)
+        ws = self._training_workspace(batch_size, split)
         base_lr = self.optimizer.learning_rate
         done = 0
         stop = False
         while done < epochs and not stop:
             chunk = 1 if per_epoch_python else self._epochs_in_next_call(done, epochs, n, verbose)
-            perms = np.empty((chunk, n), dtype=np.int64)
-            if shuffle and n > batch_size:
-                for e in range(chunk):
-                    perms[e] = self._rng.permutation(n)
-            else:
-                # one batch holds every row, so the order cannot change the
-                # step: no permutation is drawn (1000 of 400 rows took 8.5
-                # ms, a tenth of the tiny workload's whole fit)
-                perms[:] = np.arange(n)
+            perms = self._permutations(chunk, n, batch_size, shuffle)
             rates = np.array([schedule.learning_rate(done + e, base_lr) for e in range(chunk)])
-            epoch_loss = np.zeros(chunk, dtype=np.float64)
-            epoch_correct = np.zeros(chunk, dtype=np.int64)
-            with _parallel.blas_single_threaded(hold_blas):
-                failed = self._train.train_epochs(
-                    self._params,
-                    self._opt_state,
-                    self._counters,
-                    ws.arena,
-                    ws.bounds,
-                    ws.grads,
-                    ws.backup,
-                    X,
-                    Y,
-                    W,
-                    perms,
-                    rates.astype(self.dtype),
-                    epoch_loss,
-                    epoch_correct,
-                    batch_size,
-                    n_shards,
-                    n_chunks,
-                    input_chunks,
-                    self._model(),
-                    self.optimizer.code,
-                    self.optimizer.hyperparameters(),
-                    plan.clip,
-                    self._dropout_seed,
-                )
-            completed = chunk if failed < 0 else int(failed)
+            epoch_loss, epoch_correct, failed = self._train_call(
+                plan, ws, split, X, Y, W, perms, rates, batch_size
+            )
+            completed = chunk if failed < 0 else failed
             if per_epoch_python:
                 for e in range(completed):
                     logs = self._epoch_logs(e, epoch_loss, epoch_correct, rates, n)
@@ -766,9 +1016,11 @@ class Network:
 
         For streaming and out-of-core data: rows are converted and checked
         in blocks of ``STREAM_BLOCK``, so a ``numpy.memmap`` is never loaded
-        whole. ``batch_size=None`` takes each block as one batch. A block
-        whose rows all weigh 0 is skipped. ``shuffle`` and ``clip_norm`` act
-        as in :meth:`fit`, within each block.
+        whole. Every block trains one epoch in one workspace, and
+        ``history`` records one epoch per block. ``batch_size=None`` takes
+        each block as one batch. A block whose rows all weigh 0 is skipped.
+        ``shuffle`` and ``clip_norm`` act as in :meth:`fit`, within each
+        block. :attr:`last_pass` then reports the pass's loss.
 
         Returns
         -------
@@ -780,9 +1032,35 @@ class Network:
         ValueError, TypeError
             For bad input, found in any block: the network is then as it was
             before the call, also when earlier blocks had trained.
+        NonFiniteLossError
+            If the loss of a block becomes NaN or inf; that block's start is
+            restored, and the blocks before it stay trained.
         RuntimeError
             If this network is training in another thread at the same time.
         """
+        plan = self._plan_stream(X, y, batch_size, sample_weight, shuffle, clip_norm)
+        saved = self.get_training_state()
+        try:
+            report = self._run_stream(plan)
+        except (ValueError, TypeError):
+            # bad input in a later block: as if the call had not happened. An
+            # interrupt or a divergence keeps the blocks done before it, as
+            # fit keeps the epochs done before one.
+            self.set_training_state(saved)
+            raise
+        self._last_pass = report
+        return self
+
+    @property
+    def last_pass(self) -> PassReport | None:
+        """What the last :meth:`partial_fit` call trained: its loss (the mean
+        of its blocks' losses weighted by their rows) and each block's loss
+        and rows, as a :class:`PassReport`; ``None`` before any call."""
+        return getattr(self, "_last_pass", None)  # a network pickled before it has none
+
+    def _plan_stream(self, X, y, batch_size, sample_weight, shuffle, clip_norm) -> _StreamPlan:
+        """Every check of a ``partial_fit`` call that needs no block of
+        ``X`` (the blocks are checked as they are read), changing nothing."""
         if not hasattr(X, "shape") or len(X.shape) != 2:
             X = np.asarray(X)
         n = X.shape[0] if X.ndim == 2 else 0
@@ -796,54 +1074,122 @@ class Network:
             raise ValueError(f"y has {y.shape[0]} rows but X has {n}; they must match")
         if batch_size is not None:
             batch_size = v.check_count(batch_size, "batch_size", 1)
-        if clip_norm is not None:
-            v.check_positive_float(clip_norm, "clip_norm")
+        shuffle = v.check_bool(shuffle, "shuffle")
+        clip = 0.0 if clip_norm is None else v.check_positive_float(clip_norm, "clip_norm")
+        self.optimizer.check()
         # the weights are one per row, small beside X: checked whole, up front
         weights = (
             None
             if sample_weight is None
             else v.check_sample_weight(sample_weight, n, self.dtype)[:, 0]
         )
-        saved = self._training_state()
-        try:
-            for rows in stream_blocks(n, batch_size):
-                block_weights = None if weights is None else weights[rows]
-                if block_weights is not None and not block_weights.any():
-                    continue  # nothing to learn from these rows
-                self.fit(
-                    X[rows],
-                    y[rows],
-                    epochs=1,
-                    batch_size=batch_size,
-                    shuffle=shuffle,
-                    sample_weight=block_weights,
-                    clip_norm=clip_norm,
+        blocks = stream_blocks(n, batch_size)
+        largest = blocks[0].stop - blocks[0].start  # every block but the last is as large
+        batch_rows = largest if batch_size is None else min(batch_size, largest)
+        return _StreamPlan(X, y, weights, blocks, batch_size, shuffle, clip, batch_rows)
+
+    def _run_stream(self, plan: _StreamPlan) -> PassReport:
+        """Train one epoch on each block of a planned ``partial_fit``, all
+        in one workspace, and report the pass."""
+        history = History(accuracy=self._empty_accuracy(), val_accuracy=self._empty_accuracy())
+        rate = self.optimizer.learning_rate
+        ws = None
+        losses, sizes = [], []
+        for rows in plan.blocks:
+            weights = None if plan.weights is None else plan.weights[rows]
+            if weights is not None and not weights.any():
+                continue  # nothing to learn from these rows
+            X, Y, W = self._check_Xy(plan.X[rows], plan.y[rows], weights)
+            n = X.shape[0]
+            batch_size = n if plan.batch_size is None else min(plan.batch_size, n)
+            if ws is None:  # sized for the largest batch: every block's fits
+                ws = self._training_workspace(plan.batch_rows, self._step_split(plan.batch_rows))
+            # a smaller last block splits as it would on its own
+            split = self._step_split(batch_size)
+            perms = self._permutations(1, n, batch_size, plan.shuffle)
+            rates = np.array([float(rate)])
+            epoch_loss, epoch_correct, failed = self._train_call(
+                plan, ws, split, X, Y, W, perms, rates, batch_size
+            )
+            if failed >= 0:
+                block = len(losses) + 1
+                raise NonFiniteLossError(
+                    f"loss became non-finite in block {block} of this partial_fit; parameters "
+                    f"were restored to the start of that block and the blocks before it stay "
+                    f"trained. Try a lower learning_rate (it was {float(rate):g}).",
+                    epoch=block,
+                    history=history,
                 )
-        except (ValueError, TypeError):
-            # bad input in a later block: as if the call had not happened. An
-            # interrupt or a divergence keeps the blocks done before it, as
-            # fit keeps the epochs done before one.
-            self._restore_training_state(saved)
-            raise
-        return self
+            self._record_epochs(history, epoch_loss, epoch_correct, rates, 1, n)
+            losses.append(float(epoch_loss[0]))
+            sizes.append(n)
+        loss = float(np.average(losses, weights=sizes)) if losses else float("nan")
+        return PassReport(loss, int(sum(sizes)), tuple(losses), tuple(sizes))
 
-    def _training_state(self):
-        """What training changes, for ``partial_fit`` to undo a failed call."""
-        return (
-            self._params.copy(),
-            self._opt_state.copy(),
-            self._counters.copy(),
-            self.history.lengths(),
-            self._rng.bit_generator.state,
-        )
+    def _step_split(self, batch_rows: int) -> _StepSplit:
+        """How a step over batches of up to ``batch_rows`` rows splits across cores."""
+        # the NumPy reference stays plain NumPy: whole batches, BLAS's own threads
+        n_shards = _parallel.shard_count(batch_rows) if self.backend == "numba" else 1
+        n_chunks = _parallel.update_chunks(self._layout.n_params, n_shards)
+        input_chunks = _parallel.input_chunks(self._layout.layer_sizes, n_chunks)
+        return _StepSplit(n_shards, n_chunks, input_chunks)
 
-    def _restore_training_state(self, saved):
-        params, opt_state, counters, history_lengths, rng_state = saved
-        self._params[:] = params  # in place: the buffers keep their alignment
-        self._opt_state[:] = opt_state
-        self._counters[:] = counters
-        self.history.truncate(history_lengths)
-        self._rng.bit_generator.state = rng_state
+    def _training_workspace(self, batch_rows: int, split: _StepSplit) -> TrainingWorkspace:
+        """The buffers of steps over batches of up to ``batch_rows`` rows split
+        as ``split`` (or as any split of fewer rows)."""
+        slots = max(split.n_shards, split.n_chunks)  # threads that sum biases at once
+        return TrainingWorkspace(self._layout, batch_rows, self.dtype, slots, split.input_chunks)
+
+    def _permutations(self, n_epochs: int, n: int, batch_size: int, shuffle: bool) -> np.ndarray:
+        """Each epoch's row order, ``(n_epochs, n)``: drawn from the generator
+        with ``shuffle``, else the rows in order."""
+        perms = np.empty((n_epochs, n), dtype=np.int64)
+        if shuffle and n > batch_size:
+            for e in range(n_epochs):
+                perms[e] = self._rng.permutation(n)
+        else:
+            # one batch holds every row, so the order cannot change the
+            # step: no permutation is drawn (1000 of 400 rows took 8.5
+            # ms, a tenth of the tiny workload's whole fit)
+            perms[:] = np.arange(n)
+        return perms
+
+    def _train_call(self, plan, ws, split, X, Y, W, perms, rates, batch_size) -> tuple:
+        """One compiled call: an epoch per row of ``perms`` over ``(X, Y, W)``
+        at ``rates``, in the workspace ``ws``, with ``plan.clip``. Returns each
+        epoch's mean batch loss and correct rows, and -1 or the index of the
+        epoch whose loss became non-finite (whose start the kernel restored)."""
+        n_shards, n_chunks, input_chunks = split
+        epoch_loss = np.zeros(perms.shape[0], dtype=np.float64)
+        epoch_correct = np.zeros(perms.shape[0], dtype=np.int64)
+        hold_blas = n_shards > 1
+        with _parallel.blas_single_threaded(hold_blas):
+            failed = self._train.train_epochs(
+                self._params,
+                self._opt_state,
+                self._counters,
+                ws.arena,
+                ws.bounds,
+                ws.grads,
+                ws.backup,
+                X,
+                Y,
+                W,
+                perms,
+                rates.astype(self.dtype),
+                epoch_loss,
+                epoch_correct,
+                batch_size,
+                n_shards,
+                n_chunks,
+                input_chunks,
+                self._model(),
+                self.optimizer.code,
+                self.optimizer.hyperparameters(),
+                plan.clip,
+                self._dropout_seed,
+            )
+        return epoch_loss, epoch_correct, int(failed)
 
     @staticmethod
     def _epochs_in_next_call(done, epochs, n, verbose):

@@ -14,6 +14,7 @@ from fastbackprop._layout import (
     PAGE_OFFSETS,
     EvaluationArena,
     Layout,
+    Seg,
     TrainingWorkspace,
     aligned_copy,
     aligned_empty,
@@ -67,9 +68,10 @@ def test_training_and_evaluation_arenas_are_aligned():
         assert all(_aligned(ws.arena[a:b]) for a, b in ws.bounds)
         small = EvaluationArena(layout, 4, dtype)
         assert all(_aligned(small.arena[a:b]) for a, b in small.bounds)
-        # row_loss (buffer 8) holds one value per row: the kernels read the
-        # batch size from its length
-        assert small.bounds[8, 1] - small.bounds[8, 0] == 4
+        # ROW_LOSS holds one value per row: the kernels read the batch size
+        # from its length
+        assert small.bounds[Seg.ROW_LOSS, 1] - small.bounds[Seg.ROW_LOSS, 0] == 4
+        assert ws.bounds[Seg.ROW_LOSS, 1] - ws.bounds[Seg.ROW_LOSS, 0] == 9
 
 
 def test_big_buffers_start_at_their_page_offsets():
@@ -77,7 +79,9 @@ def test_big_buffers_start_at_their_page_offsets():
     ws = TrainingWorkspace(layout, 32, np.float32)
     net = Network([300, 200, 10], dtype="float32")
     placed = {
-        "params": net._params,
+        # the first weight matrix starts the flat parameter buffer
+        "params": net.weights[0],
+        # no public view of the optimizer state: its buffer is read directly
         "opt_state": net._opt_state,
         "grads": ws.grads,
         "backup": ws.backup,
@@ -100,8 +104,19 @@ def test_network_buffers_stay_aligned(tmp_path):
     path = tmp_path / "net.npz"
     net.save(path)
     loaded = Network.load(path)
+    state = net.get_training_state()
     for candidate in (net, restored, loaded):
-        assert candidate._params.ctypes.data % PAGE_BYTES == PAGE_OFFSETS["params"]
+        # weights[0] starts the flat parameter buffer; the optimizer state
+        # has no public view, so its buffer is read directly
+        assert candidate.weights[0].ctypes.data % PAGE_BYTES == PAGE_OFFSETS["params"]
         assert candidate._opt_state.ctypes.data % PAGE_BYTES == PAGE_OFFSETS["opt_state"]
-        np.testing.assert_array_equal(candidate._params, net._params)
-        np.testing.assert_array_equal(candidate._opt_state, net._opt_state)
+        np.testing.assert_array_equal(candidate.get_training_state().parameters, state.parameters)
+        np.testing.assert_array_equal(
+            candidate.get_training_state().optimizer_state, state.optimizer_state
+        )
+    # putting a state back writes into the same aligned buffers
+    weights = net.weights[0]
+    net.fit(X, y, epochs=1, batch_size=8)
+    net.set_training_state(state)
+    assert net.weights[0].ctypes.data == weights.ctypes.data
+    np.testing.assert_array_equal(net.get_training_state().parameters, state.parameters)

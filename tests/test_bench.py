@@ -35,6 +35,7 @@ def reference_losses(tiny):
     return [unit() for _ in range(3)]
 
 
+@pytest.mark.slow
 def test_quick_bench_prints_a_table(tmp_path):
     command = [sys.executable, "-m", "fastbackprop.bench", "--quick", "--workloads", "tiny"]
     report_path = tmp_path / "report.json"

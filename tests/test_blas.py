@@ -84,6 +84,7 @@ def _python(code, blas):
     )
 
 
+@pytest.mark.slow
 def test_an_unknown_provider_is_a_clear_error():
     # read when the kernels first load: here, with the first network
     result = _python("import fastbackprop; fastbackprop.Network([2, 3, 2])", "openblas")
@@ -91,6 +92,7 @@ def test_an_unknown_provider_is_a_clear_error():
     assert "FASTBACKPROP_BLAS must be one of auto, mkl, scipy, got 'openblas'" in result.stderr
 
 
+@pytest.mark.slow
 def test_asking_for_mkl_without_it_is_a_clear_error():
     if _blas_provider._find_mkl() is not None:
         pytest.skip("mkl is installed")
@@ -108,6 +110,7 @@ print(fastbackprop.blas_provider())
 """
 
 
+@pytest.mark.slow
 def test_mkl_started_with_threads_by_someone_else_is_not_used():
     if _blas_provider._find_mkl() is None:
         pytest.skip("mkl is not installed")
@@ -127,10 +130,12 @@ y = rng.integers(0, 3, 256)
 net = fastbackprop.Network([12, 32, 16, 3], dtype="float64", seed=0)
 net.fit(X, y, epochs=3, batch_size=64, optimizer="adam", learning_rate=1e-2)
 print(json.dumps({"blas": fastbackprop.blas_provider(),
-                  "params": net._params.tolist(), "out": net.forward(X[:5]).tolist()}))
+                  "params": net.get_training_state().parameters.tolist(),
+                  "out": net.forward(X[:5]).tolist()}))
 """
 
 
+@pytest.mark.slow
 def test_both_providers_train_the_same_network():
     results = {}
     for blas in ("scipy", "auto"):

@@ -38,6 +38,7 @@ def run(env, *args, cwd=None, module="fastbackprop"):
     )
 
 
+@pytest.mark.slow
 def test_spiral_demo_reaches_99_percent(cli_env, tmp_path):
     result = run(cli_env, "demo", "spiral", "--plot", tmp_path / "spiral.png")
     assert result.returncode == 0, result.stderr
@@ -52,6 +53,7 @@ def test_spiral_demo_reaches_99_percent(cli_env, tmp_path):
     assert (tmp_path / "spiral.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_demo_module_runs_the_spiral(cli_env):
     result = run(cli_env, "--epochs", "3", module="fastbackprop.demo")
     assert result.returncode == 0, result.stderr
@@ -67,6 +69,7 @@ def test_demo_module_runs_the_spiral(cli_env):
         ("digits", 2, r"Test accuracy: 0\.\d{4}"),
     ],
 )
+@pytest.mark.slow
 def test_other_demos(cli_env, name, epochs, final):
     if name == "digits":
         pytest.importorskip("sklearn")
@@ -81,6 +84,7 @@ def _write_csv(path, X, labels):
     path.write_text("x0,x1,label\n" + "\n".join(rows) + "\n")
 
 
+@pytest.mark.slow
 def test_train_save_predict_round_trip(cli_env, tmp_path):
     X, y = moons(n_samples=60, noise=0.05, seed=0)
     labels = np.where(y == 1, 7, 3)  # arbitrary class values must come back as given
@@ -121,6 +125,7 @@ def test_train_save_predict_round_trip(cli_env, tmp_path):
     assert train_accuracy >= 0.95
 
 
+@pytest.mark.slow
 def test_train_npy_with_mse_and_predict_prints(cli_env, tmp_path):
     X, y = moons(n_samples=20, seed=0)
     np.save(tmp_path / "data.npy", np.column_stack([X, y]))
@@ -145,6 +150,7 @@ def test_train_npy_with_mse_and_predict_prints(cli_env, tmp_path):
     assert all(np.isfinite(float(v)) for v in result.stdout.split())
 
 
+@pytest.mark.slow
 def test_info(cli_env):
     result = run(cli_env, "info")
     assert result.returncode == 0, result.stderr
@@ -177,6 +183,7 @@ def _assert_one_line_error(result, fragment):
         (["predict", "missing.npz", "data.csv"], "no such model file"),
     ],
 )
+@pytest.mark.slow
 def test_bad_arguments_in_a_subprocess(cli_env, tmp_path, args, fragment):
     _assert_one_line_error(run(cli_env, *args, cwd=tmp_path), fragment)
 

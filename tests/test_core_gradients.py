@@ -102,6 +102,6 @@ def test_hand_worked_binary_cross_entropy(backend):
 
 def test_gradients_leave_parameters_unchanged(rng):
     net = Network([3, 4, 2], seed=1)
-    before = net._params.copy()
+    before = net.get_training_state().parameters
     net.gradients(rng.standard_normal((5, 3)), rng.integers(0, 2, 5))
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(net.get_training_state().parameters, before)

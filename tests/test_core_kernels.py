@@ -159,9 +159,66 @@ def test_sgd_update_pair(dtype, rng):
 
 
 def test_name_tables_cover_the_same_names():
-    assert list(k_act.ACTIVATIONS) == list(r_act.ACTIVATIONS) == ACTIVATIONS
+    from fastbackprop._codes import ACTIVATION_TABLE, LOSS_TABLE
+
+    names = [act.name for act in ACTIVATION_TABLE]
+    assert list(k_act.ACTIVATIONS) == list(r_act.ACTIVATIONS) == ACTIVATIONS == names
     assert list(k_act.DERIVATIVES) == list(r_act.DERIVATIVES) == ACTIVATIONS
-    assert list(k_loss.LOSSES) == list(r_loss.LOSSES)
+    assert list(k_loss.LOSSES) == list(r_loss.LOSSES) == [loss.name for loss in LOSS_TABLE]
+    # codes are 0, 1, ...: the kernels refuse anything outside that range
+    assert [act.code for act in ACTIVATION_TABLE] == list(range(len(ACTIVATION_TABLE)))
+    assert [loss.code for loss in LOSS_TABLE] == list(range(len(LOSS_TABLE)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_activation_code_reaches_its_own_row_body(dtype, rng):
+    # the kernels' if/elif chain on the code matches the table: each code
+    # gives its twin's values, and no two codes give the same values
+    from fastbackprop._codes import ACTIVATION_TABLE
+
+    inp = (3 * rng.standard_normal((6, 5))).astype(dtype)
+    dout = rng.standard_normal((6, 5)).astype(dtype)
+    outputs, derivatives = [], []
+    for act in ACTIVATION_TABLE:
+        out = np.full_like(inp, np.nan)
+        k_act.activation_forward(out, inp, act.code)
+        twin = np.empty_like(inp)
+        r_act.ACTIVATIONS[act.name](twin, inp)
+        assert_same([out], [twin], dtype)
+        dinp = np.full_like(inp, np.nan)
+        k_act.activation_backward(dinp, dout, out, inp, act.code)
+        r_act.DERIVATIVES[act.name](twin, dout, out, inp)
+        assert_same([dinp], [twin], dtype)
+        outputs.append(out)
+        derivatives.append(dinp)
+    for i in range(len(outputs)):
+        for j in range(i):
+            assert not np.array_equal(outputs[i], outputs[j])
+            assert not np.array_equal(derivatives[i], derivatives[j])
+
+
+@pytest.mark.parametrize("code", [-1, 8, 99])
+def test_an_unknown_activation_code_is_refused_by_both_backends(code):
+    inp = np.ones((2, 3))
+    for forward in (k_act.activation_forward, r_act.activation_forward):
+        out = np.zeros_like(inp)
+        with pytest.raises(ValueError, match="unknown activation code"):
+            forward(out, inp, code)
+        assert not out.any()  # nothing written
+    for backward in (k_act.activation_backward, r_act.activation_backward):
+        with pytest.raises(ValueError, match="unknown activation code"):
+            backward(np.zeros_like(inp), inp, inp, inp, code)
+
+
+@pytest.mark.parametrize("backend", [k_loss, r_loss])
+def test_an_unknown_loss_code_is_refused(backend):
+    logits = np.zeros((2, 3))
+    targets = np.eye(3)[:2]
+    weights = np.ones(2)
+    with pytest.raises(ValueError, match="unknown loss code"):
+        backend.loss_forward(np.empty_like(logits), np.empty(2), logits, targets, weights, 3, 0)
+    with pytest.raises(ValueError, match="unknown loss code"):
+        backend.scaled_loss_backward(np.empty_like(logits), logits, targets, weights, 3, 0)
 
 
 def test_reference_has_the_same_functions_and_signatures():
@@ -178,14 +235,21 @@ def test_reference_has_the_same_functions_and_signatures():
         (k_opt, r_opt),
         (k_train, r_train),
     ]
+    # the training loop's twin shares its entry points only: the fast path's
+    # views of the arena (matrix_view, segment, gather_rows) have no
+    # counterpart in the plain per-layer computation
+    entry_points = {"batch_gradients", "train_epochs", "evaluate"}
     for fast_mod, ref_mod in pairs:
         for name, obj in vars(fast_mod).items():
             if hasattr(obj, "py_func") and obj.__module__ == fast_mod.__name__:
                 if name.startswith("_"):
                     continue  # per-row bodies are private to their kernel
+                if fast_mod is k_train and name not in entry_points:
+                    continue
                 twin = getattr(ref_mod, name, None)
                 assert twin is not None, f"{ref_mod.__name__} lacks {name}"
                 assert inspect.signature(obj.py_func) == inspect.signature(twin), name
+    assert entry_points <= set(vars(k_train)) and entry_points <= set(vars(r_train))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

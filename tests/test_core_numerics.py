@@ -61,23 +61,25 @@ def test_divergence_raises_and_restores_last_finite_parameters(backend):
     assert isinstance(error, FloatingPointError)
     assert re.search(rf"epoch {error.epoch}/200", str(error))
     assert "lower learning_rate" in str(error)
-    assert np.isfinite(net._params).all()
+    assert np.isfinite(net.get_training_state().parameters).all()
     assert len(error.history.loss) == error.epoch - 1
     # the parameters are exactly those after the last finite epoch
     twin = Network([3, 8, 1], **kwargs)
     if error.epoch > 1:
         twin.fit(X, y, epochs=error.epoch - 1, learning_rate=5.0, shuffle=False)
-    np.testing.assert_array_equal(net._params, twin._params)
+    np.testing.assert_array_equal(
+        net.get_training_state().parameters, twin.get_training_state().parameters
+    )
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
 def test_float32_stays_float32(backend, rng):
     net = Network([3, 5, 2], dtype="float32", seed=0, backend=backend)
-    assert net._params.dtype == np.float32
+    assert net.get_training_state().parameters.dtype == np.float32
     X = rng.standard_normal((6, 3))  # float64 input is cast, not the network upcast
     y = [0, 1, 0, 1, 1, 0]
     net.fit(X, y, epochs=2, batch_size=4)
-    assert net._params.dtype == np.float32
+    assert net.get_training_state().parameters.dtype == np.float32
     assert net.forward(X).dtype == np.float32
     assert all(g.dtype == np.float32 for g in sum(net.gradients(X, y), []))
     assert all(w.dtype == np.float32 for w in net.weights + net.biases)
@@ -87,10 +89,12 @@ def test_same_seed_same_initial_parameters_in_both_backends():
     for init in ["he", "xavier", "glorot_uniform", "lecun", "small", None]:
         a = Network([5, 7, 3], init=init, seed=42, backend="numba")
         b = Network([5, 7, 3], init=init, seed=42, backend="numpy")
-        np.testing.assert_array_equal(a._params, b._params)
+        np.testing.assert_array_equal(
+            a.get_training_state().parameters, b.get_training_state().parameters
+        )
         assert all((bias == 0).all() for bias in a.biases)
     c = Network([5, 7, 3], seed=43)
-    assert not np.array_equal(c._params, a._params)
+    assert not np.array_equal(c.get_training_state().parameters, a.get_training_state().parameters)
 
 
 @pytest.mark.parametrize(
@@ -159,7 +163,9 @@ def test_history_loss_is_mean_of_batch_losses(rng):
     history = net.fit(X, y, epochs=1, batch_size=4, shuffle=False, learning_rate=0.1)
     losses = [twin.train_step(X[s : s + 4], y[s : s + 4], 0.1) for s in (0, 4, 8)]
     assert history.loss[0] == pytest.approx(np.mean(losses))
-    np.testing.assert_allclose(net._params, twin._params)
+    np.testing.assert_allclose(
+        net.get_training_state().parameters, twin.get_training_state().parameters
+    )
 
 
 def test_no_numba_flags_outside_config():

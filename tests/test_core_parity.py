@@ -21,7 +21,9 @@ def twin_networks(activation, loss, dtype, seed=7):
 def test_numba_matches_reference(activation, loss, dtype, rng):
     rtol, atol = TOLERANCE[dtype]
     fast, ref = twin_networks(activation, loss, dtype)
-    np.testing.assert_array_equal(fast._params, ref._params)  # same seed, same init
+    np.testing.assert_array_equal(
+        fast.get_training_state().parameters, ref.get_training_state().parameters
+    )  # same seed, same init
     X = rng.standard_normal((13, SIZES[0]))
     y = make_targets(loss, 13, SIZES[-1], rng)
 
@@ -39,11 +41,19 @@ def test_numba_matches_reference(activation, loss, dtype, rng):
     # 13 rows in batches of 3 -> 5 steps per epoch; 4 epochs = 20 SGD steps
     h_fast = fast.fit(X, y, epochs=4, batch_size=3, learning_rate=0.05)
     h_ref = ref.fit(X, y, epochs=4, batch_size=3, learning_rate=0.05)
-    np.testing.assert_allclose(fast._params, ref._params, rtol=rtol * 10, atol=atol * 10)
+    np.testing.assert_allclose(
+        fast.get_training_state().parameters,
+        ref.get_training_state().parameters,
+        rtol=rtol * 10,
+        atol=atol * 10,
+    )
     np.testing.assert_allclose(h_fast.loss, h_ref.loss, rtol=rtol * 10)
     assert h_fast.accuracy == h_ref.accuracy
     # training moved the parameters, so the comparison above is not vacuous
-    assert not np.array_equal(fast._params, twin_networks(activation, loss, dtype)[0]._params)
+    assert not np.array_equal(
+        fast.get_training_state().parameters,
+        twin_networks(activation, loss, dtype)[0].get_training_state().parameters,
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -56,7 +66,12 @@ def test_train_step_matches_reference(dtype, rng):
         loss_fast = fast.train_step(X, y, 0.1)
         loss_ref = ref.train_step(X, y, 0.1)
         np.testing.assert_allclose(loss_fast, loss_ref, rtol=rtol * 10)
-    np.testing.assert_allclose(fast._params, ref._params, rtol=rtol * 10, atol=atol * 10)
+    np.testing.assert_allclose(
+        fast.get_training_state().parameters,
+        ref.get_training_state().parameters,
+        rtol=rtol * 10,
+        atol=atol * 10,
+    )
 
 
 def test_mse_with_sigmoid_output_matches_reference(rng):
@@ -67,5 +82,10 @@ def test_mse_with_sigmoid_output_matches_reference(rng):
     y = rng.uniform(size=8)
     fast.fit(X, y, epochs=5, batch_size=3, learning_rate=0.5)
     ref.fit(X, y, epochs=5, batch_size=3, learning_rate=0.5)
-    np.testing.assert_allclose(fast._params, ref._params, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        fast.get_training_state().parameters,
+        ref.get_training_state().parameters,
+        rtol=1e-10,
+        atol=1e-12,
+    )
     assert np.all((fast.forward(X) > 0) & (fast.forward(X) < 1))

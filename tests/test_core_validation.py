@@ -17,11 +17,11 @@ def data(rng):
 
 
 def assert_untouched(net, call, error, match):
-    before = net._params.copy()
+    before = net.get_training_state().parameters
     with pytest.raises(error, match=match):
         call()
-    np.testing.assert_array_equal(net._params, before)  # bit for bit
-    assert net._params.tobytes() == before.tobytes()
+    np.testing.assert_array_equal(net.get_training_state().parameters, before)  # bit for bit
+    assert net.get_training_state().parameters.tobytes() == before.tobytes()
 
 
 METHODS = ["fit", "train_step", "gradients", "compute_loss", "score"]
@@ -111,10 +111,10 @@ def test_bad_train_step_learning_rate(net, data, lr):
 
 
 def test_epochs_zero_is_a_no_op(net, data):
-    before = net._params.copy()
+    before = net.get_training_state().parameters
     history = net.fit(*data, epochs=0)
     assert history.loss == [] and history.accuracy == []
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(net.get_training_state().parameters, before)
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,9 @@ def test_read_only_inputs_run_the_kernels_already_compiled(rng):
     np.testing.assert_array_equal(second.predict(X_read_only[:1]), first.predict(X[:1]))
     np.testing.assert_array_equal(second.predict_proba(X_read_only), first.predict_proba(X))
     assert [len(d.signatures) for d in dispatchers] == compiled
-    np.testing.assert_array_equal(second._params, first._params)
+    np.testing.assert_array_equal(
+        second.get_training_state().parameters, first.get_training_state().parameters
+    )
 
 
 def test_unaligned_inputs_run_the_kernels_already_compiled(rng):
@@ -230,5 +232,8 @@ def test_unaligned_inputs_run_the_kernels_already_compiled(rng):
     unaligned[...] = X
     assert not unaligned.flags.aligned
     np.testing.assert_array_equal(net.predict_proba(unaligned), expected)
-    np.testing.assert_array_equal(net.predict_proba(unaligned[:1]), expected[:1])
+    # one row alone against one row (BLAS picks its kernel by the row count,
+    # so a row inside 40 may round differently: that is only close)
+    np.testing.assert_array_equal(net.predict_proba(unaligned[:1]), net.predict_proba(X[:1]))
+    np.testing.assert_allclose(net.predict_proba(unaligned[:1]), expected[:1], rtol=1e-12)
     assert len(kernels.evaluate.signatures) == compiled

@@ -42,7 +42,9 @@ def test_bulk_history_equals_per_epoch_history(loss, n_out, batch_size, capsys):
         )
         runs[name] = (net, history, capsys.readouterr().out)
     (bulk, bulk_history, bulk_out), (each, each_history, each_out) = runs["bulk"], runs["per_epoch"]
-    np.testing.assert_array_equal(bulk._params, each._params)
+    np.testing.assert_array_equal(
+        bulk.get_training_state().parameters, each.get_training_state().parameters
+    )
     assert bulk_history.as_dict() == each_history.as_dict()
     assert bulk.history.as_dict() == each.history.as_dict()
     assert bulk_history.epochs == 7
@@ -61,11 +63,13 @@ def test_full_batch_fit_draws_no_permutation(backend):
     X, y = _data("cross_entropy", 3)
     shuffled = Network([5, 8, 3], seed=2, backend=backend)
     ordered = Network([5, 8, 3], seed=2, backend=backend)
-    state = shuffled._rng.bit_generator.state
+    state = shuffled.rng.bit_generator.state
     shuffled.fit(X, y, epochs=4, batch_size=None, shuffle=True)
-    assert shuffled._rng.bit_generator.state == state
+    assert shuffled.rng.bit_generator.state == state
     ordered.fit(X, y, epochs=4, batch_size=None, shuffle=False)
-    np.testing.assert_array_equal(shuffled._params, ordered._params)
+    np.testing.assert_array_equal(
+        shuffled.get_training_state().parameters, ordered.get_training_state().parameters
+    )
     # with several batches the rows are still shuffled, from the same stream
     shuffled.fit(X, y, epochs=1, batch_size=16, shuffle=True)
-    assert shuffled._rng.bit_generator.state != state
+    assert shuffled.rng.bit_generator.state != state

@@ -53,7 +53,9 @@ def test_classifier_trains_the_network_it_wraps_bit_for_bit():
     clf.fit(X, names)
     net = Network([2, 8, 8, 3], activation="tanh", seed=3)
     net.fit(X, y, epochs=7, batch_size=32, optimizer="adam")
-    np.testing.assert_array_equal(clf.network_._params, net._params)
+    np.testing.assert_array_equal(
+        clf.network_.get_training_state().parameters, net.get_training_state().parameters
+    )
     np.testing.assert_array_equal(clf.predict_proba(X), net.predict_proba(X))
     np.testing.assert_array_equal(clf.predict(X), np.array(["ant", "bee", "cat"])[net.predict(X)])
     assert clf.loss_curve_ == net.history.loss
@@ -70,7 +72,9 @@ def test_regressor_trains_the_network_it_wraps_bit_for_bit():
     reg.fit(X, Y)
     net = Network([3, 6, 2], loss="mse", output="identity", seed=2)
     net.fit(X, Y, epochs=5, batch_size=50, optimizer=SGD(0.05, momentum=0.9))
-    np.testing.assert_array_equal(reg.network_._params, net._params)
+    np.testing.assert_array_equal(
+        reg.network_.get_training_state().parameters, net.get_training_state().parameters
+    )
     np.testing.assert_array_equal(reg.predict(X), net.forward(X))
     assert reg.predict(X[:, :]).shape == (50, 2)
 
@@ -121,7 +125,10 @@ def test_warm_start_and_partial_fit_continue_where_training_stopped():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         halves.fit(X, y).fit(X, y)
-    np.testing.assert_array_equal(halves.network_._params, whole.network_._params)
+    np.testing.assert_array_equal(
+        halves.network_.get_training_state().parameters,
+        whole.network_.get_training_state().parameters,
+    )
     assert halves.n_iter_ == 4
 
     # partial_fit: one pass each, in the given order, as Network.partial_fit
@@ -130,7 +137,9 @@ def test_warm_start_and_partial_fit_continue_where_training_stopped():
     net = Network([2, 6, 3], seed=5)
     net.optimizer = Adam()
     net.partial_fit(X[:60], y[:60], batch_size=40).partial_fit(X[60:], y[60:], batch_size=40)
-    np.testing.assert_array_equal(stream.network_._params, net._params)
+    np.testing.assert_array_equal(
+        stream.network_.get_training_state().parameters, net.get_training_state().parameters
+    )
 
 
 def test_partial_fit_needs_classes_first_and_refuses_new_labels():
@@ -140,10 +149,10 @@ def test_partial_fit_needs_classes_first_and_refuses_new_labels():
         clf.partial_fit(X, y)
     clf.partial_fit(X[y < 2], y[y < 2], classes=[0, 1, 2])
     assert clf.classes_.tolist() == [0, 1, 2] and clf.n_outputs_ == 3
-    before = clf.network_._params.copy()
+    before = clf.network_.get_training_state().parameters
     with pytest.raises(ValueError, match=r"labels not in classes_ \[0, 1, 2\]: \[7\]"):
         clf.partial_fit(X[:3], [0, 7, 1])
-    np.testing.assert_array_equal(clf.network_._params, before)
+    np.testing.assert_array_equal(clf.network_.get_training_state().parameters, before)
 
 
 def _sklearn_stop(curve, patience, tol):
@@ -186,7 +195,9 @@ def test_early_stopping_follows_scikit_learns_rule_and_keeps_the_best_epoch():
         optimizer=Adam(0.1),
         validation_data=(X[held], y[held]),
     )
-    np.testing.assert_array_equal(clf.network_._params, net._params)
+    np.testing.assert_array_equal(
+        clf.network_.get_training_state().parameters, net.get_training_state().parameters
+    )
     assert net.history.val_loss == curve[:best_epoch]
 
 
@@ -223,7 +234,9 @@ def test_class_weight_keys_are_the_labels_of_y():
     clf.set_params(random_state=0).fit(X, names)
     net = Network([2, 4, 3], seed=0)
     net.fit(X, y, epochs=3, batch_size=120, optimizer="adam", class_weight={0: 2.0, 1: 0.5})
-    np.testing.assert_array_equal(clf.network_._params, net._params)
+    np.testing.assert_array_equal(
+        clf.network_.get_training_state().parameters, net.get_training_state().parameters
+    )
     with pytest.raises(ValueError, match="'balanced' is not supported by partial_fit"):
         clone(clf).set_params(class_weight="balanced").partial_fit(
             X, names, classes=["a", "b", "c"]
@@ -309,7 +322,9 @@ def test_unfitted_errors_and_pickle_round_trip():
     clf = MLPClassifier((4,), max_iter=3, n_iter_no_change=None, random_state=0).fit(X, y)
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
-    np.testing.assert_array_equal(again.network_._params, clf.network_._params)
+    np.testing.assert_array_equal(
+        again.network_.get_training_state().parameters, clf.network_.get_training_state().parameters
+    )
 
 
 @pytest.mark.parametrize("warm_start", [False, True])
@@ -334,13 +349,16 @@ def test_a_failed_warm_start_fit_leaves_the_network_as_it_was():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X, y)
-    params, state = reg.network_._params.copy(), reg.network_._opt_state.copy()
-    counters, epochs = reg.network_._counters.copy(), reg.network_.history.epochs
+    params, state = (
+        reg.network_.get_training_state().parameters,
+        reg.network_.get_training_state().optimizer_state,
+    )
+    counters, epochs = reg.network_.get_training_state().counters, reg.network_.history.epochs
     with pytest.raises(FloatingPointError):  # NonFiniteLossError: it diverges
         reg.set_params(max_iter=200).fit(X, y)
-    np.testing.assert_array_equal(reg.network_._params, params)
-    np.testing.assert_array_equal(reg.network_._opt_state, state)
-    np.testing.assert_array_equal(reg.network_._counters, counters)
+    np.testing.assert_array_equal(reg.network_.get_training_state().parameters, params)
+    np.testing.assert_array_equal(reg.network_.get_training_state().optimizer_state, state)
+    np.testing.assert_array_equal(reg.network_.get_training_state().counters, counters)
     assert reg.network_.history.epochs == epochs == reg.n_iter_ == len(reg.loss_curve_) == 1
 
 
@@ -358,12 +376,15 @@ def test_warm_start_applies_a_new_rate_and_a_new_optimizer_starts_afresh():
     X, y = _blobs()
     clf = MLPClassifier((4,), max_iter=2, n_iter_no_change=None, warm_start=True, random_state=0)
     clf.fit(X, y)
-    steps = int(clf.network_._counters[0])
+    steps = int(clf.network_.get_training_state().counters[0])
     clf.set_params(learning_rate_init=0.5).fit(X, y)
     assert clf.network_.optimizer.learning_rate == 0.5
-    assert int(clf.network_._counters[0]) == 2 * steps  # Adam's state went on
+    assert int(clf.network_.get_training_state().counters[0]) == 2 * steps  # Adam's state went on
     clf.set_params(optimizer="rmsprop", learning_rate_init=None).fit(X, y)
-    assert clf.network_.optimizer.name == "rmsprop" and int(clf.network_._counters[0]) == steps
+    assert (
+        clf.network_.optimizer.name == "rmsprop"
+        and int(clf.network_.get_training_state().counters[0]) == steps
+    )
     assert clf.n_iter_ == 6
     with pytest.raises(ValueError, match="hidden_layer_sizes changed since the network was"):
         clf.set_params(hidden_layer_sizes=(5,)).fit(X, y)
@@ -401,7 +422,10 @@ def test_class_weight_for_a_class_the_data_lacks_is_ignored():
         warnings.simplefilter("ignore", ConvergenceWarning)
         weighted.set_params(random_state=0).fit(X, two)
         plain.set_params(random_state=0).fit(X, two)
-    np.testing.assert_array_equal(weighted.network_._params, plain.network_._params)
+    np.testing.assert_array_equal(
+        weighted.network_.get_training_state().parameters,
+        plain.network_.get_training_state().parameters,
+    )
     with pytest.raises(ValueError, match="leaves every row with weight 0"):
         plain.set_params(class_weight={0: 0.0, 1: 0.0}).fit(X, two)
     with pytest.raises(ValueError, match="sample_weight must have a positive sum"):
@@ -454,7 +478,10 @@ def test_unsupported_and_sparse_targets():
     Y = np.column_stack([y == 0, y == 1]).astype(int)
     dense = MLPClassifier((4,), max_iter=3, n_iter_no_change=None, random_state=0).fit(X, Y)
     thin = clone(dense).fit(X, sparse.csr_matrix(Y))
-    np.testing.assert_array_equal(thin.network_._params, dense.network_._params)
+    np.testing.assert_array_equal(
+        thin.network_.get_training_state().parameters,
+        dense.network_.get_training_state().parameters,
+    )
 
 
 def test_a_scalar_sample_weight_weighs_every_row_alike():
@@ -462,7 +489,8 @@ def test_a_scalar_sample_weight_weighs_every_row_alike():
     clf = MLPClassifier((4,), max_iter=3, n_iter_no_change=None, random_state=0)
     ones = clone(clf).fit(X, y, sample_weight=np.full(len(y), 2.0))
     np.testing.assert_array_equal(
-        clf.fit(X, y, sample_weight=2.0).network_._params, ones.network_._params
+        clf.fit(X, y, sample_weight=2.0).network_.get_training_state().parameters,
+        ones.network_.get_training_state().parameters,
     )
 
 
@@ -473,9 +501,13 @@ def test_partial_fit_clips_as_the_network_does():
     net = Network([2, 4, 3], seed=0)
     net.optimizer = Adam(0.1)
     net.partial_fit(X, y, batch_size=120, clip_norm=1e-3, shuffle=True)  # one block
-    np.testing.assert_array_equal(clipped.network_._params, net._params)
+    np.testing.assert_array_equal(
+        clipped.network_.get_training_state().parameters, net.get_training_state().parameters
+    )
     free = clone(clipped).set_params(clip_norm=None).partial_fit(X, y, classes=[0, 1, 2])
-    assert not np.array_equal(free.network_._params, net._params)
+    assert not np.array_equal(
+        free.network_.get_training_state().parameters, net.get_training_state().parameters
+    )
 
 
 def test_early_stopping_weighs_the_validation_rows():
@@ -507,7 +539,7 @@ def test_warm_start_with_early_stopping_never_ends_worse_on_its_validation_rows(
     clf.set_params(random_state=0, n_iter_no_change=5).fit(X, y)
     train, held = _held_out(y)
     before = clf.network_.compute_loss(X[held], y[held])
-    params = clf.network_._params.copy()
+    params = clf.network_.get_training_state().parameters
     # a rate far too high: epochs worse than where it starts
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -517,7 +549,7 @@ def test_warm_start_with_early_stopping_never_ends_worse_on_its_validation_rows(
     after = clf.network_.compute_loss(X[held], y[held])
     assert after == min(before, *new)  # the best of where it began and each epoch
     if after == before:
-        np.testing.assert_array_equal(clf.network_._params, params)
+        np.testing.assert_array_equal(clf.network_.get_training_state().parameters, params)
 
 
 def test_a_failed_fit_leaves_a_random_state_where_it_was():
@@ -528,7 +560,9 @@ def test_a_failed_fit_leaves_a_random_state_where_it_was():
         clf.set_params(early_stopping=True, validation_fraction=0.001).fit(X, y)
     clf.set_params(early_stopping=False).fit(X, y)
     twin = clone(clf).set_params(random_state=np.random.RandomState(0)).fit(X, y)
-    np.testing.assert_array_equal(clf.network_._params, twin.network_._params)
+    np.testing.assert_array_equal(
+        clf.network_.get_training_state().parameters, twin.network_.get_training_state().parameters
+    )
 
 
 def test_warm_start_is_checked_on_every_call():
@@ -631,7 +665,7 @@ def test_partial_fit_shuffles_the_whole_call_not_each_block():
     # order over the call would (a block of one class has accuracy 1 or 0
     # from a constant prediction; its loss would be far from the others')
     net = Network([2, 4, 3], seed=0)
-    perm = net._rng.permutation(n)
+    perm = net.rng.permutation(n)
     for block in range(3):
         rows = perm[block * 8192 : (block + 1) * 8192]
         counts = np.bincount(y[rows], minlength=3)
@@ -640,7 +674,9 @@ def test_partial_fit_shuffles_the_whole_call_not_each_block():
     for block in range(3):
         rows = perm[block * 8192 : (block + 1) * 8192]
         net.partial_fit(X[rows], y[rows], batch_size=512)
-    np.testing.assert_array_equal(clf.network_._params, net._params)
+    np.testing.assert_array_equal(
+        clf.network_.get_training_state().parameters, net.get_training_state().parameters
+    )
 
 
 def test_balanced_class_weights_count_sample_weights_as_scikit_learn_does():
@@ -654,13 +690,17 @@ def test_balanced_class_weights_count_sample_weights_as_scikit_learn_does():
     clf.set_params(random_state=0).fit(X, y, sample_weight=w)
     net = Network([2, 3, 2], seed=0)
     net.fit(X, y, epochs=1, batch_size=10, optimizer="adam", sample_weight=w * expected[y])
-    np.testing.assert_array_equal(clf.network_._params, net._params)
+    np.testing.assert_array_equal(
+        clf.network_.get_training_state().parameters, net.get_training_state().parameters
+    )
     # and Network.fit's own class_weight="balanced" counts them the same way
     own = Network([2, 3, 2], seed=0)
     own.fit(
         X, y, epochs=1, batch_size=10, optimizer="adam", sample_weight=w, class_weight="balanced"
     )
-    np.testing.assert_array_equal(own._params, net._params)
+    np.testing.assert_array_equal(
+        own.get_training_state().parameters, net.get_training_state().parameters
+    )
 
 
 def test_scikit_learns_logistic_is_sigmoid():
@@ -716,7 +756,9 @@ def test_partial_fit_of_one_block_is_network_partial_fit_bit_for_bit():
         net.partial_fit(X, y, batch_size=200, shuffle=True).partial_fit(
             X, y, batch_size=200, shuffle=True
         )
-        np.testing.assert_array_equal(clf.network_._params, net._params)
+        np.testing.assert_array_equal(
+            clf.network_.get_training_state().parameters, net.get_training_state().parameters
+        )
 
 
 def test_partial_fit_counts_in_the_stopping_rule_as_scikit_learn_does():

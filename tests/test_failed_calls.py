@@ -26,22 +26,20 @@ def _net(loss="cross_entropy", n_out=3, **kwargs):
 
 
 def _state(net):
-    return (
-        net._params.copy(),
-        net._opt_state.copy(),
-        net._counters.copy(),
-        copy.deepcopy(net.history.as_dict()),
-        net._rng.bit_generator.state,
-    )
+    """The network's training state, and a copy of its history's values."""
+    return net.get_training_state(), copy.deepcopy(net.history.as_dict())
 
 
 def assert_unchanged(net, before):
-    params, opt_state, counters, history, rng_state = before
-    np.testing.assert_array_equal(net._params, params)
-    np.testing.assert_array_equal(net._opt_state, opt_state)
-    np.testing.assert_array_equal(net._counters, counters)
+    state, history = before
+    now = net.get_training_state()
+    np.testing.assert_array_equal(now.parameters, state.parameters)
+    np.testing.assert_array_equal(now.optimizer_state, state.optimizer_state)
+    np.testing.assert_array_equal(now.counters, state.counters)
+    assert now.optimizer is state.optimizer
+    assert now.rng_state == state.rng_state
+    assert now.dropout_seed == state.dropout_seed
     assert net.history.as_dict() == history
-    assert net._rng.bit_generator.state == rng_state
 
 
 # ------------------------------------------------ fit: checks before changes
@@ -64,7 +62,9 @@ def test_a_failed_fit_with_validation_split_draws_no_random_numbers(kwargs, erro
     assert_unchanged(net, before)
     net.fit(X, y, epochs=3, batch_size=8)
     twin.fit(X, y, epochs=3, batch_size=8)
-    np.testing.assert_array_equal(net._params, twin._params)
+    np.testing.assert_array_equal(
+        net.get_training_state().parameters, twin.get_training_state().parameters
+    )
 
 
 @pytest.mark.parametrize(
@@ -149,7 +149,9 @@ def test_a_learning_rate_given_to_fit_replaces_a_bad_attribute():
     a.optimizer.learning_rate = -1.0
     a.fit(X, y, epochs=2, batch_size=8, shuffle=False, learning_rate=0.1)
     b.fit(X, y, epochs=2, batch_size=8, shuffle=False, learning_rate=0.1)
-    np.testing.assert_array_equal(a._params, b._params)
+    np.testing.assert_array_equal(
+        a.get_training_state().parameters, b.get_training_state().parameters
+    )
 
 
 def test_an_optimizer_subclass_with_its_own_constructor_trains():
@@ -161,7 +163,9 @@ def test_an_optimizer_subclass_with_its_own_constructor_trains():
     a, b = _net(), _net()
     a.fit(X, y, epochs=2, batch_size=8, shuffle=False, optimizer=HeavyBall(0.05))
     b.fit(X, y, epochs=2, batch_size=8, shuffle=False, optimizer=SGD(0.05, momentum=0.9))
-    np.testing.assert_array_equal(a._params, b._params)
+    np.testing.assert_array_equal(
+        a.get_training_state().parameters, b.get_training_state().parameters
+    )
 
 
 def test_an_optimizer_attribute_set_to_a_good_value_is_used():
@@ -171,7 +175,9 @@ def test_an_optimizer_attribute_set_to_a_good_value_is_used():
     a.optimizer.momentum = 0.5
     a.fit(X, y, epochs=2, batch_size=8, shuffle=False)
     b.fit(X, y, epochs=2, batch_size=8, shuffle=False, optimizer=SGD(0.1, momentum=0.5))
-    np.testing.assert_array_equal(a._params, b._params)
+    np.testing.assert_array_equal(
+        a.get_training_state().parameters, b.get_training_state().parameters
+    )
 
 
 def test_fit_inside_a_fit_of_the_same_network_is_refused():
@@ -209,10 +215,12 @@ def test_fit_inside_a_fit_of_the_same_network_is_refused():
     assert len(callback.errors) == 3  # a fit, a partial_fit, a train_step
     assert all("already training" in str(error) for error in callback.errors)
     twin.fit(X, y, epochs=3)
-    np.testing.assert_array_equal(net._params, twin._params)  # nothing interleaved
+    np.testing.assert_array_equal(
+        net.get_training_state().parameters, twin.get_training_state().parameters
+    )  # nothing interleaved
     assert net.history.epochs == 3
     net.fit(X, y, epochs=1)  # the lock is free again
-    assert int(net._counters[0]) == 4
+    assert int(net.get_training_state().counters[0]) == 4
 
 
 def test_copies_of_a_network_train_on_their_own_locks():
@@ -220,7 +228,7 @@ def test_copies_of_a_network_train_on_their_own_locks():
     net = _net()
     net.fit(X, y, epochs=1)
     copy.deepcopy(net).fit(X, y, epochs=1)
-    assert int(net._counters[0]) == 1
+    assert int(net.get_training_state().counters[0]) == 1
 
 
 # ------------------------------------------- values that overflow float32
@@ -291,28 +299,37 @@ def test_partial_fit_skips_a_block_whose_rows_all_weigh_zero():
     streamed, direct = _net(), _net()
     streamed.partial_fit(X, y, batch_size=32, sample_weight=weights)
     direct.fit(X[STREAM_BLOCK:], y[STREAM_BLOCK:], epochs=1, batch_size=32, shuffle=False)
-    np.testing.assert_array_equal(streamed._params, direct._params)
+    np.testing.assert_array_equal(
+        streamed.get_training_state().parameters, direct.get_training_state().parameters
+    )
     assert streamed.history.epochs == 1
 
 
-def test_an_interrupted_partial_fit_keeps_the_blocks_done(monkeypatch):
+class _InterruptedStream:
+    """Rows read block by block, as from a memmap; the second read is
+    interrupted, as by a Ctrl-C."""
+
+    def __init__(self, X):
+        self.X, self.shape, self.ndim, self.reads = X, X.shape, X.ndim, 0
+
+    def __getitem__(self, rows):
+        self.reads += 1
+        if self.reads == 2:
+            raise KeyboardInterrupt
+        return self.X[rows]
+
+
+def test_an_interrupted_partial_fit_keeps_the_blocks_done():
     # only bad input undoes the call; an interrupt keeps the blocks trained
     # before it, as fit keeps the epochs done before one
     X, y = _problem(n=STREAM_BLOCK + 100)
     net = _net()
-    fit = Network.fit
-    calls = []
-
-    def fit_then_interrupt(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(Network, "fit", fit_then_interrupt)
+    stream = _InterruptedStream(X)
     with pytest.raises(KeyboardInterrupt):
-        net.partial_fit(X, y, batch_size=1024)
-    assert int(net._counters[0]) == STREAM_BLOCK // 1024  # the first block's steps
+        net.partial_fit(stream, y, batch_size=1024)
+    assert stream.reads == 2
+    # the first block's steps
+    assert int(net.get_training_state().counters[0]) == STREAM_BLOCK // 1024
     assert net.history.epochs == 1
 
 

@@ -2,6 +2,7 @@
 NumPy) and, when torch is installed, against torch itself."""
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -104,9 +105,9 @@ def _clip(g, max_norm):
 def _hand_trajectory(net, X, y, opt, steps, clip_norm=None):
     work = copy.deepcopy(net)
     ref = TorchStyleOptimizer(opt)
-    p = work._params.copy()
+    p = work.get_training_state().parameters
     for _ in range(steps):
-        work._params[:] = p
+        work.set_training_state(replace(work.get_training_state(), parameters=p))
         g = _flat_gradients(work, X, y)
         if clip_norm is not None:
             g = _clip(g, clip_norm)
@@ -120,11 +121,15 @@ def test_matches_hand_written_torch_update(name, backend):
     X, y = _data()
     net = _net(backend)
     expected = _hand_trajectory(net, X, y, OPTIMIZERS[name](), STEPS)
-    start = net._params.copy()
+    start = net.get_training_state().parameters
     net.fit(X, y, epochs=STEPS, batch_size=None, shuffle=False, optimizer=OPTIMIZERS[name]())
-    assert not np.allclose(net._params, start)  # the test sees real movement
-    np.testing.assert_allclose(net._params, expected, rtol=1e-10, atol=1e-13)
-    assert int(net._counters[0]) == STEPS
+    assert not np.allclose(
+        net.get_training_state().parameters, start
+    )  # the test sees real movement
+    np.testing.assert_allclose(
+        net.get_training_state().parameters, expected, rtol=1e-10, atol=1e-13
+    )
+    assert int(net.get_training_state().counters[0]) == STEPS
 
 
 def _torch_model(net, torch):
@@ -173,7 +178,7 @@ def _torch_flat(model):
 def _torch_run(net, X, y, opt, steps, clip_norm=None):
     torch = pytest.importorskip("torch")
     model = _torch_model(net, torch)
-    np.testing.assert_array_equal(_torch_flat(model), net._params)
+    np.testing.assert_array_equal(_torch_flat(model), net.get_training_state().parameters)
     optimizer = _torch_optimizer(torch, model.parameters(), opt)
     xt = torch.from_numpy(np.asarray(X, dtype=np.float64))
     yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
@@ -194,7 +199,7 @@ def test_matches_torch(name):
     net = _net("numba")
     expected = _torch_run(net, X, y, OPTIMIZERS[name](), STEPS)
     net.fit(X, y, epochs=STEPS, batch_size=None, shuffle=False, optimizer=OPTIMIZERS[name]())
-    np.testing.assert_allclose(net._params, expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(net.get_training_state().parameters, expected, rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -207,7 +212,9 @@ def test_clip_norm_matches_hand_written_clip_grad_norm(name, backend):
     expected = _hand_trajectory(net, X, y, OPTIMIZERS[name](), STEPS, clip_norm=clip)
     unclipped = _hand_trajectory(net, X, y, OPTIMIZERS[name](), STEPS)
     net.fit(X, y, epochs=STEPS, shuffle=False, optimizer=OPTIMIZERS[name](), clip_norm=float(clip))
-    np.testing.assert_allclose(net._params, expected, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(
+        net.get_training_state().parameters, expected, rtol=1e-10, atol=1e-13
+    )
     assert not np.allclose(expected, unclipped, rtol=1e-6)
 
 
@@ -216,7 +223,9 @@ def test_clip_norm_above_gradient_norm_changes_nothing():
     a, b = _net(), _net()
     a.fit(X, y, epochs=STEPS, shuffle=False, optimizer=SGD(0.1))
     b.fit(X, y, epochs=STEPS, shuffle=False, optimizer=SGD(0.1), clip_norm=1e6)
-    np.testing.assert_array_equal(a._params, b._params)
+    np.testing.assert_array_equal(
+        a.get_training_state().parameters, b.get_training_state().parameters
+    )
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam"])
@@ -227,17 +236,17 @@ def test_clip_norm_matches_torch(name):
     clip = 0.3 * np.linalg.norm(_flat_gradients(net, X, y))
     expected = _torch_run(net, X, y, OPTIMIZERS[name](), STEPS, clip_norm=float(clip))
     net.fit(X, y, epochs=STEPS, shuffle=False, optimizer=OPTIMIZERS[name](), clip_norm=float(clip))
-    np.testing.assert_allclose(net._params, expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(net.get_training_state().parameters, expected, rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
 def test_bad_clip_norm_raises_and_changes_nothing(bad):
     X, y = _data()
     net = _net()
-    before = net._params.copy()
+    before = net.get_training_state().parameters
     with pytest.raises(ValueError, match="clip_norm"):
         net.fit(X, y, epochs=1, clip_norm=bad)
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(net.get_training_state().parameters, before)
 
 
 # ----------------------------------------------------- selection semantics
@@ -253,7 +262,9 @@ def test_fresh_network_default_optimizer_is_plain_sgd_001():
     net = _net()
     expected = _hand_trajectory(net, X, y, SGD(0.01), 3)
     net.fit(X, y, epochs=3, shuffle=False)
-    np.testing.assert_allclose(net._params, expected, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(
+        net.get_training_state().parameters, expected, rtol=1e-10, atol=1e-13
+    )
 
 
 def test_optimizer_name_with_learning_rate():
@@ -278,10 +289,10 @@ def test_optimizer_names_give_default_instances(name, cls):
 def test_optimizer_object_with_learning_rate_raises_and_changes_nothing():
     X, y = _data()
     net = _net()
-    before = net._params.copy()
+    before = net.get_training_state().parameters
     with pytest.raises(ValueError, match="learning_rate"):
         net.fit(X, y, epochs=1, optimizer=Adam(0.01), learning_rate=0.1)
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(net.get_training_state().parameters, before)
     assert net.optimizer == SGD(0.01)
 
 
@@ -303,9 +314,13 @@ def test_second_fit_continues_optimizer_state(name, backend):
     a.fit(X, y, epochs=2, batch_size=8, optimizer=OPTIMIZERS[name]())
     a.fit(X, y, epochs=2, batch_size=8, optimizer=None)
     b.fit(X, y, epochs=4, batch_size=8, optimizer=OPTIMIZERS[name]())
-    np.testing.assert_array_equal(a._params, b._params)
-    np.testing.assert_array_equal(a._opt_state, b._opt_state)
-    np.testing.assert_array_equal(a._counters, b._counters)
+    np.testing.assert_array_equal(
+        a.get_training_state().parameters, b.get_training_state().parameters
+    )
+    np.testing.assert_array_equal(
+        a.get_training_state().optimizer_state, b.get_training_state().optimizer_state
+    )
+    np.testing.assert_array_equal(a.get_training_state().counters, b.get_training_state().counters)
     assert a.history.loss == b.history.loss
 
 
@@ -316,27 +331,31 @@ def test_same_instance_keeps_state_new_instance_resets_it():
     a.fit(X, y, epochs=2, shuffle=False, optimizer=opt)
     a.fit(X, y, epochs=2, shuffle=False, optimizer=opt)
     b.fit(X, y, epochs=4, shuffle=False, optimizer=Adam(0.01))
-    np.testing.assert_array_equal(a._params, b._params)
+    np.testing.assert_array_equal(
+        a.get_training_state().parameters, b.get_training_state().parameters
+    )
     # a fresh instance restarts bias correction and moments
     c.fit(X, y, epochs=2, shuffle=False, optimizer=Adam(0.01))
     expected = _hand_trajectory(c, X, y, Adam(0.01), 2)  # zero moments, t restarts at 1
     c.fit(X, y, epochs=2, shuffle=False, optimizer=Adam(0.01))
-    assert int(c._counters[0]) == 2
-    assert not np.allclose(c._params, b._params, rtol=1e-6)
-    np.testing.assert_allclose(c._params, expected, rtol=1e-10, atol=1e-13)
+    assert int(c.get_training_state().counters[0]) == 2
+    assert not np.allclose(
+        c.get_training_state().parameters, b.get_training_state().parameters, rtol=1e-6
+    )
+    np.testing.assert_allclose(c.get_training_state().parameters, expected, rtol=1e-10, atol=1e-13)
 
 
 def test_unknown_optimizer_name_lists_valid_names():
     X, y = _data()
     net = _net()
-    before = net._params.copy()
+    before = net.get_training_state().parameters
     with pytest.raises(ValueError) as info:
         net.fit(X, y, epochs=1, optimizer="adagrad")
     message = str(info.value)
     assert "optimizer" in message
     for name in ("sgd", "adam", "adamw", "rmsprop"):
         assert name in message
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(net.get_training_state().parameters, before)
 
 
 @pytest.mark.parametrize(
@@ -388,6 +407,8 @@ def _overflowing_second_moment(backend, optimizer):
 def test_overflowing_squared_gradient_gives_zero_step_not_nan(name, backend):
     optimizer = {"adam": lambda: Adam(1e60), "rmsprop": lambda: RMSprop(1e60)}[name]()
     net = _overflowing_second_moment(backend, optimizer)
-    assert np.all(np.isfinite(net._params))
+    assert np.all(np.isfinite(net.get_training_state().parameters))
     reference = _overflowing_second_moment("numpy", type(optimizer)(1e60))
-    np.testing.assert_allclose(net._params, reference._params, rtol=1e-10)
+    np.testing.assert_allclose(
+        net.get_training_state().parameters, reference.get_training_state().parameters, rtol=1e-10
+    )

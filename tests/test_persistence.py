@@ -61,8 +61,8 @@ def assert_same_network(a, b):
         np.testing.assert_array_equal(x, y, err_msg=name)
     assert type(a.optimizer) is type(b.optimizer)
     assert a.optimizer.get_config() == b.optimizer.get_config()
-    assert a._rng.bit_generator.state == b._rng.bit_generator.state
-    assert a._dropout_seed == b._dropout_seed
+    assert a.rng.bit_generator.state == b.rng.bit_generator.state
+    assert a.dropout_seed == b.dropout_seed
     assert a.history.as_dict() == b.history.as_dict()
 
 
@@ -71,12 +71,12 @@ def assert_same_network(a, b):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_save_load_round_trip_is_exact(tmp_path, backend, dtype):
     net = _trained(backend, dtype)
-    assert np.any(net._opt_state != 0) and net.history.epochs == 3
+    assert np.any(net.get_training_state().optimizer_state != 0) and net.history.epochs == 3
     path = tmp_path / "model.npz"
     net.save(path)
     loaded = Network.load(path)
     assert_same_network(net, loaded)
-    assert loaded._params.dtype == np.dtype(dtype)
+    assert loaded.get_training_state().parameters.dtype == np.dtype(dtype)
     X, _ = _data(20, seed=3)
     np.testing.assert_array_equal(net.forward(X), loaded.forward(X))
     np.testing.assert_array_equal(net.predict(X), loaded.predict(X))
@@ -118,11 +118,17 @@ def test_resume_from_file_equals_uninterrupted_training(tmp_path, backend):
     first.save(tmp_path / "half.npz")
     resumed = Network.load(tmp_path / "half.npz")
     resumed.fit(X, y, epochs=2, batch_size=10)
-    np.testing.assert_array_equal(resumed._params, whole._params)
-    np.testing.assert_array_equal(resumed._opt_state, whole._opt_state)
-    np.testing.assert_array_equal(resumed._counters, whole._counters)
+    np.testing.assert_array_equal(
+        resumed.get_training_state().parameters, whole.get_training_state().parameters
+    )
+    np.testing.assert_array_equal(
+        resumed.get_training_state().optimizer_state, whole.get_training_state().optimizer_state
+    )
+    np.testing.assert_array_equal(
+        resumed.get_training_state().counters, whole.get_training_state().counters
+    )
     assert resumed.history.loss == whole.history.loss
-    assert resumed._rng.bit_generator.state == whole._rng.bit_generator.state
+    assert resumed.rng.bit_generator.state == whole.rng.bit_generator.state
 
 
 # ---------------------------------------------------------------- pickle
@@ -132,7 +138,7 @@ def test_pickle_round_trip_is_exact_and_trains_identically(backend, dtype):
     net = _trained(backend, dtype)
     clone = pickle.loads(pickle.dumps(net))
     assert_same_network(net, clone)
-    assert clone._params is not net._params
+    assert clone.get_training_state().parameters is not net.get_training_state().parameters
     X, y = _data(seed=5)
     net.fit(X, y, epochs=2, batch_size=12)
     clone.fit(X, y, epochs=2, batch_size=12)
@@ -146,7 +152,9 @@ def test_pickle_of_fresh_network_fits_like_the_original():
     clone = pickle.loads(pickle.dumps(net, protocol=pickle.HIGHEST_PROTOCOL))
     net.fit(X, y, epochs=2, batch_size=8)
     clone.fit(X, y, epochs=2, batch_size=8)
-    np.testing.assert_array_equal(net._params, clone._params)
+    np.testing.assert_array_equal(
+        net.get_training_state().parameters, clone.get_training_state().parameters
+    )
 
 
 # ---------------------------------------------------------- atomic writes
@@ -235,7 +243,10 @@ def test_save_through_a_symbolic_link_keeps_the_link(tmp_path):
     (tmp_path / "link.npz").symlink_to(tmp_path / "real.npz")
     net.save(tmp_path / "link.npz")
     assert (tmp_path / "link.npz").is_symlink()
-    np.testing.assert_array_equal(Network.load(tmp_path / "real.npz")._params, net._params)
+    np.testing.assert_array_equal(
+        Network.load(tmp_path / "real.npz").get_training_state().parameters,
+        net.get_training_state().parameters,
+    )
 
 
 def test_load_refuses_object_arrays_without_unpickling(tmp_path):
@@ -367,7 +378,7 @@ def test_load_params_length_mismatch_raises_value_error(tmp_path):
     path = tmp_path / "model.npz"
     net = _trained()
     net.save(path)
-    _resave(path, tmp_path / "short.npz", params=net._params[:-1].copy())
+    _resave(path, tmp_path / "short.npz", params=net.get_training_state().parameters[:-1].copy())
     with pytest.raises(ValueError, match="params"):
         Network.load(tmp_path / "short.npz")
     _resave(path, tmp_path / "sizes.npz", layer_sizes=np.array([5, 9, 6, 3]))
@@ -379,7 +390,9 @@ def test_load_params_of_wrong_dtype_raises_value_error(tmp_path):
     path = tmp_path / "model.npz"
     net = _trained()
     net.save(path)
-    _resave(path, tmp_path / "f32.npz", params=net._params.astype(np.float32))
+    _resave(
+        path, tmp_path / "f32.npz", params=net.get_training_state().parameters.astype(np.float32)
+    )
     with pytest.raises(ValueError, match="params"):
         Network.load(tmp_path / "f32.npz")
 
@@ -416,12 +429,14 @@ def test_partial_fit_on_memmap_is_one_pass(tmp_path):
     assert isinstance(mm, np.memmap)
     streamed = _net(dtype="float32", dropout=0.0)
     in_memory = _net(dtype="float32", dropout=0.0)
-    before = streamed._params.copy()
+    before = streamed.get_training_state().parameters
     assert streamed.partial_fit(mm, y, batch_size=16) is streamed
-    assert not np.array_equal(streamed._params, before)
-    assert int(streamed._counters[0]) == 4
+    assert not np.array_equal(streamed.get_training_state().parameters, before)
+    assert int(streamed.get_training_state().counters[0]) == 4
     in_memory.fit(X, y, epochs=1, batch_size=16, shuffle=False)
-    np.testing.assert_array_equal(streamed._params, in_memory._params)
+    np.testing.assert_array_equal(
+        streamed.get_training_state().parameters, in_memory.get_training_state().parameters
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -434,9 +449,15 @@ def test_two_partial_fits_over_halves_equal_one_epoch(backend, batch_size):
     halves.partial_fit(X[:32], y[:32], batch_size=batch_size)
     halves.partial_fit(X[32:], y[32:], batch_size=batch_size)
     whole.fit(X, y, epochs=1, batch_size=batch_size, shuffle=False, optimizer=Adam(0.01))
-    np.testing.assert_array_equal(halves._params, whole._params)
-    np.testing.assert_array_equal(halves._opt_state, whole._opt_state)
-    np.testing.assert_array_equal(halves._counters, whole._counters)
+    np.testing.assert_array_equal(
+        halves.get_training_state().parameters, whole.get_training_state().parameters
+    )
+    np.testing.assert_array_equal(
+        halves.get_training_state().optimizer_state, whole.get_training_state().optimizer_state
+    )
+    np.testing.assert_array_equal(
+        halves.get_training_state().counters, whole.get_training_state().counters
+    )
 
 
 def test_partial_fit_continues_optimizer_state():
@@ -445,15 +466,17 @@ def test_partial_fit_continues_optimizer_state():
     a.fit(X, y, epochs=1, batch_size=16, shuffle=False, optimizer=Adam(0.01))
     a.partial_fit(X, y, batch_size=16)
     b.fit(X, y, epochs=2, batch_size=16, shuffle=False, optimizer=Adam(0.01))
-    np.testing.assert_array_equal(a._params, b._params)
+    np.testing.assert_array_equal(
+        a.get_training_state().parameters, b.get_training_state().parameters
+    )
 
 
 def test_partial_fit_rejects_mismatched_rows_and_changes_nothing():
     X, y = _data(20)
     net = _net()
-    before = net._params.copy()
+    before = net.get_training_state().parameters
     with pytest.raises(ValueError, match="rows"):
         net.partial_fit(X, y[:-1])
     with pytest.raises(ValueError, match="features"):
         net.partial_fit(X[:, :4], y)
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(net.get_training_state().parameters, before)

@@ -164,6 +164,7 @@ def test_training_report(trained, tmp_path):
     _assert_png(path)
 
 
+@pytest.mark.slow
 def test_imports_without_matplotlib_and_names_the_extra():
     code = textwrap.dedent(
         """

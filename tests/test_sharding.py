@@ -42,7 +42,7 @@ def _fit_with_shards(
         clip_norm=clip_norm,
         sample_weight=weights,
     )
-    return net._params.copy(), net.history.loss, net.history.accuracy
+    return net.get_training_state().parameters, net.history.loss, net.history.accuracy
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,9 @@ def test_blas_threads_are_restored_when_training_fails():
     assert _parallel.shard_count(64) > 1 or _parallel.numba.config.NUMBA_NUM_THREADS == 1
     with pytest.raises(FloatingPointError):  # NonFiniteLossError, from a sharded loop
         net.fit(X, y, epochs=200, batch_size=64, learning_rate=5.0)
-    assert np.isfinite(net._params).all()  # restored to the last finite epoch
+    assert np.isfinite(
+        net.get_training_state().parameters
+    ).all()  # restored to the last finite epoch
     assert _blas_threads() == before
 
 
@@ -204,21 +206,27 @@ def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(
     # the chunks' bias sums and input-layer products write into the arena,
     # so an arena sized for fewer chunks (fewer bias-sum slots, or no room
     # for the partial products) is refused before anything runs
-    from fastbackprop._layout import TrainingWorkspace
+    from fastbackprop._codes import ACTIVATION_CODES, LOSS_CODES
+    from fastbackprop._layout import Layout, TrainingWorkspace
     from fastbackprop.kernels import train as kernels
 
-    net = Network([3, 5, 2], seed=0)
+    layout = Layout([3, 5, 2])
+    model = layout.model(
+        np.array([ACTIVATION_CODES["relu"]]), np.zeros(1), LOSS_CODES["cross_entropy"], 0
+    )
+    params = np.random.default_rng(1).standard_normal(layout.n_params)
     X = np.random.default_rng(0).standard_normal((8, 3))
     Y = np.zeros((8, 2))
     Y[:, 0] = 1
     # the call below asks for 2 update chunks
-    ws = TrainingWorkspace(net._layout, 8, net.dtype, n_slots=n_slots, input_chunks=room_for_chunks)
-    before = net._params.copy()
+    ws = TrainingWorkspace(layout, 8, np.float64, n_slots=n_slots, input_chunks=room_for_chunks)
+    before = params.copy()
+    optimizer = SGD(0.1)
     with pytest.raises(ValueError, match=match):
         kernels.train_epochs(
-            net._params,
-            net._opt_state,
-            net._counters,
+            params,
+            np.zeros((2, layout.n_params)),
+            np.zeros(2, dtype=np.int64),
             ws.arena,
             ws.bounds,
             ws.grads,
@@ -234,10 +242,10 @@ def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(
             1,
             2,
             input_chunks,
-            net._model(),
-            net.optimizer.code,
-            net.optimizer.hyperparameters(),
+            model,
+            optimizer.code,
+            optimizer.hyperparameters(),
             0.0,
             0,
         )
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(params, before)

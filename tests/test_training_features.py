@@ -3,6 +3,7 @@ through a real fit, progress output and recovery from a non-finite loss."""
 
 import copy
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -44,14 +45,17 @@ class Recorder(Callback):
 
     def __init__(self):
         self.params, self.opt_state, self.counters, self.logs = [], [], [], []
+        self.states = []
 
     def on_train_begin(self, network):
         self.network = network
 
     def on_epoch_end(self, epoch, logs):
-        self.params.append(self.network._params.copy())
-        self.opt_state.append(self.network._opt_state.copy())
-        self.counters.append(self.network._counters.copy())
+        state = self.network.get_training_state()
+        self.states.append(state)
+        self.params.append(state.parameters)
+        self.opt_state.append(state.optimizer_state)
+        self.counters.append(state.counters)
         self.logs.append(dict(logs))
 
 
@@ -76,8 +80,10 @@ def test_integer_sample_weights_equal_repeated_rows(loss, backend):
     a, b = _net(loss, backend=backend), _net(loss, backend=backend)
     a.fit(X, y, epochs=4, shuffle=False, sample_weight=weights, optimizer=SGD(0.2, momentum=0.5))
     b.fit(Xr, yr, epochs=4, shuffle=False, optimizer=SGD(0.2, momentum=0.5))
-    assert not np.allclose(a._params, net._params)
-    np.testing.assert_allclose(a._params, b._params, rtol=1e-10, atol=1e-13)
+    assert not np.allclose(a.get_training_state().parameters, net.get_training_state().parameters)
+    np.testing.assert_allclose(
+        a.get_training_state().parameters, b.get_training_state().parameters, rtol=1e-10, atol=1e-13
+    )
     np.testing.assert_allclose(a.history.loss, b.history.loss, rtol=1e-10)
 
 
@@ -108,11 +114,13 @@ def test_class_weight_balanced_equals_hand_computed_sample_weight():
     a, b = _net(), _net()
     ha = a.fit(X, y, epochs=3, shuffle=False, class_weight="balanced")
     hb = b.fit(X, y, epochs=3, shuffle=False, sample_weight=by_hand)
-    np.testing.assert_allclose(a._params, b._params, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(
+        a.get_training_state().parameters, b.get_training_state().parameters, rtol=1e-13, atol=1e-15
+    )
     np.testing.assert_allclose(ha.loss, hb.loss, rtol=1e-13)
     c = _net()
     c.fit(X, y, epochs=3, shuffle=False)
-    assert not np.allclose(c._params, a._params)
+    assert not np.allclose(c.get_training_state().parameters, a.get_training_state().parameters)
 
 
 def test_class_weight_multiplies_sample_weight():
@@ -121,7 +129,9 @@ def test_class_weight_multiplies_sample_weight():
     a, b = _net(), _net()
     a.fit(X, y, epochs=2, shuffle=False, class_weight={0: 2.0, 2: 0.5}, sample_weight=sw)
     b.fit(X, y, epochs=2, shuffle=False, sample_weight=sw * np.array([2.0, 1.0, 0.5])[y])
-    np.testing.assert_allclose(a._params, b._params, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(
+        a.get_training_state().parameters, b.get_training_state().parameters, rtol=1e-13, atol=1e-15
+    )
 
 
 def test_dict_class_weight_equals_sample_weight():
@@ -129,7 +139,9 @@ def test_dict_class_weight_equals_sample_weight():
     a, b = _net(), _net()
     a.fit(X, y, epochs=3, shuffle=False, class_weight={0: 2.0, 2: 0.5})
     b.fit(X, y, epochs=3, shuffle=False, sample_weight=np.array([2.0, 1.0, 0.5])[y])
-    np.testing.assert_allclose(a._params, b._params, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(
+        a.get_training_state().parameters, b.get_training_state().parameters, rtol=1e-13, atol=1e-15
+    )
 
 
 @pytest.mark.parametrize(
@@ -146,16 +158,16 @@ def test_dict_class_weight_equals_sample_weight():
 def test_bad_sample_weight_raises_and_changes_nothing(weights):
     X, y = _problem()
     net = _net()
-    before = net._params.copy()
+    before = net.get_training_state().parameters
     with pytest.raises(ValueError, match="sample_weight"):
         net.fit(X, y, epochs=1, sample_weight=weights(len(X)))
     with pytest.raises(ValueError, match="sample_weight"):
         net.compute_loss(X, y, sample_weight=weights(len(X)))
     with pytest.raises(ValueError, match="sample_weight"):
         net.gradients(X, y, sample_weight=weights(len(X)))
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(net.get_training_state().parameters, before)
     assert net.history.epochs == 0
-    assert int(net._counters[0]) == 0
+    assert int(net.get_training_state().counters[0]) == 0
 
 
 @pytest.mark.parametrize(
@@ -175,10 +187,10 @@ def test_bad_sample_weight_raises_and_changes_nothing(weights):
 def test_bad_class_weight_raises_and_changes_nothing(class_weight, error):
     X, y = _imbalanced()
     net = _net()
-    before = net._params.copy()
+    before = net.get_training_state().parameters
     with pytest.raises(error, match="class_weight"):
         net.fit(X, y, epochs=1, class_weight=class_weight)
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(net.get_training_state().parameters, before)
     assert net.history.epochs == 0
 
 
@@ -197,8 +209,12 @@ def test_a_batch_whose_rows_all_weigh_zero_takes_no_step(backend):
     expected = alone.fit(
         X[kept], y[kept], epochs=2, batch_size=32, shuffle=False, optimizer=Adam(0.01)
     )
-    np.testing.assert_array_equal(skipping._params, alone._params)
-    np.testing.assert_array_equal(skipping._counters, alone._counters)  # 4 steps each
+    np.testing.assert_array_equal(
+        skipping.get_training_state().parameters, alone.get_training_state().parameters
+    )
+    np.testing.assert_array_equal(
+        skipping.get_training_state().counters, alone.get_training_state().counters
+    )  # 4 steps each
     assert history.loss == expected.loss
     # every row counts in the accuracy: in the last epoch, the kept rows'
     # correct ones (the same parameters saw them) plus those of the weightless
@@ -222,9 +238,18 @@ def test_weightless_batches_train_alike_on_both_backends():
     fits = [_net(backend=b) for b in BACKENDS]
     for net in fits:
         net.fit(X, y, epochs=3, batch_size=5, sample_weight=weights, optimizer=Adam(0.01))
-    np.testing.assert_allclose(fits[0]._params, fits[1]._params, rtol=1e-10, atol=1e-12)
-    np.testing.assert_array_equal(fits[0]._counters, fits[1]._counters)
-    assert int(fits[0]._counters[0]) < 3 * 18 - 3  # several batches took no step
+    np.testing.assert_allclose(
+        fits[0].get_training_state().parameters,
+        fits[1].get_training_state().parameters,
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    np.testing.assert_array_equal(
+        fits[0].get_training_state().counters, fits[1].get_training_state().counters
+    )
+    assert (
+        int(fits[0].get_training_state().counters[0]) < 3 * 18 - 3
+    )  # several batches took no step
     assert fits[0].history.accuracy == fits[1].history.accuracy
 
 
@@ -244,27 +269,35 @@ def _dropout_run(seed=5, backend="numba", dropout=0.3, epochs=3, dtype="float64"
 
 
 def test_dropout_same_seed_is_identical():
-    np.testing.assert_array_equal(_dropout_run()._params, _dropout_run()._params)
+    np.testing.assert_array_equal(
+        _dropout_run().get_training_state().parameters,
+        _dropout_run().get_training_state().parameters,
+    )
 
 
 def test_dropout_different_seed_differs():
-    assert not np.array_equal(_dropout_run(seed=5)._params, _dropout_run(seed=6)._params)
+    assert not np.array_equal(
+        _dropout_run(seed=5).get_training_state().parameters,
+        _dropout_run(seed=6).get_training_state().parameters,
+    )
 
 
 def test_dropout_masks_depend_on_dropout_seed():
     X, y = _problem(n=40)
     a = _net(sizes=(4, 8, 8, 3), dropout=0.3)
     b = copy.deepcopy(a)
-    b._dropout_seed = a._dropout_seed + 1
+    b.set_training_state(replace(b.get_training_state(), dropout_seed=b.dropout_seed + 1))
     a.fit(X, y, epochs=2, batch_size=10, shuffle=False)
     b.fit(X, y, epochs=2, batch_size=10, shuffle=False)
-    assert not np.array_equal(a._params, b._params)
+    assert not np.array_equal(a.get_training_state().parameters, b.get_training_state().parameters)
 
 
 def test_dropout_changes_training():
     with_dropout = _dropout_run(dropout=0.5)
     without = _dropout_run(dropout=0.0)
-    assert not np.allclose(with_dropout._params, without._params)
+    assert not np.allclose(
+        with_dropout.get_training_state().parameters, without.get_training_state().parameters
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -272,7 +305,7 @@ def test_dropout_off_at_inference(backend):
     X, y = _problem(n=40)
     net = _dropout_run(backend=backend, dropout=0.5)
     plain = _net(sizes=(4, 8, 8, 3), backend=backend, dropout=0.0)
-    plain._params[:] = net._params
+    plain.set_training_state(net.get_training_state(), parameters_only=True)
     first = net.forward(X)
     np.testing.assert_array_equal(first, net.forward(X))
     np.testing.assert_array_equal(first, plain.forward(X))
@@ -284,8 +317,13 @@ def test_dropout_off_at_inference(backend):
 def test_dropout_backends_agree():
     numba_net = _dropout_run(backend="numba", dropout=[0.3, 0.5])
     numpy_net = _dropout_run(backend="numpy", dropout=[0.3, 0.5])
-    assert numba_net._dropout_seed == numpy_net._dropout_seed
-    np.testing.assert_allclose(numba_net._params, numpy_net._params, rtol=1e-10, atol=1e-12)
+    assert numba_net.dropout_seed == numpy_net.dropout_seed
+    np.testing.assert_allclose(
+        numba_net.get_training_state().parameters,
+        numpy_net.get_training_state().parameters,
+        rtol=1e-10,
+        atol=1e-12,
+    )
     np.testing.assert_allclose(
         numba_net.history.loss, numpy_net.history.loss, rtol=1e-10, atol=1e-12
     )
@@ -332,8 +370,8 @@ def test_validation_data_fills_history():
     assert history.val_accuracy[-1] == pytest.approx(net.score(Xv, yv))
     # every entry is the loss of that epoch's parameters
     probe = _net()
-    for params, val_loss in zip(recorder.params, history.val_loss, strict=True):
-        probe._params[:] = params
+    for state, val_loss in zip(recorder.states, history.val_loss, strict=True):
+        probe.set_training_state(state, parameters_only=True)
         assert val_loss == pytest.approx(probe.compute_loss(Xv, yv), rel=1e-12)
     assert net.history.val_loss == history.val_loss
     assert len(set(history.val_loss)) == 4  # training moves it
@@ -351,7 +389,7 @@ def test_validation_split_is_stratified_and_trains_on_the_rest():
     twin = _net(seed=21)
     # the split draws from the network's generator: replay it on a copy
     Y = np.eye(3)[y]
-    train, val = validation_split_indices(Y, "cross_entropy", 0.25, copy.deepcopy(net._rng))
+    train, val = validation_split_indices(Y, "cross_entropy", 0.25, copy.deepcopy(net.rng))
     assert len(np.intersect1d(train, val)) == 0
     assert len(train) + len(val) == len(y)
     for k in range(3):
@@ -363,7 +401,9 @@ def test_validation_split_is_stratified_and_trains_on_the_rest():
     twin_history = twin.fit(
         X[train], y[train], epochs=3, shuffle=False, validation_data=(X[val], y[val])
     )
-    np.testing.assert_array_equal(net._params, twin._params)
+    np.testing.assert_array_equal(
+        net.get_training_state().parameters, twin.get_training_state().parameters
+    )
     assert history.val_loss == twin_history.val_loss
     assert history.accuracy == twin_history.accuracy
     # training accuracy is counted over the training rows only
@@ -381,10 +421,10 @@ def test_validation_split_for_regression():
 def test_validation_data_and_split_together_raise():
     X, y = _problem()
     net = _net()
-    before = net._params.copy()
+    before = net.get_training_state().parameters
     with pytest.raises(ValueError, match="validation"):
         net.fit(X, y, epochs=1, validation_data=(X, y), validation_split=0.2)
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(net.get_training_state().parameters, before)
     assert net.history.epochs == 0
 
 
@@ -392,10 +432,10 @@ def test_validation_data_and_split_together_raise():
 def test_bad_validation_split_raises(fraction):
     X, y = _problem()
     net = _net()
-    before = net._params.copy()
+    before = net.get_training_state().parameters
     with pytest.raises(ValueError, match="validation_split"):
         net.fit(X, y, epochs=1, validation_split=fraction)
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(net.get_training_state().parameters, before)
 
 
 # ---------------------------------------------------- early stopping, schedules
@@ -429,7 +469,7 @@ def test_early_stopping_restores_best_epoch_weights(patience, epochs):
     assert best < len(val) - 1  # so restoring is not a no-op
     assert stopper.best_epoch == best + 1
     assert not np.array_equal(recorder.params[-1], recorder.params[best])
-    np.testing.assert_array_equal(net._params, recorder.params[best])
+    np.testing.assert_array_equal(net.get_training_state().parameters, recorder.params[best])
     assert net.compute_loss(Xv, yv) == pytest.approx(val.min(), rel=1e-12)
     if patience < epochs // 10:
         assert stopper.stopped_epoch == len(val) < epochs
@@ -467,7 +507,12 @@ def test_schedule_is_applied_to_the_updates():
     manual.fit(X, y, epochs=2, shuffle=False, optimizer=SGD(0.1))
     manual.fit(X, y, epochs=2, shuffle=False, learning_rate=0.05)
     manual.fit(X, y, epochs=2, shuffle=False, learning_rate=0.025)
-    np.testing.assert_allclose(scheduled._params, manual._params, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(
+        scheduled.get_training_state().parameters,
+        manual.get_training_state().parameters,
+        rtol=1e-13,
+        atol=1e-15,
+    )
 
 
 def test_reduce_lr_on_plateau_through_fit():
@@ -540,10 +585,14 @@ def test_non_finite_loss_restores_params_and_adam_state(backend, batch_size):
     X, y = _divergent_problem()
     net = _net("mse", sizes=(4, 8, 1), backend=backend, activation="identity")
     net.fit(X, y, epochs=3, batch_size=4, optimizer=Adam(0.01))
-    assert np.any(net._opt_state != 0)
+    assert np.any(net.get_training_state().optimizer_state != 0)
     net.optimizer.learning_rate = 1e150  # the next steps overflow
     recorder = Recorder()
-    before = (net._params.copy(), net._opt_state.copy(), net._counters.copy())
+    before = (
+        net.get_training_state().parameters,
+        net.get_training_state().optimizer_state,
+        net.get_training_state().counters,
+    )
     with pytest.raises(NonFiniteLossError) as info:
         with np.errstate(over="ignore", invalid="ignore"):
             net.fit(X, y, epochs=10, batch_size=batch_size, callbacks=[recorder])
@@ -555,10 +604,12 @@ def test_non_finite_loss_restores_params_and_adam_state(backend, batch_size):
         if epoch == 1
         else (recorder.params[-1], recorder.opt_state[-1], recorder.counters[-1])
     )
-    np.testing.assert_array_equal(net._params, expected[0])
-    np.testing.assert_array_equal(net._opt_state, expected[1])
-    np.testing.assert_array_equal(net._counters, expected[2])
-    assert np.all(np.isfinite(net._params)) and np.all(np.isfinite(net._opt_state))
+    np.testing.assert_array_equal(net.get_training_state().parameters, expected[0])
+    np.testing.assert_array_equal(net.get_training_state().optimizer_state, expected[1])
+    np.testing.assert_array_equal(net.get_training_state().counters, expected[2])
+    assert np.all(np.isfinite(net.get_training_state().parameters)) and np.all(
+        np.isfinite(net.get_training_state().optimizer_state)
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -580,11 +631,21 @@ def test_non_finite_loss_in_a_later_epoch_restores_that_epochs_start(backend):
     assert epoch == 2
     twin = fresh()
     twin.fit(X, y, epochs=epoch - 1, shuffle=False, optimizer=Adam(1e103))
-    assert np.abs(twin._params).max() > 1e100  # the state that was restored is the moved one
-    np.testing.assert_array_equal(net._params, twin._params)
-    np.testing.assert_array_equal(net._opt_state, twin._opt_state)
-    np.testing.assert_array_equal(net._counters, twin._counters)
-    assert np.all(np.isfinite(net._params)) and np.all(np.isfinite(net._opt_state))
+    assert (
+        np.abs(twin.get_training_state().parameters).max() > 1e100
+    )  # the state that was restored is the moved one
+    np.testing.assert_array_equal(
+        net.get_training_state().parameters, twin.get_training_state().parameters
+    )
+    np.testing.assert_array_equal(
+        net.get_training_state().optimizer_state, twin.get_training_state().optimizer_state
+    )
+    np.testing.assert_array_equal(
+        net.get_training_state().counters, twin.get_training_state().counters
+    )
+    assert np.all(np.isfinite(net.get_training_state().parameters)) and np.all(
+        np.isfinite(net.get_training_state().optimizer_state)
+    )
 
 
 def test_validation_losses_are_weighted_like_the_training_loss(rng):
@@ -601,7 +662,7 @@ def test_validation_losses_are_weighted_like_the_training_loss(rng):
     # a split: the held-out rows keep their sample weights
     net = Network([3, 4, 2], seed=0)
     _, held = validation_split_indices(
-        np.eye(2)[y], "cross_entropy", 0.25, Network([3, 4, 2], seed=0)._rng
+        np.eye(2)[y], "cross_entropy", 0.25, Network([3, 4, 2], seed=0).rng
     )
     history = net.fit(X, y, epochs=1, sample_weight=w, validation_split=0.25)
     assert history.val_loss[0] == net.compute_loss(X[held], y[held], sample_weight=w[held])
@@ -617,22 +678,26 @@ def test_partial_fit_clips_each_step_as_fit_does(rng):
     streamed.partial_fit(X, y, batch_size=10, clip_norm=0.01)
     whole = Network([3, 4, 2], seed=0)
     whole.fit(X, y, epochs=1, batch_size=10, shuffle=False, clip_norm=0.01)
-    np.testing.assert_array_equal(streamed._params, whole._params)
+    np.testing.assert_array_equal(
+        streamed.get_training_state().parameters, whole.get_training_state().parameters
+    )
     unclipped = Network([3, 4, 2], seed=0).partial_fit(X, y, batch_size=10)
-    assert not np.array_equal(unclipped._params, whole._params)
-    before = streamed._params.copy()
+    assert not np.array_equal(
+        unclipped.get_training_state().parameters, whole.get_training_state().parameters
+    )
+    before = streamed.get_training_state().parameters
     with pytest.raises(ValueError, match="clip_norm"):
         streamed.partial_fit(X, y, clip_norm=-1.0)
-    np.testing.assert_array_equal(streamed._params, before)
+    np.testing.assert_array_equal(streamed.get_training_state().parameters, before)
 
 
 def test_bad_validation_weights_are_named_as_such(rng):
     X = rng.standard_normal((30, 3))
     y = rng.integers(0, 2, 30)
     net = Network([3, 4, 2], seed=0)
-    before = net._params.copy()
+    before = net.get_training_state().parameters
     with pytest.raises(ValueError, match="validation_data's weights must have a positive sum"):
         net.fit(X, y, epochs=1, validation_data=(X[:10], y[:10], np.zeros(10)))
     with pytest.raises(ValueError, match="validation_data's weights must be 1-D with one weight"):
         net.fit(X, y, epochs=1, validation_data=(X[:10], y[:10], np.ones(9)))
-    np.testing.assert_array_equal(net._params, before)
+    np.testing.assert_array_equal(net.get_training_state().parameters, before)

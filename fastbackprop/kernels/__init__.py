@@ -24,7 +24,9 @@ def _drop_stale_cache() -> None:
     if numba.config.CACHE_DIR:  # a user-chosen cache directory is theirs to manage
         return
     here = pathlib.Path(__file__).parent
-    sources = sorted(here.glob("*.py")) + [here.parent / "_config.py", here.parent / "_codes.py"]
+    # the kernels bake in the flags, the codes and the layout's named segments
+    shared = ("_config.py", "_codes.py", "_layout.py")
+    sources = sorted(here.glob("*.py")) + [here.parent / name for name in shared]
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()
     cache_dir = here / "__pycache__"
     stamp = cache_dir / "fastbackprop-kernel-sources.sha256"

@@ -6,14 +6,28 @@ computing the derivative from the forward output where the math allows
 (sigmoid, tanh, relu, leaky_relu, elu) and from ``inp`` otherwise (gelu,
 silu). ``dinp`` may be the same buffer as ``dout`` (else it must not
 overlap ``dout``, ``out`` or ``inp``: it is written first). All buffers are
-``(batch, n)``. Each op is a per-row body plus a kernel that runs it.
+``(batch, n)``. Each op is a per-row body; one pair of kernels,
+``activation_forward``/``activation_backward``, runs any of them by its code
+in ``_codes.ACTIVATION_TABLE``.
 """
 
 import math
 
 from numba import prange
 
-from .._codes import ELU, GELU, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
+from .._codes import (
+    ACTIVATION_TABLE,
+    ELU,
+    GELU,
+    IDENTITY,
+    LEAKY_RELU,
+    LEAKY_SLOPE,
+    N_ACTIVATIONS,
+    RELU,
+    SIGMOID,
+    SILU,
+    TANH,
+)
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
 from .elementary import sigmoid_fast, tanh_fast
 from .flat import one_row_2, one_row_4, same_buffer
@@ -141,272 +155,117 @@ def _silu_backward_row(i, dinp, dout, out, inp):
         dinp[i, j] = dout[i, j] * s * (1.0 + x * (1.0 - s))
 
 
+# ------------------------------------------------------- dispatch on a code
+# The if/elif chains below are the kernels' side of _codes.ACTIVATION_TABLE
+# (tests/test_core_kernels.py checks that every code of the table reaches
+# its own row body, and that an unknown code is refused).
+
+
+@jit_inline
+def _forward_row(i, out, inp, code):
+    if code == IDENTITY:
+        _identity_forward_row(i, out, inp)
+    elif code == SIGMOID:
+        _sigmoid_forward_row(i, out, inp)
+    elif code == TANH:
+        _tanh_forward_row(i, out, inp)
+    elif code == RELU:
+        _relu_forward_row(i, out, inp)
+    elif code == LEAKY_RELU:
+        _leaky_relu_forward_row(i, out, inp)
+    elif code == ELU:
+        _elu_forward_row(i, out, inp)
+    elif code == GELU:
+        _gelu_forward_row(i, out, inp)
+    elif code == SILU:
+        _silu_forward_row(i, out, inp)
+
+
+@jit_inline
+def _backward_row(i, dinp, dout, out, inp, code):
+    if code == IDENTITY:
+        _identity_backward_row(i, dinp, dout, out, inp)
+    elif code == SIGMOID:
+        _sigmoid_backward_row(i, dinp, dout, out, inp)
+    elif code == TANH:
+        _tanh_backward_row(i, dinp, dout, out, inp)
+    elif code == RELU:
+        _relu_backward_row(i, dinp, dout, out, inp)
+    elif code == LEAKY_RELU:
+        _leaky_relu_backward_row(i, dinp, dout, out, inp)
+    elif code == ELU:
+        _elu_backward_row(i, dinp, dout, out, inp)
+    elif code == GELU:
+        _gelu_backward_row(i, dinp, dout, out, inp)
+    elif code == SILU:
+        _silu_backward_row(i, dinp, dout, out, inp)
+
+
+@jit
+def _check_code(code):
+    if code < 0 or code >= N_ACTIVATIONS:
+        raise ValueError("unknown activation code (see _codes.ACTIVATION_TABLE)")
+
+
 # ------------------------------------------------------------------- kernels
-# Each kernel runs its row body on one thread below PARALLEL_MIN_WORK
-# elements (over the batch viewed as one long row, see ``flat``), else over
-# the thread team (rows are independent). On one thread, a backward kernel
-# always works in place (copying dout into dinp first unless they are the
-# same buffer, as in the training loop) and hands its row body one array
-# for both: given two, LLVM checks at run time that the written one does
-# not overlap the read one, finds that in place it does, and runs its
-# scalar loop (relu's backward over 128 x 1024 float32: 70 us in place,
-# 15 us with one array; the deep workload's epoch: 850 -> 690-720 ms). One
-# call of the row body, not two, keeps the cold compile down. The parallel
-# branch, for huge batches only, is left general.
+# One pair of kernels runs every activation's row body: on one thread below
+# PARALLEL_MIN_WORK elements (over the batch viewed as one long row, see
+# ``flat``), else over the thread team (rows are independent). On one
+# thread, the backward kernel always works in place (copying dout into dinp
+# first unless they are the same buffer, as in the training loop) and hands
+# its row body one array for both: given two, LLVM checks at run time that
+# the written one does not overlap the read one, finds that in place it
+# does, and runs its scalar loop (relu's backward over 128 x 1024 float32:
+# 70 us in place, 15 us with one array; the deep workload's epoch: 850 ->
+# 690-720 ms). One call of the row body, not two, keeps the cold compile
+# down. The parallel branch, for huge batches only, is left general.
 
 
 @jit_parallel
-def identity_forward(out, inp):
-    if out.size >= PARALLEL_MIN_WORK:
-        for i in prange(out.shape[0]):
-            _identity_forward_row(i, out, inp)
-    else:
-        o, x = one_row_2(out, inp)
-        for i in range(o.shape[0]):
-            _identity_forward_row(i, o, x)
-
-
-@jit_parallel
-def identity_backward(dinp, dout, out, inp):
-    if dout.size >= PARALLEL_MIN_WORK:
-        for i in prange(dout.shape[0]):
-            _identity_backward_row(i, dinp, dout, out, inp)
-    else:
-        di, do, o, x = one_row_4(dinp, dout, out, inp)
-        if not same_buffer(dinp, dout):
-            identity_forward(di, do)  # a copy
-        for i in range(di.shape[0]):
-            _identity_backward_row(i, di, di, o, x)
-
-
-@jit_parallel
-def sigmoid_forward(out, inp):
-    if out.size >= PARALLEL_MIN_WORK:
-        for i in prange(out.shape[0]):
-            _sigmoid_forward_row(i, out, inp)
-    else:
-        o, x = one_row_2(out, inp)
-        for i in range(o.shape[0]):
-            _sigmoid_forward_row(i, o, x)
-
-
-@jit_parallel
-def sigmoid_backward(dinp, dout, out, inp):
-    if dout.size >= PARALLEL_MIN_WORK:
-        for i in prange(dout.shape[0]):
-            _sigmoid_backward_row(i, dinp, dout, out, inp)
-    else:
-        di, do, o, x = one_row_4(dinp, dout, out, inp)
-        if not same_buffer(dinp, dout):
-            identity_forward(di, do)  # a copy
-        for i in range(di.shape[0]):
-            _sigmoid_backward_row(i, di, di, o, x)
-
-
-@jit_parallel
-def tanh_forward(out, inp):
-    if out.size >= PARALLEL_MIN_WORK:
-        for i in prange(out.shape[0]):
-            _tanh_forward_row(i, out, inp)
-    else:
-        o, x = one_row_2(out, inp)
-        for i in range(o.shape[0]):
-            _tanh_forward_row(i, o, x)
-
-
-@jit_parallel
-def tanh_backward(dinp, dout, out, inp):
-    if dout.size >= PARALLEL_MIN_WORK:
-        for i in prange(dout.shape[0]):
-            _tanh_backward_row(i, dinp, dout, out, inp)
-    else:
-        di, do, o, x = one_row_4(dinp, dout, out, inp)
-        if not same_buffer(dinp, dout):
-            identity_forward(di, do)  # a copy
-        for i in range(di.shape[0]):
-            _tanh_backward_row(i, di, di, o, x)
-
-
-@jit_parallel
-def relu_forward(out, inp):
-    if out.size >= PARALLEL_MIN_WORK:
-        for i in prange(out.shape[0]):
-            _relu_forward_row(i, out, inp)
-    else:
-        o, x = one_row_2(out, inp)
-        for i in range(o.shape[0]):
-            _relu_forward_row(i, o, x)
-
-
-@jit_parallel
-def relu_backward(dinp, dout, out, inp):
-    if dout.size >= PARALLEL_MIN_WORK:
-        for i in prange(dout.shape[0]):
-            _relu_backward_row(i, dinp, dout, out, inp)
-    else:
-        di, do, o, x = one_row_4(dinp, dout, out, inp)
-        if not same_buffer(dinp, dout):
-            identity_forward(di, do)  # a copy
-        for i in range(di.shape[0]):
-            _relu_backward_row(i, di, di, o, x)
-
-
-@jit_parallel
-def leaky_relu_forward(out, inp):
-    if out.size >= PARALLEL_MIN_WORK:
-        for i in prange(out.shape[0]):
-            _leaky_relu_forward_row(i, out, inp)
-    else:
-        o, x = one_row_2(out, inp)
-        for i in range(o.shape[0]):
-            _leaky_relu_forward_row(i, o, x)
-
-
-@jit_parallel
-def leaky_relu_backward(dinp, dout, out, inp):
-    if dout.size >= PARALLEL_MIN_WORK:
-        for i in prange(dout.shape[0]):
-            _leaky_relu_backward_row(i, dinp, dout, out, inp)
-    else:
-        di, do, o, x = one_row_4(dinp, dout, out, inp)
-        if not same_buffer(dinp, dout):
-            identity_forward(di, do)  # a copy
-        for i in range(di.shape[0]):
-            _leaky_relu_backward_row(i, di, di, o, x)
-
-
-@jit_parallel
-def elu_forward(out, inp):
-    if out.size >= PARALLEL_MIN_WORK:
-        for i in prange(out.shape[0]):
-            _elu_forward_row(i, out, inp)
-    else:
-        o, x = one_row_2(out, inp)
-        for i in range(o.shape[0]):
-            _elu_forward_row(i, o, x)
-
-
-@jit_parallel
-def elu_backward(dinp, dout, out, inp):
-    if dout.size >= PARALLEL_MIN_WORK:
-        for i in prange(dout.shape[0]):
-            _elu_backward_row(i, dinp, dout, out, inp)
-    else:
-        di, do, o, x = one_row_4(dinp, dout, out, inp)
-        if not same_buffer(dinp, dout):
-            identity_forward(di, do)  # a copy
-        for i in range(di.shape[0]):
-            _elu_backward_row(i, di, di, o, x)
-
-
-@jit_parallel
-def gelu_forward(out, inp):
-    if out.size >= PARALLEL_MIN_WORK:
-        for i in prange(out.shape[0]):
-            _gelu_forward_row(i, out, inp)
-    else:
-        o, x = one_row_2(out, inp)
-        for i in range(o.shape[0]):
-            _gelu_forward_row(i, o, x)
-
-
-@jit_parallel
-def gelu_backward(dinp, dout, out, inp):
-    if dout.size >= PARALLEL_MIN_WORK:
-        for i in prange(dout.shape[0]):
-            _gelu_backward_row(i, dinp, dout, out, inp)
-    else:
-        di, do, o, x = one_row_4(dinp, dout, out, inp)
-        if not same_buffer(dinp, dout):
-            identity_forward(di, do)  # a copy
-        for i in range(di.shape[0]):
-            _gelu_backward_row(i, di, di, o, x)
-
-
-@jit_parallel
-def silu_forward(out, inp):
-    if out.size >= PARALLEL_MIN_WORK:
-        for i in prange(out.shape[0]):
-            _silu_forward_row(i, out, inp)
-    else:
-        o, x = one_row_2(out, inp)
-        for i in range(o.shape[0]):
-            _silu_forward_row(i, o, x)
-
-
-@jit_parallel
-def silu_backward(dinp, dout, out, inp):
-    if dout.size >= PARALLEL_MIN_WORK:
-        for i in prange(dout.shape[0]):
-            _silu_backward_row(i, dinp, dout, out, inp)
-    else:
-        di, do, o, x = one_row_4(dinp, dout, out, inp)
-        if not same_buffer(dinp, dout):
-            identity_forward(di, do)  # a copy
-        for i in range(di.shape[0]):
-            _silu_backward_row(i, di, di, o, x)
-
-
-ACTIVATIONS = {
-    "identity": identity_forward,
-    "sigmoid": sigmoid_forward,
-    "tanh": tanh_forward,
-    "relu": relu_forward,
-    "leaky_relu": leaky_relu_forward,
-    "elu": elu_forward,
-    "gelu": gelu_forward,
-    "silu": silu_forward,
-}
-
-DERIVATIVES = {
-    "identity": identity_backward,
-    "sigmoid": sigmoid_backward,
-    "tanh": tanh_backward,
-    "relu": relu_backward,
-    "leaky_relu": leaky_relu_backward,
-    "elu": elu_backward,
-    "gelu": gelu_backward,
-    "silu": silu_backward,
-}
-
-
-@jit
 def activation_forward(out, inp, code):
-    """Dispatch on an activation code (see ``_codes``)."""
-    if code == IDENTITY:
-        identity_forward(out, inp)
-    elif code == SIGMOID:
-        sigmoid_forward(out, inp)
-    elif code == TANH:
-        tanh_forward(out, inp)
-    elif code == RELU:
-        relu_forward(out, inp)
-    elif code == LEAKY_RELU:
-        leaky_relu_forward(out, inp)
-    elif code == ELU:
-        elu_forward(out, inp)
-    elif code == GELU:
-        gelu_forward(out, inp)
+    """``out = f(inp)`` for the activation ``code`` (``_codes``)."""
+    _check_code(code)
+    if out.size >= PARALLEL_MIN_WORK:
+        for i in prange(out.shape[0]):
+            _forward_row(i, out, inp, code)
     else:
-        silu_forward(out, inp)
+        o, x = one_row_2(out, inp)
+        for i in range(o.shape[0]):
+            _forward_row(i, o, x, code)
+
+
+@jit_parallel
+def activation_backward(dinp, dout, out, inp, code):
+    """``dinp = dout * f'(inp)`` for the activation ``code`` (``_codes``)."""
+    _check_code(code)
+    if dout.size >= PARALLEL_MIN_WORK:
+        for i in prange(dout.shape[0]):
+            _backward_row(i, dinp, dout, out, inp, code)
+    else:
+        di, do, o, x = one_row_4(dinp, dout, out, inp)
+        if not same_buffer(dinp, dout):
+            _copy_rows(di, do)
+        for i in range(di.shape[0]):
+            _backward_row(i, di, di, o, x, code)
 
 
 @jit
-def activation_backward(dinp, dout, out, inp, code):
-    """Dispatch on an activation code (see ``_codes``)."""
-    if code == IDENTITY:
-        identity_backward(dinp, dout, out, inp)
-    elif code == SIGMOID:
-        sigmoid_backward(dinp, dout, out, inp)
-    elif code == TANH:
-        tanh_backward(dinp, dout, out, inp)
-    elif code == RELU:
-        relu_backward(dinp, dout, out, inp)
-    elif code == LEAKY_RELU:
-        leaky_relu_backward(dinp, dout, out, inp)
-    elif code == ELU:
-        elu_backward(dinp, dout, out, inp)
-    elif code == GELU:
-        gelu_backward(dinp, dout, out, inp)
-    else:
-        silu_backward(dinp, dout, out, inp)
+def _copy_rows(dst, src):
+    for i in range(dst.shape[0]):
+        _identity_forward_row(i, dst, src)
+
+
+def _bind(kernel, code):
+    """``kernel`` with its activation code bound, for the name tables."""
+
+    def bound(*arrays):
+        return kernel(*arrays, code)
+
+    bound.__name__ = kernel.__name__
+    return bound
+
+
+#: name -> ``forward(out, inp)``, from the activation table
+ACTIVATIONS = {act.name: _bind(activation_forward, act.code) for act in ACTIVATION_TABLE}
+#: name -> ``backward(dinp, dout, out, inp)``, from the activation table
+DERIVATIVES = {act.name: _bind(activation_backward, act.code) for act in ACTIVATION_TABLE}

@@ -9,8 +9,9 @@ twin computes bit-identical masks, and the run is reproducible per seed.
 import numpy as np
 from numba import prange
 
+from .._codes import IDENTITY
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
-from .activations import identity_forward
+from .activations import activation_forward
 from .flat import one_row_2, same_buffer
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -75,6 +76,6 @@ def dropout_backward(dinp, dout, rate, key):  # dinp, dout: (batch, n)
     else:
         di, do = one_row_2(dinp, dout)
         if not same_buffer(dinp, dout):
-            identity_forward(di, do)  # a copy
+            activation_forward(di, do, IDENTITY)  # a copy
         for i in range(di.shape[0]):
             _dropout_row(i, di, di, rate, key)

@@ -16,9 +16,9 @@ import math
 
 from numba import prange
 
-from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SIGMOID
+from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, IDENTITY, MSE, SIGMOID
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
-from .activations import identity_forward, sigmoid_forward
+from .activations import activation_forward
 from .elementary import exp_nonpositive, log1p_unit, sigmoid_fast
 from .flat import single_column
 
@@ -221,9 +221,11 @@ def loss_forward(out, row_loss, logits, targets, weights, loss_code, output_code
     elif loss_code == BINARY_CROSS_ENTROPY:
         sigmoid_bce_forward(out, row_loss, logits, targets)
         per_row = logits.shape[1]
-    else:
+    elif loss_code == MSE:
         mse_forward(out, row_loss, logits, targets, output_code)
         per_row = logits.shape[1]
+    else:
+        raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
     total = 0.0
     weight_sum = 0.0
     for i in range(logits.shape[0]):  # fixed order: thread-count independent
@@ -253,8 +255,10 @@ def scaled_loss_backward(dlogits, out, targets, row_scale, loss_code, output_cod
         softmax_cross_entropy_backward(dlogits, out, targets, row_scale)
     elif loss_code == BINARY_CROSS_ENTROPY:
         sigmoid_bce_backward(dlogits, out, targets, row_scale)
-    else:
+    elif loss_code == MSE:
         mse_backward(dlogits, out, targets, row_scale, output_code)
+    else:
+        raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
 
 
 @jit
@@ -294,6 +298,6 @@ def output_forward(out, logits, loss_code, output_code):
     if loss_code == CROSS_ENTROPY:
         softmax_forward(out, logits)
     elif loss_code == BINARY_CROSS_ENTROPY or output_code == SIGMOID:
-        sigmoid_forward(out, logits)
+        activation_forward(out, logits, SIGMOID)
     else:
-        identity_forward(out, logits)
+        activation_forward(out, logits, IDENTITY)

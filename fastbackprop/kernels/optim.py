@@ -20,6 +20,7 @@ from .._codes import (
     SGD,
 )
 from .._config import jit, jit_inline
+from .._layout import OptSlot
 
 
 @jit
@@ -157,7 +158,8 @@ def update_slice(params, grads, state0, state1, hyper, step, lr, code):
 @jit
 def optimizer_update(params, grads, state, hyper, step, learning_rate, code):
     """One optimizer step; ``step`` is the number of steps taken before it."""
-    update_slice(params, grads, state[0], state[1], hyper, step, learning_rate, code)
+    first, second = state[OptSlot.FIRST], state[OptSlot.SECOND]
+    update_slice(params, grads, first, second, hyper, step, learning_rate, code)
 
 
 @jit

@@ -1,21 +1,14 @@
 """The compiled training loop: forward pass, backward pass, whole epochs.
 
 All state lives in flat buffers (see ``_layout``); per-layer matrices are
-reshaped views, so nothing here allocates. ``train_epochs`` runs several
-epochs in one call: gather each minibatch through the epoch's permutation,
-forward (with dropout), loss, backward, clip, optimizer update, and
-accumulate loss and accuracy.
-
-Argument groups (tuples, unpacked at the top of each function):
-
-``buffers``
-    ``Workspace.buffers()``: x_batch, y_batch, w_batch, pre, acts, dropped,
-    delta_a, delta_b, row_loss, row_scale, grads, backup. The training loop
-    and ``evaluate`` get the per-row ones as one flat ``arena`` cut at
-    ``bounds`` instead (``_arena_buffers``).
-``model``
-    ``(layer_sizes, w_offsets, b_offsets, col_offsets, act_codes,
-    drop_rates, loss_code, output_code)``.
+views, so nothing here allocates. The per-row buffers of a batch travel as
+one ``arena`` cut at ``bounds`` into the named segments of ``_layout.Seg``
+(``segment(arena, bounds, Seg.PRE)``); the network's shape as a
+``_layout.Model``. ``train_epochs`` runs several epochs in one call: gather
+each minibatch through the epoch's permutation, forward (with dropout),
+loss, backward, clip, optimizer update, and accumulate loss and accuracy.
+``batch_gradients`` (``Network.gradients``, ``check_gradients``) runs the
+same forward and backward code on one batch.
 """
 
 import math
@@ -25,19 +18,14 @@ from numba import prange
 
 from .._codes import CROSS_ENTROPY, HYPER_MOMENTUM, HYPER_WEIGHT_DECAY, SGD
 from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
+from .._layout import Counter, Model, OptSlot, Saved, Seg, TableRow
 from .activations import activation_backward, activation_forward
 from .blas import gemm, gemm_scaled
 from .borrowed import borrow
 from .dropout import dropout_backward, dropout_forward, dropout_key
 from .flat import c_matrix
-from .linear import add_bias, column_block_sums, linear_backward, linear_forward
-from .losses import (
-    count_correct,
-    loss_backward,
-    loss_forward,
-    output_forward,
-    scaled_loss_backward,
-)
+from .linear import add_bias, column_block_sums, linear_forward
+from .losses import count_correct, loss_forward, output_forward, scaled_loss_backward
 from .optim import all_finite, clip_gradients, update_slice
 
 
@@ -48,6 +36,31 @@ def matrix_view(flat, offset, rows, cols):
     if offset < 0 or rows < 0 or cols < 0 or offset + rows * cols > flat.shape[0]:
         raise IndexError("matrix_view: the block does not fit in the buffer")
     return c_matrix(flat, offset, rows, cols)
+
+
+_N_SEGMENTS = len(Seg)  # (Numba cannot take the len of an enum class)
+_N_SAVED = len(Saved)
+
+
+@jit
+def segment(arena, bounds, seg):
+    """Segment ``seg`` (a ``Seg``) of a workspace arena."""
+    return arena[bounds[seg, 0] : bounds[seg, 1]]
+
+
+@jit
+def _batch_rows(bounds):
+    """The rows the arena holds a block of (its per-row segments' length)."""
+    return bounds[Seg.ROW_LOSS, 1] - bounds[Seg.ROW_LOSS, 0]
+
+
+@jit
+def _layer_rows(flat, model, max_batch, layer, first_row, rows):
+    """Rows ``first_row : first_row + rows`` of layer ``layer``'s
+    ``(max_batch, n_out)`` block of a per-layer segment (PRE ... DELTAS)."""
+    n_out = model.layer_sizes[layer + 1]
+    offset = max_batch * model.col_offsets[layer] + first_row * n_out
+    return matrix_view(flat, offset, rows, n_out)
 
 
 @jit_inline
@@ -69,146 +82,91 @@ def gather_rows(out, src, index, start):
 
 
 @jit
-def forward_pass(buffers, x, params, model, dropout_seed, step, first_row, training):
-    """Hidden layers and output logits of a batch ``x`` (batch, n_in).
-
-    Writes every layer's pre-activation into ``pre``, every hidden
-    activation into ``acts`` and, where dropout is on while training, the
-    dropped-out copy the next layer reads into ``dropped``. The output
-    activation is left to the loss.
-    """
-    _forward_layers(buffers, x, params, model, dropout_seed, step, first_row, training, False)
-
-
-@jit
 def _forward_layers(
-    buffers, x, params, model, dropout_seed, step, first_row, training, input_ready
+    arena, bounds, x, params, model, dropout_seed, step, first_row, training, input_ready
 ):
-    """``forward_pass``; with ``input_ready``, layer 0's ``pre`` rows already
-    hold x W0 (see ``_input_block_product``) and only get the bias."""
-    pre, acts, dropped = buffers[3], buffers[4], buffers[5]
-    layer_sizes, w_offsets, b_offsets, col_offsets, act_codes, drop_rates = model[:6]
-    max_batch = buffers[8].shape[0]
+    """Hidden layers and output logits of the block of rows ``x``
+    ``(rows, n_in)``, rows ``first_row ...`` of the arena's batch.
+
+    Writes every layer's pre-activation into ``PRE``, every hidden
+    activation into ``ACTS`` and, where dropout is on while training, the
+    dropped-out copy the next layer reads into ``DROPPED``. The output
+    activation is left to the loss. With ``input_ready``, layer 0's ``PRE``
+    rows already hold x W0 (see ``_input_block_product``) and only get the
+    bias.
+    """
+    pre = segment(arena, bounds, Seg.PRE)
+    acts = segment(arena, bounds, Seg.ACTS)
+    dropped = segment(arena, bounds, Seg.DROPPED)
+    layer_sizes, drop_rates = model.layer_sizes, model.drop_rates
+    max_batch = _batch_rows(bounds)
     nb = x.shape[0]
     n_layers = layer_sizes.shape[0] - 1
     inp = x
     for layer in range(n_layers):
         n_in = layer_sizes[layer]
         n_out = layer_sizes[layer + 1]
-        W = matrix_view(params, w_offsets[layer], n_in, n_out)
-        b = params[b_offsets[layer] : b_offsets[layer] + n_out]
-        # rows first_row .. first_row + nb of the layer's (max_batch, n_out) block
-        offset = max_batch * col_offsets[layer] + first_row * n_out
-        z = matrix_view(pre, offset, nb, n_out)
+        W = matrix_view(params, model.w_offsets[layer], n_in, n_out)
+        b = params[model.b_offsets[layer] : model.b_offsets[layer] + n_out]
+        z = _layer_rows(pre, model, max_batch, layer, first_row, nb)
         if layer == 0 and input_ready:
             add_bias(z, b)
         else:
             linear_forward(z, inp, W, b)
         if layer < n_layers - 1:
-            a = matrix_view(acts, offset, nb, n_out)
-            activation_forward(a, z, act_codes[layer])
+            a = _layer_rows(acts, model, max_batch, layer, first_row, nb)
+            activation_forward(a, z, model.act_codes[layer])
             inp = a
             if training and drop_rates[layer] > 0:
-                d = matrix_view(dropped, offset, nb, n_out)
+                d = _layer_rows(dropped, model, max_batch, layer, first_row, nb)
                 key = dropout_key(dropout_seed, step, layer, first_row, n_out)
                 dropout_forward(d, a, drop_rates[layer], key)
                 inp = d
 
 
 @jit
-def backward_pass(buffers, x, y, w, params, model, dropout_seed, step, first_row, training):
-    """Gradients of the batch's weighted mean loss into ``grads``.
+def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model):
+    """Gradients of the weighted mean loss of the batch ``X`` (every row,
+    in order) into ``grads``; returns the loss.
 
-    Needs the buffers a ``forward_pass`` plus ``loss_forward`` just wrote.
-    The delta recursion ping-pongs between ``delta_a`` and ``delta_b``.
+    The training loop's own code for one shard (``_shard_forward_backward``
+    and ``_block_gradients``), so ``Network.gradients`` and
+    ``check_gradients`` check what trains. Dropout is whatever
+    ``model.drop_rates`` says (the caller passes zeros for none).
     """
-    pre, acts, dropped, delta_a, delta_b = (
-        buffers[3],
-        buffers[4],
-        buffers[5],
-        buffers[6],
-        buffers[7],
-    )
-    row_loss, row_scale, grads = buffers[8], buffers[9], buffers[10]
-    layer_sizes, w_offsets, b_offsets, col_offsets, act_codes, drop_rates = model[:6]
-    loss_code, output_code = model[6], model[7]
-    max_batch = row_loss.shape[0]
-    nb = x.shape[0]
-    n_layers = layer_sizes.shape[0] - 1
-    last = n_layers - 1
-    n_out = layer_sizes[n_layers]
-    out = matrix_view(acts, max_batch * col_offsets[last] + first_row * n_out, nb, n_out)
-    delta = matrix_view(delta_a, 0, nb, n_out)
-    loss_backward(delta, out, y, w, row_scale[:nb], loss_code, output_code)
-    delta_in_a = True  # which ping-pong buffer holds the current delta
-    for layer in range(last, -1, -1):
-        n_in = layer_sizes[layer]
-        n_out = layer_sizes[layer + 1]
-        W = matrix_view(params, w_offsets[layer], n_in, n_out)
-        dW = matrix_view(grads, w_offsets[layer], n_in, n_out)
-        db = grads[b_offsets[layer] : b_offsets[layer] + n_out]
-        if layer == 0:
-            linear_backward(delta, dW, db, delta, x, W, False)
-        else:
-            below = layer - 1
-            offset = max_batch * col_offsets[below] + first_row * n_in
-            a = matrix_view(acts, offset, nb, n_in)
-            z = matrix_view(pre, offset, nb, n_in)
-            dropping = training and drop_rates[below] > 0
-            inp = matrix_view(dropped, offset, nb, n_in) if dropping else a
-            dinp = matrix_view(delta_b if delta_in_a else delta_a, 0, nb, n_in)
-            linear_backward(dinp, dW, db, delta, inp, W, True)
-            if dropping:  # through the mask: same mask, same 1 / (1 - p)
-                key = dropout_key(dropout_seed, step, below, first_row, n_in)
-                dropout_backward(dinp, dinp, drop_rates[below], key)
-            # delta of the layer below: dL/dz = dL/da * f'(z), in place
-            activation_backward(dinp, dinp, a, z, act_codes[below])
-            delta = dinp
-            delta_in_a = not delta_in_a
-
-
-@jit
-def batch_gradients(buffers, x, y, w, params, model, dropout_seed, step, first_row, training):
-    """Forward, loss and backward on one batch; returns its weighted mean loss."""
-    pre, acts, row_loss = buffers[3], buffers[4], buffers[8]
-    layer_sizes, col_offsets = model[0], model[3]
-    loss_code, output_code = model[6], model[7]
-    max_batch = row_loss.shape[0]
-    nb = x.shape[0]
-    n_layers = layer_sizes.shape[0] - 1
-    n_out = layer_sizes[n_layers]
-    forward_pass(buffers, x, params, model, dropout_seed, step, first_row, training)
-    col = max_batch * col_offsets[n_layers - 1] + first_row * n_out
-    out = matrix_view(acts, col, nb, n_out)
-    logits = matrix_view(pre, col, nb, n_out)
-    loss = loss_forward(
-        out, row_loss[first_row : first_row + nb], logits, y, w, loss_code, output_code
-    )
-    backward_pass(buffers, x, y, w, params, model, dropout_seed, step, first_row, training)
-    return loss
-
-
-@jit
-def _arena_buffers(arena, bounds, grads):
-    """The ``buffers`` tuple (see the module docstring) from the training
-    arena: Numba's parallel loops cannot take a tuple of arrays, so the
-    per-row buffers travel as one array: buffer ``i`` is
-    ``arena[bounds[i, 0] : bounds[i, 1]]``."""
-    b = bounds
-    return (
-        arena[b[0, 0] : b[0, 1]],
-        arena[b[1, 0] : b[1, 1]],
-        arena[b[2, 0] : b[2, 1]],
-        arena[b[3, 0] : b[3, 1]],
-        arena[b[4, 0] : b[4, 1]],
-        arena[b[5, 0] : b[5, 1]],
-        arena[b[6, 0] : b[6, 1]],
-        arena[b[7, 0] : b[7, 1]],
-        arena[b[8, 0] : b[8, 1]],
-        arena[b[9, 0] : b[9, 1]],
+    n = X.shape[0]
+    order = np.arange(n)
+    weight = _gather_weights(segment(arena, bounds, Seg.W_BATCH), sample_weight, order, 0, n)
+    if weight == 0.0:  # as train_epochs: every row's share is then 0 / 1
+        weight = 1.0
+    shard_loss = np.zeros(1)
+    shard_weight = np.zeros(1)
+    shard_correct = np.zeros(1, dtype=np.int64)
+    no_shard_grads = np.empty((0, grads.shape[0]), grads.dtype)
+    _shard_forward_backward(
+        0,
+        1,
+        arena,
+        bounds,
         grads,
-        grads[:0],  # the backup travels on its own
+        params,
+        X,
+        Y,
+        order,
+        0,
+        n,
+        model,
+        0,
+        0,
+        weight,
+        shard_loss,
+        shard_weight,
+        shard_correct,
+        True,
+        no_shard_grads,
+        0,
     )
+    return shard_loss[0]
 
 
 @jit
@@ -263,19 +221,17 @@ def _shard_forward_backward(
     row of ``shard_grads`` (into ``grads`` when it is the only shard), for
     the caller to add up in shard order. Otherwise the update chunks
     compute the gradients over every row afterwards."""
-    buffers = _arena_buffers(arena, bounds, grads)
-    x_batch, y_batch, w_batch, pre, acts, dropped = buffers[:6]
-    row_loss, row_scale = buffers[8], buffers[9]
-    deltas = arena[bounds[10, 0] : bounds[10, 1]]
-    layer_sizes, w_offsets, col_offsets, act_codes, drop_rates = (
-        model[0],
-        model[1],
-        model[3],
-        model[4],
-        model[5],
-    )
-    loss_code, output_code = model[6], model[7]
-    max_batch = row_loss.shape[0]
+    x_batch = segment(arena, bounds, Seg.X_BATCH)
+    y_batch = segment(arena, bounds, Seg.Y_BATCH)
+    w_batch = segment(arena, bounds, Seg.W_BATCH)
+    pre = segment(arena, bounds, Seg.PRE)
+    acts = segment(arena, bounds, Seg.ACTS)
+    row_loss = segment(arena, bounds, Seg.ROW_LOSS)
+    row_scale = segment(arena, bounds, Seg.ROW_SCALE)
+    deltas = segment(arena, bounds, Seg.DELTAS)
+    layer_sizes, drop_rates = model.layer_sizes, model.drop_rates
+    loss_code, output_code = model.loss_code, model.output_code
+    max_batch = _batch_rows(bounds)
     first, last_row = _block(shard, n_shards, nb)
     rows = last_row - first
     shard_loss[shard] = 0.0
@@ -294,12 +250,12 @@ def _shard_forward_backward(
         gather_rows(xb, X, perm, start + first)
     else:
         _add_input_partials(arena, bounds, model, first, rows, input_chunks)
-    _forward_layers(buffers, xb, params, model, dropout_seed, step, first, True, input_chunks > 0)
-    n_layers = layer_sizes.shape[0] - 1
-    top = n_layers - 1
-    col = max_batch * col_offsets[top] + first * n_out
-    out = matrix_view(acts, col, rows, n_out)
-    logits = matrix_view(pre, col, rows, n_out)
+    _forward_layers(
+        arena, bounds, xb, params, model, dropout_seed, step, first, True, input_chunks > 0
+    )
+    top = layer_sizes.shape[0] - 2  # the output layer
+    out = _layer_rows(acts, model, max_batch, top, first, rows)
+    logits = _layer_rows(pre, model, max_batch, top, first, rows)
     weight = 0.0
     for i in range(rows):
         weight += wb[i]
@@ -316,22 +272,20 @@ def _shard_forward_backward(
     scale = row_scale[first:last_row]
     for i in range(rows):
         scale[i] = wb[i] * inv
-    delta = matrix_view(deltas, col, rows, n_out)
+    delta = _layer_rows(deltas, model, max_batch, top, first, rows)
     scaled_loss_backward(delta, out, yb, scale, loss_code, output_code)
     for layer in range(top, 0, -1):
         below = layer - 1
         n_below = layer_sizes[layer]
-        n_here = layer_sizes[layer + 1]
-        W = matrix_view(params, w_offsets[layer], n_below, n_here)
-        offset = max_batch * col_offsets[below] + first * n_below
-        a = matrix_view(acts, offset, rows, n_below)
-        z = matrix_view(pre, offset, rows, n_below)
-        dinp = matrix_view(deltas, offset, rows, n_below)
+        W = matrix_view(params, model.w_offsets[layer], n_below, layer_sizes[layer + 1])
+        a = _layer_rows(acts, model, max_batch, below, first, rows)
+        z = _layer_rows(pre, model, max_batch, below, first, rows)
+        dinp = _layer_rows(deltas, model, max_batch, below, first, rows)
         gemm(dinp, delta, W, False, True)  # dL/da of the layer below
         if drop_rates[below] > 0:  # through the same mask, same 1 / (1 - p)
             key = dropout_key(dropout_seed, step, below, first, n_below)
             dropout_backward(dinp, dinp, drop_rates[below], key)
-        activation_backward(dinp, dinp, a, z, act_codes[below])  # dL/dz
+        activation_backward(dinp, dinp, a, z, model.act_codes[below])  # dL/dz
         delta = dinp
     if local:
         partial = grads if n_shards == 1 else shard_grads[shard]
@@ -355,9 +309,8 @@ def _input_block_product(chunk, n_chunks, arena, bounds, params, X, perm, start,
     Adam). For a small W0 the extra parallel region costs more than it
     saves (deep's 64x256: SGD epoch 6-14% slower), hence
     ``_parallel.input_chunks``."""
-    x_batch = arena[bounds[0, 0] : bounds[0, 1]]
-    layer_sizes, w_offsets = model[0], model[1]
-    n_in, n_first = layer_sizes[0], layer_sizes[1]
+    x_batch = segment(arena, bounds, Seg.X_BATCH)
+    n_in, n_first = model.layer_sizes[0], model.layer_sizes[1]
     i0, i1 = _block(chunk, n_chunks, n_in)
     xb = matrix_view(x_batch, 0, nb, n_in)
     for i in range(nb):
@@ -365,7 +318,7 @@ def _input_block_product(chunk, n_chunks, arena, bounds, params, X, perm, start,
         dst = xb[i, i0:i1]
         for j in range(i1 - i0):  # from 0: LLVM vectorises it
             dst[j] = src[j]
-    W = matrix_view(params, w_offsets[0], n_in, n_first)
+    W = matrix_view(params, model.w_offsets[0], n_in, n_first)
     out = _input_product_rows(arena, bounds, model, chunk, 0, nb)
     gemm(out, xb[:, i0:i1], W[i0:i1], False, False)  # zeros for an empty block
 
@@ -375,13 +328,13 @@ def _input_product_rows(arena, bounds, model, chunk, first, rows):
     """Rows ``first : first + rows`` of chunk ``chunk``'s input-layer
     product: layer 0's ``pre`` block for chunk 0, else the chunk's block of
     ``partials``, laid out alike."""
-    n_first = model[0][1]
-    max_batch = bounds[8, 1] - bounds[8, 0]
+    max_batch = _batch_rows(bounds)
     if chunk == 0:
-        block, start = arena[bounds[3, 0] : bounds[3, 1]], max_batch * model[3][0]
-    else:
-        block, start = arena[bounds[12, 0] : bounds[12, 1]], (chunk - 1) * max_batch * n_first
-    return matrix_view(block, start + first * n_first, rows, n_first)
+        return _layer_rows(segment(arena, bounds, Seg.PRE), model, max_batch, 0, first, rows)
+    n_first = model.layer_sizes[1]
+    start = (chunk - 1) * max_batch * n_first
+    partials = segment(arena, bounds, Seg.PARTIALS)
+    return matrix_view(partials, start + first * n_first, rows, n_first)
 
 
 @jit
@@ -412,34 +365,27 @@ def _layer_block_gradients(
     ``weights``: the gradient itself (``grads``, 1, 0) or, for plain SGD,
     the step applied to the parameters in the same call (``params``, -lr,
     1), which never writes dW and never reads it back."""
-    buffers = _arena_buffers(arena, bounds, grads)
-    x_batch, acts, dropped, row_loss = buffers[0], buffers[4], buffers[5], buffers[8]
-    deltas = arena[bounds[10, 0] : bounds[10, 1]]
-    width = _max_width(model[0])
-    sums = arena[bounds[11, 0] + slot * width : bounds[11, 0] + (slot + 1) * width]
-    layer_sizes, w_offsets, b_offsets, col_offsets, drop_rates = (
-        model[0],
-        model[1],
-        model[2],
-        model[3],
-        model[5],
+    width = _max_width(model.layer_sizes)
+    sums = segment(arena, bounds, Seg.SUMS)[slot * width : (slot + 1) * width]
+    max_batch = _batch_rows(bounds)
+    n_in = model.layer_sizes[layer]
+    n_out = model.layer_sizes[layer + 1]
+    delta = _layer_rows(
+        segment(arena, bounds, Seg.DELTAS), model, max_batch, layer, first_row, rows
     )
-    max_batch = row_loss.shape[0]
-    n_in = layer_sizes[layer]
-    n_out = layer_sizes[layer + 1]
-    delta = matrix_view(deltas, max_batch * col_offsets[layer] + first_row * n_out, rows, n_out)
     if layer == 0:
-        inp = matrix_view(x_batch, first_row * n_in, rows, n_in)
+        inp = matrix_view(segment(arena, bounds, Seg.X_BATCH), first_row * n_in, rows, n_in)
     else:
-        offset = max_batch * col_offsets[layer - 1] + first_row * n_in
-        source = dropped if drop_rates[layer - 1] > 0 else acts
-        inp = matrix_view(source, offset, rows, n_in)
+        dropping = model.drop_rates[layer - 1] > 0
+        source = segment(arena, bounds, Seg.DROPPED if dropping else Seg.ACTS)
+        inp = _layer_rows(source, model, max_batch, layer - 1, first_row, rows)
     i0, i1 = _block(chunk, n_chunks, n_in)
-    dW = matrix_view(weights, w_offsets[layer], n_in, n_out)
+    dW = matrix_view(weights, model.w_offsets[layer], n_in, n_out)
     if i1 > i0:
         gemm_scaled(dW[i0:i1], inp[:, i0:i1], delta, True, False, alpha, beta)
     j0, j1 = _block(chunk, n_chunks, n_out)
-    column_block_sums(grads[b_offsets[layer] : b_offsets[layer] + n_out], delta, sums, j0, j1)
+    db = grads[model.b_offsets[layer] : model.b_offsets[layer] + n_out]
+    column_block_sums(db, delta, sums, j0, j1)
     return i0, i1, j0, j1
 
 
@@ -447,7 +393,7 @@ def _layer_block_gradients(
 def _block_gradients(slot, arena, bounds, grads, first_row, rows, model):
     """Every layer's whole gradient from the batch rows ``first_row :
     first_row + rows`` (``_layer_block_gradients`` with one chunk)."""
-    for layer in range(model[0].shape[0] - 1):
+    for layer in range(model.layer_sizes.shape[0] - 1):
         _layer_block_gradients(
             layer,
             0,
@@ -490,7 +436,7 @@ def _chunk_gradients(
     separate ``p - lr g`` in the last bits. (With weight decay it does not:
     BLAS's beta = 1 - lr wd would be rounded to the parameters' dtype, in
     float32 a fixed error of up to 6e-8 in every step's decay.)"""
-    layer_sizes, w_offsets, b_offsets = model[0], model[1], model[2]
+    layer_sizes, w_offsets, b_offsets = model.layer_sizes, model.w_offsets, model.b_offsets
     sgd_in_gemm = (
         update and code == SGD and hyper[HYPER_MOMENTUM] == 0.0 and hyper[HYPER_WEIGHT_DECAY] == 0.0
     )
@@ -517,8 +463,8 @@ def _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi):
         update_slice(
             params[lo:hi],
             grads[lo:hi],
-            opt_state[0][lo:hi],
-            opt_state[1][lo:hi],
+            opt_state[OptSlot.FIRST][lo:hi],
+            opt_state[OptSlot.SECOND][lo:hi],
             hyper,
             step,
             lr,
@@ -565,20 +511,6 @@ def _gather_weights(w_batch, sample_weight, index, start, nb):
 def _update_chunk(chunk, n_chunks, params, grads, opt_state, hyper, step, lr, code):
     lo, hi = _block(chunk, n_chunks, params.shape[0])
     _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
-
-
-@jit
-def _borrow_model(model):
-    return (
-        borrow(model[0]),
-        borrow(model[1]),
-        borrow(model[2]),
-        borrow(model[3]),
-        borrow(model[4]),
-        borrow(model[5]),
-        model[6],
-        model[7],
-    )
 
 
 @jit_parallel
@@ -666,21 +598,39 @@ def train_epochs(
         borrow(epoch_correct),
         borrow(opt_hyper),
     )
-    model = _borrow_model(model)
+    # Built here, by its own name: Numba rebuilds a named tuple inside each
+    # prange body from the global that made it (parfor_lowering), which
+    # must be the class itself, not a helper that returns one.
+    model = Model(
+        borrow(model.layer_sizes),
+        borrow(model.w_offsets),
+        borrow(model.b_offsets),
+        borrow(model.col_offsets),
+        borrow(model.act_codes),
+        borrow(model.drop_rates),
+        model.loss_code,
+        model.output_code,
+    )
     n = X.shape[0]
     n_params = params.shape[0]
-    w_batch = arena[bounds[2, 0] : bounds[2, 1]]
-    if bounds.shape[0] < 13:
-        raise ValueError("bounds must have a row for each of the 13 arena segments")
+    w_batch = segment(arena, bounds, Seg.W_BATCH)
+    if bounds.shape[0] != _N_SEGMENTS:
+        raise ValueError("bounds must have one row for each arena segment (_layout.Seg)")
+    if backup.shape[0] != _N_SAVED or backup.shape[1] != n_params:
+        raise ValueError("backup must have one row like the parameters for each of _layout.Saved")
     split_input = input_chunks != 0
     if split_input and (input_chunks != n_chunks or n_chunks < 2):
         raise ValueError("input_chunks must be 0 or n_chunks, with n_chunks >= 2")
     # the shards' or chunks' bias sums, and the partial products of chunks
     # 1, 2, ..., write into the arena without bounds checks
-    max_batch = bounds[8, 1] - bounds[8, 0]
-    too_small = bounds[11, 1] - bounds[11, 0] < max(n_shards, n_chunks) * _max_width(model[0])
+    max_batch = _batch_rows(bounds)
+    layer_sizes = model.layer_sizes
+    too_small = segment(arena, bounds, Seg.SUMS).shape[0] < max(n_shards, n_chunks) * _max_width(
+        layer_sizes
+    )
     if split_input:
-        too_small |= bounds[12, 1] - bounds[12, 0] < (n_chunks - 1) * max_batch * model[0][1]
+        room = segment(arena, bounds, Seg.PARTIALS).shape[0]
+        too_small |= room < (n_chunks - 1) * max_batch * layer_sizes[1]
     if too_small:
         raise ValueError(
             "the training arena has no room for n_chunks update chunks or n_shards shards"
@@ -697,11 +647,11 @@ def train_epochs(
     fused = clip_norm <= 0  # clipping needs the whole gradient before a step
     for epoch in range(perms.shape[0]):
         # params and optimizer state at the epoch's start, to undo a divergence
-        _copy(backup[:n_params], params)
-        _copy(backup[n_params : 2 * n_params], opt_state[0])
-        _copy(backup[2 * n_params :], opt_state[1])
-        start_step = counters[0]
-        start_global = counters[1]
+        _copy(backup[Saved.PARAMS], params)
+        _copy(backup[Saved.FIRST], opt_state[OptSlot.FIRST])
+        _copy(backup[Saved.SECOND], opt_state[OptSlot.SECOND])
+        start_step = counters[Counter.OPTIMIZER_STEP]
+        start_global = counters[Counter.GLOBAL_STEP]
         total = 0.0
         correct = 0
         n_batches = 0
@@ -710,8 +660,8 @@ def train_epochs(
         lr = epoch_lrs[epoch]
         for start in range(0, n, batch_size):
             nb = min(batch_size, n - start)
-            step = counters[0]
-            global_step = counters[1]
+            step = counters[Counter.OPTIMIZER_STEP]
+            global_step = counters[Counter.GLOBAL_STEP]
             # the batch's weights first: every shard scales by their sum
             weight = _gather_weights(w_batch, sample_weight, perm, start, nb)
             # A batch whose rows all weigh 0 has no loss to descend: it only
@@ -826,14 +776,14 @@ def train_epochs(
                         _update_chunk(
                             chunk, n_chunks, params, grads, opt_state, opt_hyper, step, lr, opt_code
                         )
-            counters[0] = step + 1
-            counters[1] = global_step + 1
+            counters[Counter.OPTIMIZER_STEP] = step + 1
+            counters[Counter.GLOBAL_STEP] = global_step + 1
         if diverged or not all_finite(params):
-            _copy(params, backup[:n_params])
-            _copy(opt_state[0], backup[n_params : 2 * n_params])
-            _copy(opt_state[1], backup[2 * n_params :])
-            counters[0] = start_step
-            counters[1] = start_global
+            _copy(params, backup[Saved.PARAMS])
+            _copy(opt_state[OptSlot.FIRST], backup[Saved.FIRST])
+            _copy(opt_state[OptSlot.SECOND], backup[Saved.SECOND])
+            counters[Counter.OPTIMIZER_STEP] = start_step
+            counters[Counter.GLOBAL_STEP] = start_global
             return epoch
         epoch_loss[epoch] = total / n_batches
         epoch_correct[epoch] = correct
@@ -876,32 +826,29 @@ def evaluate(
     arena, bounds, params, table = borrow(arena), borrow(bounds), borrow(params), borrow(table)
     act_codes, drop_rates = borrow(act_codes), borrow(drop_rates)
     n_layers = table.shape[1] - 1
-    model = (
-        table[0],
-        table[1, :n_layers],
-        table[2, :n_layers],
-        table[3, :n_layers],
+    model = Model(
+        table[TableRow.LAYER_SIZES],
+        table[TableRow.W_OFFSETS, :n_layers],
+        table[TableRow.B_OFFSETS, :n_layers],
+        table[TableRow.COL_OFFSETS, :n_layers],
         act_codes,
         drop_rates,
         loss_code,
         output_code,
     )
-    buffers = _arena_buffers(arena, bounds, arena[:0])
-    w_batch, pre, row_loss = buffers[2], buffers[3], buffers[8]
-    layer_sizes, col_offsets = model[0], model[3]
-    max_batch = row_loss.shape[0]
+    w_batch = segment(arena, bounds, Seg.W_BATCH)
+    pre = segment(arena, bounds, Seg.PRE)
+    row_loss = segment(arena, bounds, Seg.ROW_LOSS)
+    max_batch = _batch_rows(bounds)
     n = X.shape[0]
-    n_layers = layer_sizes.shape[0] - 1
-    n_out = layer_sizes[n_layers]
-    col = max_batch * col_offsets[n_layers - 1]
     loss_sum = 0.0
     weight_sum = 0.0
     correct = 0
     for start in range(0, n, max_batch):
         nb = min(max_batch, n - start)
         xb = X[start : start + nb]
-        forward_pass(buffers, xb, params, model, 0, 0, 0, False)
-        logits = matrix_view(pre, col, nb, n_out)
+        _forward_layers(arena, bounds, xb, params, model, 0, 0, 0, False, False)
+        logits = _layer_rows(pre, model, max_batch, n_layers - 1, 0, nb)
         out = out_all[start : start + nb]
         if with_loss:
             yb = Y[start : start + nb]

@@ -5,7 +5,7 @@ import math
 import numpy as np
 from scipy.special import erf
 
-from .._codes import ACTIVATION_CODES, LEAKY_SLOPE
+from .._codes import ACTIVATION_TABLE, LEAKY_SLOPE
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -84,35 +84,23 @@ def silu_backward(dinp, dout, out, inp):
     dinp[...] = dout * s * (1 + inp * (1 - s))
 
 
-ACTIVATIONS = {
-    "identity": identity_forward,
-    "sigmoid": sigmoid_forward,
-    "tanh": tanh_forward,
-    "relu": relu_forward,
-    "leaky_relu": leaky_relu_forward,
-    "elu": elu_forward,
-    "gelu": gelu_forward,
-    "silu": silu_forward,
-}
+#: name -> ``forward(out, inp)``, one per row of _codes.ACTIVATION_TABLE
+ACTIVATIONS = {act.name: globals()[f"{act.name}_forward"] for act in ACTIVATION_TABLE}
+#: name -> ``backward(dinp, dout, out, inp)``
+DERIVATIVES = {act.name: globals()[f"{act.name}_backward"] for act in ACTIVATION_TABLE}
+_NAMES = {act.code: act.name for act in ACTIVATION_TABLE}
 
-DERIVATIVES = {
-    "identity": identity_backward,
-    "sigmoid": sigmoid_backward,
-    "tanh": tanh_backward,
-    "relu": relu_backward,
-    "leaky_relu": leaky_relu_backward,
-    "elu": elu_backward,
-    "gelu": gelu_backward,
-    "silu": silu_backward,
-}
 
-_BY_CODE_FORWARD = {ACTIVATION_CODES[name]: f for name, f in ACTIVATIONS.items()}
-_BY_CODE_BACKWARD = {ACTIVATION_CODES[name]: f for name, f in DERIVATIVES.items()}
+def _name(code):
+    try:
+        return _NAMES[int(code)]
+    except KeyError:
+        raise ValueError("unknown activation code (see _codes.ACTIVATION_TABLE)") from None
 
 
 def activation_forward(out, inp, code):
-    _BY_CODE_FORWARD[int(code)](out, inp)
+    ACTIVATIONS[_name(code)](out, inp)
 
 
 def activation_backward(dinp, dout, out, inp, code):
-    _BY_CODE_BACKWARD[int(code)](dinp, dout, out, inp)
+    DERIVATIVES[_name(code)](dinp, dout, out, inp)

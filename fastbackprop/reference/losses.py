@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, SIGMOID
+from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, MSE, SIGMOID
 from .activations import sigmoid_values
 
 
@@ -58,9 +58,11 @@ def loss_forward(out, row_loss, logits, targets, weights, loss_code, output_code
     elif loss_code == BINARY_CROSS_ENTROPY:
         sigmoid_bce_forward(out, row_loss, logits, targets)
         per_row = logits.shape[1]
-    else:
+    elif loss_code == MSE:
         mse_forward(out, row_loss, logits, targets, output_code)
         per_row = logits.shape[1]
+    else:
+        raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
     w = weights.astype(np.float64)
     return float((w * row_loss).sum()) / (float(w.sum()) * per_row)
 
@@ -76,8 +78,10 @@ def scaled_loss_backward(dlogits, out, targets, row_scale, loss_code, output_cod
         softmax_cross_entropy_backward(dlogits, out, targets, row_scale)
     elif loss_code == BINARY_CROSS_ENTROPY:
         sigmoid_bce_backward(dlogits, out, targets, row_scale)
-    else:
+    elif loss_code == MSE:
         mse_backward(dlogits, out, targets, row_scale, output_code)
+    else:
+        raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
 
 
 def count_correct(out, targets, loss_code):

@@ -16,6 +16,7 @@ from .._codes import (
     HYPER_WEIGHT_DECAY,
     SGD,
 )
+from .._layout import OptSlot
 
 
 def sgd_update(params, grads, learning_rate):
@@ -23,9 +24,9 @@ def sgd_update(params, grads, learning_rate):
 
 
 def update_slice(params, grads, state0, state1, hyper, step, lr, code):
-    state = np.stack([state0, state1])
+    state = np.stack([state0, state1])  # rows named by OptSlot
     optimizer_update(params, grads, state, hyper, step, lr, code)
-    state0[...], state1[...] = state
+    state0[...], state1[...] = state[OptSlot.FIRST], state[OptSlot.SECOND]
 
 
 def optimizer_update(params, grads, state, hyper, step, learning_rate, code):
@@ -36,8 +37,9 @@ def optimizer_update(params, grads, state, hyper, step, learning_rate, code):
         momentum = float(hyper[HYPER_MOMENTUM])
         g = grads + dtype(wd) * params
         if momentum != 0.0:
-            state[0] = dtype(momentum) * state[0] + g
-            g = g + dtype(momentum) * state[0] if hyper[HYPER_NESTEROV] else state[0]
+            buf = state[OptSlot.FIRST]
+            buf[...] = dtype(momentum) * buf + g
+            g = g + dtype(momentum) * buf if hyper[HYPER_NESTEROV] else buf
         params -= dtype(lr) * g
     elif code in (ADAM, ADAMW):
         beta1, beta2 = float(hyper[HYPER_MOMENTUM]), float(hyper[HYPER_BETA2])
@@ -48,19 +50,21 @@ def optimizer_update(params, grads, state, hyper, step, learning_rate, code):
             params *= dtype(1.0 - lr * wd)
         else:
             g = grads + dtype(wd) * params
-        state[0] = dtype(beta1) * state[0] + dtype(1 - beta1) * g
-        state[1] = dtype(beta2) * state[1] + dtype(1 - beta2) * g * g
-        denom = np.sqrt(state[1]) / dtype(math.sqrt(1 - beta2**t)) + dtype(eps)
-        params -= dtype(lr / (1 - beta1**t)) * state[0] / denom
+        m, v = state[OptSlot.FIRST], state[OptSlot.SECOND]
+        m[...] = dtype(beta1) * m + dtype(1 - beta1) * g
+        v[...] = dtype(beta2) * v + dtype(1 - beta2) * g * g
+        denom = np.sqrt(v) / dtype(math.sqrt(1 - beta2**t)) + dtype(eps)
+        params -= dtype(lr / (1 - beta1**t)) * m / denom
     else:
         alpha, eps = float(hyper[HYPER_MOMENTUM]), float(hyper[HYPER_EPS])
         momentum = float(hyper[HYPER_RMS_MOMENTUM])
         g = grads + dtype(wd) * params
-        state[0] = dtype(alpha) * state[0] + dtype(1 - alpha) * g * g
-        update = g / (np.sqrt(state[0]) + dtype(eps))
+        square_avg, buf = state[OptSlot.FIRST], state[OptSlot.SECOND]
+        square_avg[...] = dtype(alpha) * square_avg + dtype(1 - alpha) * g * g
+        update = g / (np.sqrt(square_avg) + dtype(eps))
         if momentum > 0:
-            state[1] = dtype(momentum) * state[1] + update
-            update = state[1]
+            buf[...] = dtype(momentum) * buf + update
+            update = buf
         params -= dtype(lr) * update
 
 

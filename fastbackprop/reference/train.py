@@ -1,109 +1,128 @@
-"""NumPy twin of :mod:`fastbackprop.kernels.train`: the same loop, spelled
-out with NumPy arrays and Python control flow. Same argument groups."""
+"""NumPy twin of :mod:`fastbackprop.kernels.train`, computed the plain way.
+
+The same entry points with the same arguments, so ``Network(backend="numpy")``
+calls it exactly as it calls the kernels, but none of the fast path's
+machinery: no arena, no segments, no offsets, no shards or chunks. The flat
+parameter buffer is cut into per-layer ``(W, b)`` arrays by its own rule
+(``unpack``), and a batch is the textbook loop over per-layer lists of
+arrays, as scikit-learn's ``_backprop``:
+
+    z_l = a_{l-1} W_l + b_l,   a_l = f(z_l)
+    delta_L = dL/dz_L,   dW_l = a_{l-1}^T delta_l,   db_l = sum_rows(delta_l)
+    delta_{l-1} = (delta_l W_l^T) * f'(z_{l-1})
+
+so comparing the two backends also checks the fast path's layout.
+"""
 
 import math
 
 import numpy as np
 
+from .._layout import Counter, OptSlot, TableRow
 from .activations import activation_backward, activation_forward
 from .dropout import dropout_backward, dropout_forward, dropout_key
-from .linear import linear_backward, linear_forward
 from .losses import count_correct, loss_backward, loss_forward, output_forward
-from .optim import all_finite, clip_gradients, optimizer_update
+from .optim import all_finite, update_slice
 
 
-def matrix_view(flat, offset, rows, cols):
-    return flat[offset : offset + rows * cols].reshape(rows, cols)
+def unpack(flat, layer_sizes):
+    """Per-layer weight and bias views of a flat buffer stored as ``W_0
+    (n_0, n_1), b_0 (n_1,), W_1 (n_1, n_2), b_1, ...`` back to back."""
+    weights, biases = [], []
+    start = 0
+    for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        n_in, n_out = int(n_in), int(n_out)
+        weights.append(flat[start : start + n_in * n_out].reshape(n_in, n_out))
+        start += n_in * n_out
+        biases.append(flat[start : start + n_out])
+        start += n_out
+    if start != flat.shape[0]:
+        raise ValueError(f"a flat buffer of {flat.shape[0]} values holds {start} parameters")
+    return weights, biases
 
 
-def gather_rows(out, src, index, start):
-    out[...] = src[index[start : start + out.shape[0]]]
+def forward(weights, biases, x, model, dropout_seed, step, training):
+    """Every layer's pre-activation ``zs``, every hidden activation ``acts``
+    and what each layer reads, ``inputs`` (``x``, then the activations,
+    dropped out where dropout is on while training)."""
+    zs, acts, inputs = [], [], [x]
+    for layer, (W, b) in enumerate(zip(weights, biases)):
+        z = inputs[-1] @ W + b
+        zs.append(z)
+        if layer == len(weights) - 1:
+            break
+        a = np.empty_like(z)
+        activation_forward(a, z, model.act_codes[layer])
+        acts.append(a)
+        rate = model.drop_rates[layer]
+        if training and rate > 0:
+            dropped = np.empty_like(a)
+            key = dropout_key(dropout_seed, step, layer, 0, a.shape[1])
+            dropout_forward(dropped, a, rate, key)
+            a = dropped
+        inputs.append(a)
+    return zs, acts, inputs
 
 
-def _layer_params(flat, model):
-    """(W, b) views of every layer in a flat buffer."""
-    layer_sizes, w_offsets, b_offsets = model[0], model[1], model[2]
-    pairs = []
-    for layer in range(len(layer_sizes) - 1):
-        n_in, n_out = int(layer_sizes[layer]), int(layer_sizes[layer + 1])
-        W = matrix_view(flat, w_offsets[layer], n_in, n_out)
-        pairs.append((W, flat[b_offsets[layer] : b_offsets[layer] + n_out]))
-    return pairs
-
-
-def _layer_buffer(flat, model, max_batch, layer, nb, first_row=0):
-    # rows first_row .. first_row + nb of the layer's (max_batch, width) block
-    width = int(model[0][layer + 1])
-    return matrix_view(flat, max_batch * model[3][layer] + first_row * width, nb, width)
-
-
-def forward_pass(buffers, x, params, model, dropout_seed, step, first_row, training):
-    pre, acts, dropped, max_batch = buffers[3], buffers[4], buffers[5], buffers[8].shape[0]
-    act_codes, drop_rates = model[4], model[5]
-    layers = _layer_params(params, model)
-    inp = x
-    for layer, (W, b) in enumerate(layers):
-        z = _layer_buffer(pre, model, max_batch, layer, len(x), first_row)
-        linear_forward(z, inp, W, b)
-        if layer < len(layers) - 1:
-            a = _layer_buffer(acts, model, max_batch, layer, len(x), first_row)
-            activation_forward(a, z, act_codes[layer])
-            inp = a
-            if training and drop_rates[layer] > 0:
-                inp = _layer_buffer(dropped, model, max_batch, layer, len(x), first_row)
-                key = dropout_key(dropout_seed, step, layer, first_row, W.shape[1])
-                dropout_forward(inp, a, drop_rates[layer], key)
-
-
-def backward_pass(buffers, x, y, w, params, model, dropout_seed, step, first_row, training):
-    pre, acts, dropped = buffers[3], buffers[4], buffers[5]
-    row_scale, grads, max_batch = buffers[9], buffers[10], buffers[8].shape[0]
-    act_codes, drop_rates, loss_code, output_code = model[4], model[5], model[6], model[7]
-    nb = len(x)
-    layers = _layer_params(params, model)
-    grad_layers = _layer_params(grads, model)
-    last = len(layers) - 1
-    out = _layer_buffer(acts, model, max_batch, last, nb, first_row)
-    delta = np.empty_like(out)
-    loss_backward(delta, out, y, w, row_scale[:nb], loss_code, output_code)
-    for layer in range(last, -1, -1):
-        W = layers[layer][0]
-        dW, db = grad_layers[layer]
+def backward(weights, zs, acts, inputs, delta, model, dropout_seed, step, training):
+    """``(dWs, dbs)`` from ``delta = dL/dz`` of the output layer."""
+    n_layers = len(weights)
+    d_weights, d_biases = [None] * n_layers, [None] * n_layers
+    for layer in range(n_layers - 1, -1, -1):
+        d_weights[layer] = inputs[layer].T @ delta
+        d_biases[layer] = delta.sum(axis=0)
         if layer == 0:
-            linear_backward(None, dW, db, delta, x, W, False)
-            continue
+            break
         below = layer - 1
-        a = _layer_buffer(acts, model, max_batch, below, nb, first_row)
-        z = _layer_buffer(pre, model, max_batch, below, nb, first_row)
-        dropping = training and drop_rates[below] > 0
-        inp = _layer_buffer(dropped, model, max_batch, below, nb, first_row) if dropping else a
-        dinp = np.empty_like(a)
-        linear_backward(dinp, dW, db, delta, inp, W, True)
-        if dropping:
-            dropout_backward(
-                dinp,
-                dinp,
-                drop_rates[below],
-                dropout_key(dropout_seed, step, below, first_row, W.shape[0]),
-            )
-        activation_backward(dinp, dinp, a, z, act_codes[below])
-        delta = dinp
+        d_act = delta @ weights[layer].T  # dL/da of the layer below
+        rate = model.drop_rates[below]
+        if training and rate > 0:  # through the same mask
+            key = dropout_key(dropout_seed, step, below, 0, d_act.shape[1])
+            dropout_backward(d_act, d_act, rate, key)
+        delta = np.empty_like(d_act)
+        activation_backward(delta, d_act, acts[below], zs[below], model.act_codes[below])
+    return d_weights, d_biases
 
 
-def batch_gradients(buffers, x, y, w, params, model, dropout_seed, step, first_row, training):
-    pre, acts, row_loss = buffers[3], buffers[4], buffers[8]
-    max_batch, nb, last = row_loss.shape[0], len(x), len(model[0]) - 2
-    forward_pass(buffers, x, params, model, dropout_seed, step, first_row, training)
-    out = _layer_buffer(acts, model, max_batch, last, nb, first_row)
-    logits = _layer_buffer(pre, model, max_batch, last, nb, first_row)
-    loss = loss_forward(out, row_loss[first_row : first_row + nb], logits, y, w, model[6], model[7])
-    backward_pass(buffers, x, y, w, params, model, dropout_seed, step, first_row, training)
+def _loss_and_gradients(weights, biases, x, y, w, model, dropout_seed, step):
+    """Forward, weighted mean loss and its gradients of one batch; also the
+    outputs (softmax, sigmoid or identity)."""
+    zs, acts, inputs = forward(weights, biases, x, model, dropout_seed, step, True)
+    out = np.empty_like(zs[-1])
+    row_loss = np.empty(len(x), dtype=x.dtype)
+    loss = loss_forward(out, row_loss, zs[-1], y, w, model.loss_code, model.output_code)
+    delta = np.empty_like(out)
+    row_scale = np.empty(len(x), dtype=x.dtype)
+    loss_backward(delta, out, y, w, row_scale, model.loss_code, model.output_code)
+    grads = backward(weights, zs, acts, inputs, delta, model, dropout_seed, step, True)
+    return loss, out, grads
+
+
+def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model):
+    """Gradients of the batch's weighted mean loss into the flat ``grads``;
+    returns the loss. (``arena`` and ``bounds`` are not used.)"""
+    weights, biases = unpack(params, model.layer_sizes)
+    w = sample_weight[:, 0]
+    if not w.any():  # as the kernels: every row's share is then 0
+        w = np.ones_like(w)
+        loss, _, (d_weights, d_biases) = _loss_and_gradients(weights, biases, X, Y, w, model, 0, 0)
+        d_weights = [0 * d for d in d_weights]
+        d_biases = [0 * d for d in d_biases]
+    else:
+        loss, _, (d_weights, d_biases) = _loss_and_gradients(weights, biases, X, Y, w, model, 0, 0)
+    grad_weights, grad_biases = unpack(grads, model.layer_sizes)
+    for view, value in zip(grad_weights + grad_biases, d_weights + d_biases):
+        view[...] = value
     return loss
 
 
-def _arena_buffers(arena, bounds, grads, backup):
-    # the Workspace.buffers() tuple from an arena cut at bounds (_layout)
-    return tuple(arena[a:b] for a, b in bounds[:10]) + (grads, backup)
+def _clip(grads, max_norm):
+    """torch.nn.utils.clip_grad_norm_ over every layer's gradient at once."""
+    norm = math.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads))
+    factor = max_norm / (norm + 1e-6)
+    if factor < 1.0:
+        for g in grads:
+            g *= g.dtype.type(factor)
 
 
 def train_epochs(
@@ -131,53 +150,65 @@ def train_epochs(
     clip_norm,
     dropout_seed,
 ):
-    # Whole batches: shards and chunks (input_chunks too) only split the
-    # compiled loop's work across threads, they do not change the math.
-    buffers = _arena_buffers(arena, bounds, grads, backup)
+    """``kernels.train.train_epochs``, batch after batch. The fast path's
+    buffers and its thread split (``arena``, ``bounds``, ``grads``,
+    ``backup``, ``n_shards``, ``n_chunks``, ``input_chunks``) are not used:
+    they do not change the math."""
+    sizes = model.layer_sizes
+    weights, biases = unpack(params, sizes)
+    first_w, first_b = unpack(opt_state[OptSlot.FIRST], sizes)
+    second_w, second_b = unpack(opt_state[OptSlot.SECOND], sizes)
+    # (parameter, first state slot, second state slot) per array: W_0, b_0, W_1, ...
+    arrays = []
+    for layer in range(len(weights)):
+        arrays.append((weights[layer], first_w[layer], second_w[layer]))
+        arrays.append((biases[layer], first_b[layer], second_b[layer]))
     # divergence is detected below and reported as NonFiniteLossError, so
     # NumPy's overflow warnings on the way there are noise
     with np.errstate(over="ignore", invalid="ignore"):
         for epoch, perm in enumerate(perms):
             saved = (params.copy(), opt_state.copy(), counters.copy())
-            losses, correct = [], 0
-            loss = 0.0
+            losses, correct, diverged = [], 0, False
             for start in range(0, len(X), batch_size):
                 rows = perm[start : start + batch_size]
-                step = int(counters[0])
-                weights = sample_weight[rows, 0]
+                step = int(counters[Counter.OPTIMIZER_STEP])
+                w = sample_weight[rows, 0]
                 # rows that all weigh 0: count the correct ones, take no step
-                # (the kernel's ``weightless`` batch)
-                weightless = not weights.any()
-                loss = batch_gradients(
-                    buffers,
+                weightless = not w.any()
+                loss, out, (d_weights, d_biases) = _loss_and_gradients(
+                    weights,
+                    biases,
                     X[rows],
                     Y[rows],
-                    np.ones_like(weights) if weightless else weights,
-                    params,
+                    np.ones_like(w) if weightless else w,
                     model,
                     dropout_seed,
-                    int(counters[1]),
-                    0,
-                    True,
+                    int(counters[Counter.GLOBAL_STEP]),
                 )
-                out = _layer_buffer(
-                    buffers[4], model, buffers[8].shape[0], len(model[0]) - 2, len(rows)
-                )
-                correct += count_correct(out, Y[rows], model[6])
+                correct += count_correct(out, Y[rows], model.loss_code)
                 if weightless:
-                    loss = 0.0  # not a loss of the batch's: nothing to report
                     continue
                 if not math.isfinite(loss):
+                    diverged = True
                     break
                 losses.append(loss)
+                layer_grads = [g for pair in zip(d_weights, d_biases) for g in pair]
                 if clip_norm > 0:
-                    clip_gradients(grads, clip_norm)
-                optimizer_update(
-                    params, grads, opt_state, opt_hyper, step, epoch_lrs[epoch], opt_code
-                )
-                counters[0] = step + 1
-                counters[1] += 1
-            if not math.isfinite(loss) or not all_finite(params):
+                    _clip(layer_grads, clip_norm)
+                for (p, first, second), g in zip(arrays, layer_grads):
+                    update_slice(
+                        p.reshape(-1),
+                        g.reshape(-1),
+                        first.reshape(-1),
+                        second.reshape(-1),
+                        opt_hyper,
+                        step,
+                        epoch_lrs[epoch],
+                        opt_code,
+                    )
+                counters[Counter.OPTIMIZER_STEP] = step + 1
+                counters[Counter.GLOBAL_STEP] += 1
+            if diverged or not all_finite(params):
                 params[:], opt_state[:], counters[:] = saved
                 return epoch
             # no batch with weight: NaN, as the kernel's 0 / 0
@@ -202,26 +233,28 @@ def evaluate(
     with_loss,
     check_finite,
 ):
+    """``kernels.train.evaluate`` on every row at once. Of the fast path's
+    buffers and offsets it reads only the layer sizes."""
     if check_finite and not np.isfinite(X).all():
         return 0.0, 0.0, -1
-    n_layers = table.shape[1] - 1
-    model = (table[0], *table[1:4, :n_layers], act_codes, drop_rates, loss_code, output_code)
-    buffers = _arena_buffers(arena, bounds, arena[:0], arena[:0])
-    pre, row_loss = buffers[3], buffers[8]
-    max_batch, last = row_loss.shape[0], len(model[0]) - 2
-    loss_sum, weight_sum, correct = 0.0, 0.0, 0
-    for start in range(0, len(X), max_batch):
-        xb = X[start : start + max_batch]
-        nb = len(xb)
-        forward_pass(buffers, xb, params, model, 0, 0, 0, False)
-        logits = _layer_buffer(pre, model, max_batch, last, nb)
-        out = out_all[start : start + nb]
-        if with_loss:
-            yb, wb = Y[start : start + nb], sample_weight[start : start + nb, 0]
-            loss_forward(out, row_loss[:nb], logits, yb, wb, model[6], model[7])
-            loss_sum += float((wb.astype(np.float64) * row_loss[:nb]).sum())
-            weight_sum += float(wb.astype(np.float64).sum())
-            correct += count_correct(out, yb, model[6])
-        else:
-            output_forward(out, logits, model[6], model[7])
-    return loss_sum, weight_sum, correct
+    sizes = table[TableRow.LAYER_SIZES]
+    weights, biases = unpack(params, sizes)
+    model = _Spec(act_codes, drop_rates, loss_code, output_code)
+    logits = forward(weights, biases, X, model, 0, 0, False)[0][-1]
+    if not with_loss:
+        output_forward(out_all, logits, loss_code, output_code)
+        return 0.0, 0.0, 0
+    w = sample_weight[:, 0]
+    row_loss = np.empty(len(X), dtype=X.dtype)
+    loss_forward(out_all, row_loss, logits, Y, w, loss_code, output_code)
+    loss_sum = float((w.astype(np.float64) * row_loss).sum())
+    weight_sum = float(w.astype(np.float64).sum())
+    return loss_sum, weight_sum, count_correct(out_all, Y, loss_code)
+
+
+class _Spec:
+    """The parts of a ``Model`` the twin reads, for ``evaluate``."""
+
+    def __init__(self, act_codes, drop_rates, loss_code, output_code):
+        self.act_codes, self.drop_rates = act_codes, drop_rates
+        self.loss_code, self.output_code = loss_code, output_code
