@@ -469,12 +469,16 @@ class _BaseMLP(BaseEstimator):
         try:
             converged = self._fit_unguarded(X, y, sample_weight, incremental, classes, continuing)
         except BaseException:
-            if continuing:
-                network.set_training_state(network_before)
-            if isinstance(random_state, np.random.RandomState):
-                random_state.set_state(random_state_before)
-            self.__dict__.clear()
-            self.__dict__.update(saved)
+            try:
+                if continuing:
+                    network.set_training_state(network_before)
+            except RuntimeError:
+                pass  # another thread is training it: this call never did
+            finally:
+                if isinstance(random_state, np.random.RandomState):
+                    random_state.set_state(random_state_before)
+                self.__dict__.clear()
+                self.__dict__.update(saved)
             raise
         if not converged:  # after the fit stands: an error filter keeps the model
             warnings.warn(

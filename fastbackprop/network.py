@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import functools
 import threading
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -17,6 +18,7 @@ from ._data import class_weight_per_row, validation_split_indices
 from ._init import default_init, draw_weights
 from ._layout import (
     PAGE_OFFSETS,
+    Counter,
     EvaluationArena,
     Layout,
     TrainingWorkspace,
@@ -361,7 +363,7 @@ class Network:
         >>> net.history.epochs, bool((net.weights[0] == state.parameters[:12].reshape(4, 3)).all())
         (0, True)
         """
-        return TrainingState(
+        state = TrainingState(
             layer_sizes=self.layer_sizes,
             parameters=self._params,
             optimizer=self.optimizer,
@@ -373,6 +375,8 @@ class Network:
             history=self.history,
             history_lengths=self.history.lengths(),
         )
+        object.__setattr__(state, "_source", weakref.ref(self))  # see set_training_state
+        return state
 
     @_one_fit_at_a_time
     def set_training_state(self, state: TrainingState, *, parameters_only: bool = False) -> None:
@@ -425,19 +429,24 @@ class Network:
         self._params[:] = state.parameters
         self._opt_state[:] = state.optimizer_state
         self._counters[:] = state.counters
-        self._dropout_seed = state.dropout_seed
-        self.optimizer = state.optimizer
-        state.optimizer.learning_rate = state.learning_rate
-        if state.history is self.history:
-            self.history.truncate(state.history_lengths)
-        else:  # a copy: two networks never share one history
-            values = state.history.as_dict()
-            self.history = History(
-                **{
-                    key: None if value is None else list(value[: state.history_lengths.get(key)])
-                    for key, value in values.items()
-                }
-            )
+        self._dropout_seed = int(state.dropout_seed)
+        # the same optimizer object for a state of this network (a later
+        # fit(optimizer=that_object) continues it); a copy for another
+        # network's, so two networks never share one. Either way with every
+        # hyperparameter as it was when the state was taken.
+        source = getattr(state, "_source", None)
+        optimizer = state.optimizer if source is not None and source() is self else None
+        if optimizer is None:
+            optimizer = copy.copy(state.optimizer)
+        for key, value in state.optimizer_config.items():
+            setattr(optimizer, key, value)
+        optimizer.learning_rate = state.learning_rate
+        self.optimizer = optimizer
+        # the history's values as they were, in this network's own History
+        # object (which fit's callers may hold)
+        for key, values in state.history.as_dict().items():
+            length = state.history_lengths.get(key)
+            setattr(self.history, key, None if values is None else list(values[:length]))
 
     def _check_training_state(self, state) -> None:
         """Refuse, before anything changes, a state this network cannot take."""
@@ -471,6 +480,18 @@ class Network:
                 "state.optimizer must be a fastbackprop.optim.Optimizer; "
                 f"got {type(state.optimizer).__name__}"
             )
+        v.check_positive_float(state.learning_rate, "state.learning_rate")
+        # the hyperparameters as the optimizer's own checks see them
+        trial = copy.copy(state.optimizer)
+        config = state.optimizer_config
+        if not isinstance(config, dict) or set(config) - set(trial.get_config()):
+            raise ValueError(
+                f"state.optimizer_config must hold {type(trial).__name__}'s hyperparameters "
+                f"({', '.join(trial.get_config())}); got {config!r}"
+            )
+        for key, value in config.items():
+            setattr(trial, key, value)
+        trial.check(learning_rate=state.learning_rate)
         seed = state.dropout_seed
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"state.dropout_seed must be an int; got {type(seed).__name__}")
@@ -900,7 +921,7 @@ class Network:
         if plan.optimizer is not None:
             if plan.optimizer is not self.optimizer:  # a new one starts from zero
                 self._opt_state[:] = 0
-                self._counters[0] = 0
+                self._counters[Counter.OPTIMIZER_STEP] = 0
             self.optimizer = plan.optimizer
         elif plan.learning_rate is not None:
             self.optimizer.learning_rate = plan.learning_rate

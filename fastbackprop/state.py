@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from ._layout import Counter
+from .history import History
+
 __all__ = ["TrainingState"]
 
 
@@ -40,9 +43,13 @@ class TrainingState:
         The weights and biases, flat, layer by layer: ``W_0`` (row major),
         ``b_0``, ``W_1``, ``b_1``, ... in the network's dtype.
     optimizer : Optimizer
-        The optimizer object itself, not a copy: putting the state back makes
-        it the network's optimizer again, so a later ``fit(optimizer=...)``
-        with that instance continues its state.
+        The optimizer object itself: putting the state back into the network
+        it came from makes it that network's optimizer again (so a later
+        ``fit(optimizer=...)`` with that instance continues its state); into
+        another network, a copy of it.
+    optimizer_config : dict
+        The optimizer's hyperparameters when the state was taken
+        (``get_config()``), put back with it.
     learning_rate : float
         The optimizer's learning rate when the state was taken (``fit``'s
         ``learning_rate`` argument changes it in place).
@@ -58,9 +65,9 @@ class TrainingState:
     dropout_seed : int
         The seed of the dropout masks, drawn once when the network was made.
     history : History
-        The network's ``history`` object. It is not copied: the state holds
-        its length per metric (``history_lengths``), and putting the state
-        back drops what was recorded after it.
+        A copy of the network's ``history`` when the state was taken;
+        putting the state back gives the network's own ``history`` these
+        values again.
     history_lengths : dict
         ``history.lengths()`` when the state was taken.
     """
@@ -75,6 +82,7 @@ class TrainingState:
     dropout_seed: int
     history: Any
     history_lengths: dict
+    optimizer_config: dict | None = None  # None: the optimizer's get_config() now
 
     def __post_init__(self):
         # copies, read-only: a state never changes after it is taken
@@ -84,6 +92,16 @@ class TrainingState:
         object.__setattr__(self, "counters", _frozen_copy(self.counters))
         object.__setattr__(self, "rng_state", copy.deepcopy(self.rng_state))
         object.__setattr__(self, "history_lengths", dict(self.history_lengths))
+        # snapshots, not the live objects: a network's history and optimizer
+        # go on changing after the state is taken
+        history = self.history
+        if isinstance(history, History):
+            object.__setattr__(self, "history", History(**copy.deepcopy(history.as_dict())))
+        if self.optimizer_config is None:
+            config = getattr(self.optimizer, "get_config", None)
+            object.__setattr__(self, "optimizer_config", dict(config()) if callable(config) else {})
+        elif isinstance(self.optimizer_config, dict):
+            object.__setattr__(self, "optimizer_config", dict(self.optimizer_config))
 
     @property
     def dtype(self) -> np.dtype:
@@ -93,6 +111,6 @@ class TrainingState:
     def __repr__(self):
         return (
             f"TrainingState(layer_sizes={list(self.layer_sizes)}, dtype={self.dtype.name!r}, "
-            f"optimizer={self.optimizer!r}, steps={int(self.counters[0])}, "
+            f"optimizer={self.optimizer!r}, steps={int(self.counters[Counter.OPTIMIZER_STEP])}, "
             f"epochs={self.history_lengths.get('loss')})"
         )

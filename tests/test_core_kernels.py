@@ -219,6 +219,31 @@ def test_an_unknown_loss_code_is_refused(backend):
         backend.loss_forward(np.empty_like(logits), np.empty(2), logits, targets, weights, 3, 0)
     with pytest.raises(ValueError, match="unknown loss code"):
         backend.scaled_loss_backward(np.empty_like(logits), logits, targets, weights, 3, 0)
+    with pytest.raises(ValueError, match="unknown loss code"):
+        backend.output_forward(np.empty_like(logits), logits, 3, 0)
+    with pytest.raises(ValueError, match="unknown loss code"):
+        backend.count_correct(logits, targets, 3)
+
+
+@pytest.mark.parametrize("backend", [k_opt, r_opt])
+def test_an_unknown_optimizer_code_is_refused(backend):
+    params = np.ones(4)
+    state = np.zeros((2, 4))
+    with pytest.raises(ValueError, match="unknown optimizer code"):
+        backend.optimizer_update(params, np.ones(4), state, np.zeros(6), 0, 0.1, 4)
+    np.testing.assert_array_equal(params, 1.0)  # no step taken
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clipping_sums_squares_in_float64_in_both_backends(dtype):
+    # 3e19 squared overflows float32: the norm is 5e19 all the same, and the
+    # gradient is scaled to norm 1, not zeroed by an inf norm
+    grads = {backend: np.array([3e19, 4e19], dtype=dtype) for backend in (k_opt, r_opt)}
+    for backend, g in grads.items():
+        norm = backend.clip_gradients(g, 1.0)
+        np.testing.assert_allclose(norm, 5e19, rtol=1e-6)
+        np.testing.assert_allclose(g, [0.6, 0.8], rtol=1e-6)
+    np.testing.assert_array_equal(grads[k_opt], grads[r_opt])
 
 
 def test_reference_has_the_same_functions_and_signatures():

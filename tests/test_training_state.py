@@ -153,6 +153,10 @@ def test_a_state_of_another_shape_or_dtype_is_refused_and_nothing_changes(other,
         (lambda s: {"history": s.history.as_dict()}, TypeError, "state.history must be"),
         (lambda s: {"history_lengths": {"los": 1}}, ValueError, "history_lengths"),
         (lambda s: {"rng_state": "PCG64"}, TypeError, "rng_state must be a dict"),
+        (lambda s: {"learning_rate": -1.0}, ValueError, "state.learning_rate"),
+        (lambda s: {"learning_rate": float("nan")}, ValueError, "state.learning_rate"),
+        (lambda s: {"optimizer_config": {"nope": 1}}, ValueError, "optimizer_config must hold"),
+        (lambda s: {"optimizer_config": {"momentum": -1.0}}, ValueError, "momentum"),
         (
             lambda s: {"rng_state": np.random.MT19937(0).state},
             ValueError,
@@ -304,3 +308,40 @@ def test_a_state_is_not_put_back_while_another_thread_trains():
     assert len(callback.errors) == 2 and "already training" in str(callback.errors[0])
     np.testing.assert_array_equal(net.get_training_state().parameters, callback.state.parameters)
     assert net.history.epochs == 2
+
+
+def test_a_state_keeps_its_history_through_a_rewind_and_retraining():
+    # a state holds the history as it was, not the live object: rewinding,
+    # training otherwise and putting a later state back gives that state's
+    # values, not the second run's
+    X, y = _problem()
+    net = _net()
+    first = net.get_training_state()
+    net.fit(X, y, epochs=3, batch_size=8, learning_rate=0.01)
+    later, values = net.get_training_state(), copy.deepcopy(net.history.as_dict())
+    history = net.history
+    net.set_training_state(first)
+    assert net.history.epochs == 0
+    net.fit(X, y, epochs=3, batch_size=8, learning_rate=0.5)
+    assert net.history.learning_rate == [0.5, 0.5, 0.5]
+    net.set_training_state(later)
+    assert net.history.as_dict() == values and values["learning_rate"] == [0.01] * 3
+    assert net.history is history  # the network's own object, which callers may hold
+    np.testing.assert_array_equal(net.get_training_state().parameters, later.parameters)
+
+
+def test_every_hyperparameter_comes_back_and_networks_never_share_an_optimizer():
+    X, y = _problem()
+    net = _net()
+    optimizer = SGD(0.1, momentum=0.9)
+    net.fit(X, y, epochs=1, batch_size=8, optimizer=optimizer)
+    state = net.get_training_state()
+    optimizer.momentum, optimizer.learning_rate = 0.0, 0.3
+    net.set_training_state(state)
+    assert net.optimizer is optimizer  # the same object: fit(optimizer=it) continues
+    assert optimizer.momentum == 0.9 and optimizer.learning_rate == 0.1
+    other = _net(seed=1)
+    other.set_training_state(state)
+    assert other.optimizer is not optimizer and other.optimizer == optimizer
+    other.optimizer.learning_rate = 0.7
+    assert optimizer.learning_rate == 0.1

@@ -289,6 +289,8 @@ def count_correct(out, targets, loss_code):
                     ok = False
             if ok:
                 correct += 1
+    elif loss_code != MSE:
+        raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
     return correct
 
 
@@ -297,7 +299,9 @@ def output_forward(out, logits, loss_code, output_code):
     """The output activation alone, for prediction (no targets)."""
     if loss_code == CROSS_ENTROPY:
         softmax_forward(out, logits)
-    elif loss_code == BINARY_CROSS_ENTROPY or output_code == SIGMOID:
+    elif loss_code == BINARY_CROSS_ENTROPY or (loss_code == MSE and output_code == SIGMOID):
         activation_forward(out, logits, SIGMOID)
-    else:
+    elif loss_code == MSE:
         activation_forward(out, logits, IDENTITY)
+    else:
+        raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")

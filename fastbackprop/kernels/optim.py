@@ -8,6 +8,8 @@ zero before the first step. ``step`` counts steps already taken.
 
 import math
 
+import numpy as np
+
 from .._codes import (
     ADAM,
     ADAMW,
@@ -17,6 +19,7 @@ from .._codes import (
     HYPER_NESTEROV,
     HYPER_RMS_MOMENTUM,
     HYPER_WEIGHT_DECAY,
+    RMSPROP,
     SGD,
 )
 from .._config import jit, jit_inline
@@ -146,13 +149,15 @@ def update_slice(params, grads, state0, state1, hyper, step, lr, code):
         _sgd_slice(params, grads, state0, lr, momentum, wd, nesterov)
     elif code == ADAM or code == ADAMW:
         _adam_slice(params, grads, state0, state1, lr, hyper, step, code == ADAMW)
-    else:
+    elif code == RMSPROP:
         alpha = real(hyper[HYPER_MOMENTUM])
         # rounded once from float64, as torch's and the reference's 1 - alpha
         one_minus_alpha = real(1.0 - hyper[HYPER_MOMENTUM])
         eps = real(hyper[HYPER_EPS])
         momentum = real(hyper[HYPER_RMS_MOMENTUM])
         _rmsprop_slice(params, grads, state0, state1, lr, alpha, one_minus_alpha, eps, wd, momentum)
+    else:
+        raise ValueError("unknown optimizer code (see _codes)")
 
 
 @jit
@@ -168,12 +173,14 @@ def clip_gradients(grads, max_norm):
     max_norm / (norm + 1e-6) when that is below 1. Returns the norm."""
     total = 0.0
     for i in range(grads.shape[0]):  # one thread, fixed order
-        total += grads[i] * grads[i]
+        g = np.float64(grads[i])  # squared in float64: a float32 square overflows at 1.8e19
+        total += g * g
     norm = math.sqrt(total)
     factor = max_norm / (norm + 1e-6)
     if factor < 1.0:
+        scale = grads.dtype.type(factor)  # rounded once, as torch's coefficient tensor
         for i in range(grads.shape[0]):
-            grads[i] *= factor
+            grads[i] *= scale
     return norm
 
 

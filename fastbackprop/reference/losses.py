@@ -89,7 +89,9 @@ def count_correct(out, targets, loss_code):
         return int(np.sum(out.argmax(axis=1) == targets.argmax(axis=1)))
     if loss_code == BINARY_CROSS_ENTROPY:
         return int(np.sum(np.all((out > 0.5) == (targets > 0.5), axis=1)))
-    return 0
+    if loss_code == MSE:
+        return 0
+    raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
 
 
 def softmax_forward(out, logits):
@@ -100,7 +102,9 @@ def softmax_forward(out, logits):
 def output_forward(out, logits, loss_code, output_code):
     if loss_code == CROSS_ENTROPY:
         softmax_forward(out, logits)
-    elif loss_code == BINARY_CROSS_ENTROPY or output_code == SIGMOID:
+    elif loss_code == BINARY_CROSS_ENTROPY or (loss_code == MSE and output_code == SIGMOID):
         out[...] = sigmoid_values(logits)
-    else:
+    elif loss_code == MSE:
         out[...] = logits
+    else:
+        raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")

@@ -14,6 +14,7 @@ from .._codes import (
     HYPER_NESTEROV,
     HYPER_RMS_MOMENTUM,
     HYPER_WEIGHT_DECAY,
+    RMSPROP,
     SGD,
 )
 from .._layout import OptSlot
@@ -55,7 +56,7 @@ def optimizer_update(params, grads, state, hyper, step, learning_rate, code):
         v[...] = dtype(beta2) * v + dtype(1 - beta2) * g * g
         denom = np.sqrt(v) / dtype(math.sqrt(1 - beta2**t)) + dtype(eps)
         params -= dtype(lr / (1 - beta1**t)) * m / denom
-    else:
+    elif code == RMSPROP:
         alpha, eps = float(hyper[HYPER_MOMENTUM]), float(hyper[HYPER_EPS])
         momentum = float(hyper[HYPER_RMS_MOMENTUM])
         g = grads + dtype(wd) * params
@@ -66,6 +67,8 @@ def optimizer_update(params, grads, state, hyper, step, learning_rate, code):
             buf[...] = dtype(momentum) * buf + update
             update = buf
         params -= dtype(lr) * update
+    else:
+        raise ValueError("unknown optimizer code (see _codes)")
 
 
 def clip_gradients(grads, max_norm):
