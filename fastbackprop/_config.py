@@ -65,13 +65,12 @@ PARALLEL = SERIAL | {"parallel": True}
 #: keyword arguments for scalar helpers inlined into the loops that call them
 INLINE = SERIAL | {"inline": "always"}
 
-#: Loops over fewer elements than this run on one thread. Inside the sharded
-#: training loop each shard already has its own core, and outside it BLAS
-#: owns both cores, so only very large elementwise loops (a big predict) are
-#: worth splitting (measured on the mnist workload: gathering a 64 x 784
-#: batch took 62 us/step in parallel and 6 us serially). Baked into the
-#: compiled, cached kernels: a constant, not a setting.
-PARALLEL_MIN_WORK = 1 << 20
+# Elementwise kernels (activations, losses, dropout, bias, gathers) run on
+# one thread: inside the sharded training loop each shard already has its
+# own core, and outside it BLAS owns both cores and large evaluations are
+# split into one part per core by Python threads (_parallel.run_parts). The
+# parallel branch they had for batches of 2**20 elements or more ran only
+# in a big predict, and cost a gufunc compile per kernel (docs/decisions.md).
 
 
 def jit(func):

@@ -536,6 +536,18 @@ def _cmd_info(args) -> int:
     return 0
 
 
+# ==================================================================== compile
+def _cmd_compile(args) -> int:
+    from ._warmup import compile as compile_kernels
+
+    dtypes = args.dtype or ["float64", "float32"]
+    report = compile_kernels(dtypes, prediction=True, gradients=args.gradients)
+    for dtype, seconds in report["seconds"].items():
+        print(f"{dtype}: ready in {seconds:.1f} s")
+    print(f"cache: {report['cache_dir']}")
+    return 0
+
+
 # ===================================================================== parser
 def _positive_int(text):
     try:
@@ -595,6 +607,23 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("info", help="versions, threads, BLAS and cache").set_defaults(
         handler=_cmd_info
     )
+    compile_ = commands.add_parser(
+        "compile",
+        help="compile the kernels ahead of time (or load them from the cache) and say where "
+        "the cache is",
+    )
+    compile_.add_argument(
+        "--dtype",
+        action="append",
+        choices=["float64", "float32"],
+        help="a dtype to compile for (repeatable; default: both)",
+    )
+    compile_.add_argument(
+        "--gradients",
+        action="store_true",
+        help="also the kernel of Network.gradients, train_step and check_gradients",
+    )
+    compile_.set_defaults(handler=_cmd_compile)
     return parser
 
 

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _parallel, _persistence
+from . import _parallel, _persistence, _warmup
 from . import _validation as v
 from ._codes import ACTIVATION_CODES, LOSS_CODES, SIGMOID
 from ._data import class_weight_per_row, validation_split_indices
@@ -564,7 +564,8 @@ class Network:
             model = self._small_eval_args()
         else:
             model = self._eval_args(EvaluationArena(self._layout, rows, self.dtype))
-        return self._train.evaluate(out, X, targets, W, *model, with_loss, False)
+        with _warmup.announcing("prediction", self.dtype):
+            return self._train.evaluate(out, X, targets, W, *model, with_loss, False)
 
     def _eval_args(self, arena):
         """``evaluate``'s arguments between the data and the flags."""
@@ -599,18 +600,30 @@ class Network:
         online-predict path, kept short. The kernel checks the values on the
         way (cheaper than a separate pass)."""
         out = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
-        count = self._train.evaluate(out, X, out, out, *self._small_eval_args(), False, True)[2]
+        if ("prediction", self.dtype) not in _warmup.WARM:  # the first call may compile
+            with _warmup.announcing("prediction", self.dtype):
+                count = self._train.evaluate(
+                    out, X, out, out, *self._small_eval_args(), False, True
+                )[2]
+        else:
+            count = self._train.evaluate(out, X, out, out, *self._small_eval_args(), False, True)[2]
         if count < 0:
             raise v.non_finite_X_error(self.dtype)
         return out
+
+    def _phases(self):
+        """``train_epochs``' last argument: the compiled phases of a step
+        for the Numba backend (``kernels.train.phase_kernels``)."""
+        return self._train.phase_kernels(self.dtype) if self.backend == "numba" else None
 
     def _batch_gradients(self, X, Y, W):
         """Loss and flat gradients of one batch, through the training
         loop's own forward and backward code (one shard, no dropout)."""
         ws = TrainingWorkspace(self._layout, X.shape[0], self.dtype)
-        loss = self._train.batch_gradients(
-            ws.arena, ws.bounds, ws.grads, self._params, X, Y, W, self._model(dropout=False)
-        )
+        with _warmup.announcing("gradients", self.dtype):
+            loss = self._train.batch_gradients(
+                ws.arena, ws.bounds, ws.grads, self._params, X, Y, W, self._model(dropout=False)
+            )
         return float(loss), ws.grads
 
     # ------------------------------------------------------------- inference
@@ -1184,7 +1197,10 @@ class Network:
         epoch_loss = np.zeros(perms.shape[0], dtype=np.float64)
         epoch_correct = np.zeros(perms.shape[0], dtype=np.int64)
         hold_blas = n_shards > 1
-        with _parallel.blas_single_threaded(hold_blas):
+        with (
+            _warmup.announcing("training", self.dtype),
+            _parallel.blas_single_threaded(hold_blas),
+        ):
             failed = self._train.train_epochs(
                 self._params,
                 self._opt_state,
@@ -1209,6 +1225,7 @@ class Network:
                 self.optimizer.hyperparameters(),
                 plan.clip,
                 self._dropout_seed,
+                self._phases(),
             )
         return epoch_loss, epoch_correct, int(failed)
 

@@ -282,8 +282,7 @@ def test_reference_has_the_same_functions_and_signatures():
     "shape, cols", [((400, 16), None), ((64, 128), (32, 96)), ((1100, 1000), None)]
 )
 def test_column_sums_add_each_columns_rows_in_order(dtype, shape, cols):
-    # the last shape takes the parallel branch (at least PARALLEL_MIN_WORK
-    # elements); a column slice is what the update chunks pass
+    # a large shape, and a column slice as the update chunks pass it
     from fastbackprop.kernels.linear import column_sums
 
     dout = np.random.default_rng(5).standard_normal(shape).astype(dtype)

@@ -200,6 +200,8 @@ def test_shard_count_follows_the_batch_not_the_thread_setting():
     ],
     ids=["sums", "partials", "input-chunks", "negative-input-chunks"],
 )
+# called directly, outside Network's compile notice, which silences this
+@pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaExperimentalFeatureWarning")
 def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(
     n_slots, room_for_chunks, input_chunks, match
 ):
@@ -247,5 +249,6 @@ def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(
             optimizer.hyperparameters(),
             0.0,
             0,
+            kernels.phase_kernels(np.float64),
         )
     np.testing.assert_array_equal(params, before)

@@ -10,7 +10,7 @@ import pytest
 
 import fastbackprop
 from fastbackprop import Network, _parallel
-from fastbackprop._config import PARALLEL_MIN_WORK, get_num_threads, set_num_threads
+from fastbackprop._config import get_num_threads, set_num_threads
 from fastbackprop.optim import Adam
 
 WIDE = [512, 1024, 1024, 10]
@@ -31,10 +31,11 @@ def test_results_do_not_depend_on_thread_count():
     cores = numba.config.NUMBA_NUM_THREADS
     if cores < 2:
         pytest.skip("needs at least 2 Numba threads")
-    # a hidden layer of one batch, and the parameter buffer, reach the
-    # size from which the kernels run their loops in parallel
-    assert WIDE_BATCH * WIDE[1] >= PARALLEL_MIN_WORK
-    assert WIDE[1] * WIDE[2] + WIDE[0] * WIDE[1] >= PARALLEL_MIN_WORK
+    # the parameters are split into update chunks, and the input layer's
+    # product by input column: every parallel phase of a step runs
+    n_params = Network(WIDE).count_parameters()
+    chunks = _parallel.update_chunks(n_params, _parallel.shard_count(WIDE_BATCH))
+    assert chunks >= 2 and _parallel.input_chunks(WIDE, chunks) == chunks
     # and each batch is split in shards: one per core, so more than two on
     # a larger machine, where 1, 2 and all threads are compared
     assert _parallel.shard_count(WIDE_BATCH) >= 2

@@ -13,8 +13,6 @@ in ``_codes.ACTIVATION_TABLE``.
 
 import math
 
-from numba import prange
-
 from .._codes import (
     ACTIVATION_TABLE,
     ELU,
@@ -28,7 +26,7 @@ from .._codes import (
     SILU,
     TANH,
 )
-from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
+from .._config import jit, jit_inline
 from .elementary import sigmoid_fast, tanh_fast
 from .flat import one_row_2, one_row_4, same_buffer
 
@@ -208,45 +206,36 @@ def _check_code(code):
 
 
 # ------------------------------------------------------------------- kernels
-# One pair of kernels runs every activation's row body: on one thread below
-# PARALLEL_MIN_WORK elements (over the batch viewed as one long row, see
-# ``flat``), else over the thread team (rows are independent). On one
-# thread, the backward kernel always works in place (copying dout into dinp
-# first unless they are the same buffer, as in the training loop) and hands
-# its row body one array for both: given two, LLVM checks at run time that
-# the written one does not overlap the read one, finds that in place it
-# does, and runs its scalar loop (relu's backward over 128 x 1024 float32:
-# 70 us in place, 15 us with one array; the deep workload's epoch: 850 ->
-# 690-720 ms). One call of the row body, not two, keeps the cold compile
-# down. The parallel branch, for huge batches only, is left general.
+# One pair of kernels runs every activation's row body, on one thread, over
+# the batch viewed as one long row (see ``flat``): inside the training loop
+# every shard already has its own core, and a parallel branch for huge
+# batches cost a gufunc compile per kernel (docs/decisions.md). The backward
+# kernel always works in place (copying dout into dinp first unless they
+# are the same buffer, as in the training loop) and hands its row body one
+# array for both: given two, LLVM checks at run time that the written one
+# does not overlap the read one, finds that in place it does, and runs its
+# scalar loop (relu's backward over 128 x 1024 float32: 70 us in place, 15
+# us with one array; the deep workload's epoch: 850 -> 690-720 ms).
 
 
-@jit_parallel
+@jit
 def activation_forward(out, inp, code):
     """``out = f(inp)`` for the activation ``code`` (``_codes``)."""
     _check_code(code)
-    if out.size >= PARALLEL_MIN_WORK:
-        for i in prange(out.shape[0]):
-            _forward_row(i, out, inp, code)
-    else:
-        o, x = one_row_2(out, inp)
-        for i in range(o.shape[0]):
-            _forward_row(i, o, x, code)
+    o, x = one_row_2(out, inp)
+    for i in range(o.shape[0]):
+        _forward_row(i, o, x, code)
 
 
-@jit_parallel
+@jit
 def activation_backward(dinp, dout, out, inp, code):
     """``dinp = dout * f'(inp)`` for the activation ``code`` (``_codes``)."""
     _check_code(code)
-    if dout.size >= PARALLEL_MIN_WORK:
-        for i in prange(dout.shape[0]):
-            _backward_row(i, dinp, dout, out, inp, code)
-    else:
-        di, do, o, x = one_row_4(dinp, dout, out, inp)
-        if not same_buffer(dinp, dout):
-            _copy_rows(di, do)
-        for i in range(di.shape[0]):
-            _backward_row(i, di, di, o, x, code)
+    di, do, o, x = one_row_4(dinp, dout, out, inp)
+    if not same_buffer(dinp, dout):
+        _copy_rows(di, do)
+    for i in range(di.shape[0]):
+        _backward_row(i, di, di, o, x, code)
 
 
 @jit

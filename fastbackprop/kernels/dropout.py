@@ -7,12 +7,12 @@ twin computes bit-identical masks, and the run is reproducible per seed.
 """
 
 import numpy as np
-from numba import prange
 
 from .._codes import IDENTITY
-from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
+from .._config import jit, jit_inline
 from .activations import activation_forward
 from .flat import one_row_2, same_buffer
+from .scalars import as_int
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -53,29 +53,21 @@ def _dropout_row(i, out, inp, rate, key):
         out[i, j] = inp[i, j] * _keep_scale(key, i, j, inp.shape[1], rate, scale)
 
 
-@jit_parallel
+@jit
 def dropout_forward(out, inp, rate, key):  # out, inp: (batch, n)
-    if out.size >= PARALLEL_MIN_WORK:
-        for i in prange(out.shape[0]):
-            _dropout_row(i, out, inp, rate, key)
-    else:
-        # one long row: element (0, i * n + j) hashes as (i, j) does
-        o, x = one_row_2(out, inp)
-        for i in range(o.shape[0]):
-            _dropout_row(i, o, x, rate, key)
+    # one long row: element (0, i * n + j) hashes as (i, j) does
+    o, x = one_row_2(out, inp)
+    for i in range(o.shape[0]):
+        _dropout_row(i, o, x, rate, key)
 
 
-@jit_parallel
+@jit
 def dropout_backward(dinp, dout, rate, key):  # dinp, dout: (batch, n)
-    # the same mask and scale: d(out)/d(inp) = mask / (1 - rate); on one
-    # thread in place, one array for both (see ``activations``: else LLVM's
-    # overlap check sends the loop to its scalar version)
-    if dout.size >= PARALLEL_MIN_WORK:
-        for i in prange(dout.shape[0]):
-            _dropout_row(i, dinp, dout, rate, key)
-    else:
-        di, do = one_row_2(dinp, dout)
-        if not same_buffer(dinp, dout):
-            activation_forward(di, do, IDENTITY)  # a copy
-        for i in range(di.shape[0]):
-            _dropout_row(i, di, di, rate, key)
+    # the same mask and scale: d(out)/d(inp) = mask / (1 - rate); in place,
+    # one array for both (see ``activations``: else LLVM's overlap check
+    # sends the loop to its scalar version)
+    di, do = one_row_2(dinp, dout)
+    if not same_buffer(dinp, dout):
+        activation_forward(di, do, as_int(IDENTITY))  # a copy
+    for i in range(di.shape[0]):
+        _dropout_row(i, di, di, rate, key)

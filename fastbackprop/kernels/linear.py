@@ -5,13 +5,9 @@ are BLAS flags, so nothing is copied.
 """
 
 import numpy as np
-from numba import prange
 
-from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
+from .._config import jit, jit_inline
 from .blas import gemm
-
-# columns per task in the bias-gradient reduction: wide enough to vectorise
-_COLUMN_BLOCK = 64
 
 
 @jit_inline
@@ -20,14 +16,10 @@ def _add_bias_row(i, out, b):
         out[i, j] += b[j]
 
 
-@jit_parallel
+@jit
 def add_bias(out, b):  # out: (batch, n_out), b: (n_out,)
-    if out.size >= PARALLEL_MIN_WORK:
-        for i in prange(out.shape[0]):
-            _add_bias_row(i, out, b)
-    else:
-        for i in range(out.shape[0]):
-            _add_bias_row(i, out, b)
+    for i in range(out.shape[0]):
+        _add_bias_row(i, out, b)
 
 
 @jit_inline
@@ -54,24 +46,14 @@ def _column_range_sums(db, dout, sums, lo, hi):
         out[j] = sums[j]
 
 
-@jit_parallel
+@jit
 def column_sums(db, dout, acc):
-    """``db[j] = sum_i dout[i, j]``; ``acc`` is scratch of at least
-    ``dout.shape[1]`` elements that shares no memory with ``db``/``dout``.
-
-    Parallel over blocks of output features, serial over the batch: each
-    db[j] is summed by one thread in row order, so the result does not
-    depend on the thread count (no racing += into a shared slice).
+    """``db[j] = sum_i dout[i, j]``, each column's rows added in order;
+    ``acc`` is scratch of at least ``dout.shape[1]`` elements that shares
+    no memory with ``db``/``dout``. (The training loop's update chunks
+    split the columns between threads: ``column_block_sums``.)
     """
-    n_cols = dout.shape[1]
-    if dout.size >= PARALLEL_MIN_WORK:
-        n_blocks = (n_cols + _COLUMN_BLOCK - 1) // _COLUMN_BLOCK
-        for blk in prange(n_blocks):
-            lo = blk * _COLUMN_BLOCK
-            hi = min(lo + _COLUMN_BLOCK, n_cols)
-            _column_range_sums(db, dout, acc[lo:hi], lo, hi)  # each block its own scratch
-    else:
-        _column_range_sums(db, dout, acc, 0, n_cols)
+    _column_range_sums(db, dout, acc, 0, dout.shape[1])
 
 
 @jit

@@ -8,19 +8,18 @@ with respect to the pre-activations. Shapes: ``(batch, n_out)`` except
 ``row_loss`` and ``row_scale``: ``(batch,)``. ``row_scale[i]`` is row i's
 share of the mean, ``w_i / (sum(w) * n)`` with ``n`` 1 for cross-entropy and
 ``n_out`` for the element-wise losses (``1 / batch`` without sample
-weights). Each op is a per-row body plus a kernel that runs
-it on one thread or, from ``PARALLEL_MIN_WORK`` elements, on all.
+weights). Each op is a per-row body plus a kernel that runs it over the
+rows, on one thread.
 """
 
 import math
 
-from numba import prange
-
 from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, IDENTITY, MSE, SIGMOID
-from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
+from .._config import jit, jit_inline
 from .activations import activation_forward
 from .elementary import exp_nonpositive, log1p_unit, sigmoid_fast
 from .flat import single_column
+from .scalars import as_int
 
 
 @jit_inline
@@ -130,78 +129,57 @@ def _mse_backward_row(i, dlogits, out, targets, row_scale, output_code):
         dlogits[i, j] = g
 
 
-@jit_parallel
+# One thread each: inside the training loop every shard already has its own
+# core, and a parallel region per op cost more to compile (a gufunc each)
+# than it ever saved (docs/decisions.md).
+
+
+@jit
 def softmax_cross_entropy_forward(out, row_loss, logits, targets):
-    if logits.size >= PARALLEL_MIN_WORK:
-        for i in prange(logits.shape[0]):
-            _softmax_cross_entropy_forward_row(i, out, row_loss, logits, targets)
-    else:
-        for i in range(logits.shape[0]):
-            _softmax_cross_entropy_forward_row(i, out, row_loss, logits, targets)
+    for i in range(logits.shape[0]):
+        _softmax_cross_entropy_forward_row(i, out, row_loss, logits, targets)
 
 
-@jit_parallel
+@jit
 def softmax_cross_entropy_backward(dlogits, out, targets, row_scale):
-    if dlogits.size >= PARALLEL_MIN_WORK:
-        for i in prange(dlogits.shape[0]):
-            _softmax_cross_entropy_backward_row(i, dlogits, out, targets, row_scale)
-    else:
-        for i in range(dlogits.shape[0]):
-            _softmax_cross_entropy_backward_row(i, dlogits, out, targets, row_scale)
+    for i in range(dlogits.shape[0]):
+        _softmax_cross_entropy_backward_row(i, dlogits, out, targets, row_scale)
 
 
-@jit_parallel
+@jit
 def sigmoid_bce_forward(out, row_loss, logits, targets):
-    if logits.size >= PARALLEL_MIN_WORK:
-        for i in prange(logits.shape[0]):
-            _sigmoid_bce_forward_row(i, out, row_loss, logits, targets)
-    elif logits.shape[1] == 1:
+    if logits.shape[1] == 1:
         _sigmoid_bce_forward_single(out, row_loss, logits, targets)
     else:
         for i in range(logits.shape[0]):
             _sigmoid_bce_forward_row(i, out, row_loss, logits, targets)
 
 
-@jit_parallel
+@jit
 def sigmoid_bce_backward(dlogits, out, targets, row_scale):
-    if dlogits.size >= PARALLEL_MIN_WORK:
-        for i in prange(dlogits.shape[0]):
-            _sigmoid_bce_backward_row(i, dlogits, out, targets, row_scale)
-    elif dlogits.shape[1] == 1:
+    if dlogits.shape[1] == 1:
         _sigmoid_bce_backward_single(dlogits, out, targets, row_scale)
     else:
         for i in range(dlogits.shape[0]):
             _sigmoid_bce_backward_row(i, dlogits, out, targets, row_scale)
 
 
-@jit_parallel
+@jit
 def mse_forward(out, row_loss, logits, targets, output_code):
-    if logits.size >= PARALLEL_MIN_WORK:
-        for i in prange(logits.shape[0]):
-            _mse_forward_row(i, out, row_loss, logits, targets, output_code)
-    else:
-        for i in range(logits.shape[0]):
-            _mse_forward_row(i, out, row_loss, logits, targets, output_code)
+    for i in range(logits.shape[0]):
+        _mse_forward_row(i, out, row_loss, logits, targets, output_code)
 
 
-@jit_parallel
+@jit
 def mse_backward(dlogits, out, targets, row_scale, output_code):
-    if dlogits.size >= PARALLEL_MIN_WORK:
-        for i in prange(dlogits.shape[0]):
-            _mse_backward_row(i, dlogits, out, targets, row_scale, output_code)
-    else:
-        for i in range(dlogits.shape[0]):
-            _mse_backward_row(i, dlogits, out, targets, row_scale, output_code)
+    for i in range(dlogits.shape[0]):
+        _mse_backward_row(i, dlogits, out, targets, row_scale, output_code)
 
 
-@jit_parallel
+@jit
 def softmax_forward(out, logits):  # out, logits: (batch, n_out)
-    if logits.size >= PARALLEL_MIN_WORK:
-        for i in prange(logits.shape[0]):
-            _softmax_row(i, out, logits)
-    else:
-        for i in range(logits.shape[0]):
-            _softmax_row(i, out, logits)
+    for i in range(logits.shape[0]):
+        _softmax_row(i, out, logits)
 
 
 LOSSES = {
@@ -300,8 +278,8 @@ def output_forward(out, logits, loss_code, output_code):
     if loss_code == CROSS_ENTROPY:
         softmax_forward(out, logits)
     elif loss_code == BINARY_CROSS_ENTROPY or (loss_code == MSE and output_code == SIGMOID):
-        activation_forward(out, logits, SIGMOID)
+        activation_forward(out, logits, as_int(SIGMOID))
     elif loss_code == MSE:
-        activation_forward(out, logits, IDENTITY)
+        activation_forward(out, logits, as_int(IDENTITY))
     else:
         raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")

@@ -15,9 +15,10 @@ import math
 
 import numpy as np
 from numba import prange
+from numba.extending import typeof_impl
 
 from .._codes import CROSS_ENTROPY, HYPER_MOMENTUM, HYPER_WEIGHT_DECAY, SGD
-from .._config import PARALLEL_MIN_WORK, jit, jit_inline, jit_parallel
+from .._config import jit, jit_inline, jit_parallel
 from .._layout import Counter, Model, OptSlot, Saved, Seg, TableRow
 from .activations import activation_backward, activation_forward
 from .blas import gemm, gemm_scaled
@@ -27,6 +28,7 @@ from .flat import c_matrix
 from .linear import add_bias, column_block_sums, linear_forward
 from .losses import count_correct, loss_forward, output_forward, scaled_loss_backward
 from .optim import all_finite, clip_gradients, update_slice
+from .scalars import as_flag, as_int
 
 
 @jit
@@ -70,15 +72,11 @@ def _gather_row(i, out, src, index, start):
         out[i, j] = src[r, j]
 
 
-@jit_parallel
+@jit
 def gather_rows(out, src, index, start):
     # out: (batch, n) <- src[index[start : start + batch]]
-    if out.size >= PARALLEL_MIN_WORK:
-        for i in prange(out.shape[0]):
-            _gather_row(i, out, src, index, start)
-    else:
-        for i in range(out.shape[0]):
-            _gather_row(i, out, src, index, start)
+    for i in range(out.shape[0]):
+        _gather_row(i, out, src, index, start)
 
 
 @jit
@@ -143,9 +141,10 @@ def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model):
     shard_weight = np.zeros(1)
     shard_correct = np.zeros(1, dtype=np.int64)
     no_shard_grads = np.empty((0, grads.shape[0]), grads.dtype)
+    zero = as_int(0)
     _shard_forward_backward(
-        0,
-        1,
+        zero,
+        as_int(1),
         arena,
         bounds,
         grads,
@@ -153,18 +152,18 @@ def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model):
         X,
         Y,
         order,
-        0,
-        n,
+        zero,
+        as_int(n),
         model,
-        0,
-        0,
+        zero,
+        zero,
         weight,
         shard_loss,
         shard_weight,
         shard_correct,
-        True,
+        as_flag(True),
         no_shard_grads,
-        0,
+        zero,
     )
     return shard_loss[0]
 
@@ -239,7 +238,9 @@ def _shard_forward_backward(
     shard_correct[shard] = 0
     if rows == 0:
         if local:
-            shard_grads[shard][:] = 0  # adds nothing to the batch's sum
+            own = shard_grads[shard]
+            for k in range(own.shape[0]):  # adds nothing to the batch's sum
+                own[k] = 0
         return
     n_in, n_out = X.shape[1], Y.shape[1]
     xb = matrix_view(x_batch, first * n_in, rows, n_in)
@@ -251,7 +252,7 @@ def _shard_forward_backward(
     else:
         _add_input_partials(arena, bounds, model, first, rows, input_chunks)
     _forward_layers(
-        arena, bounds, xb, params, model, dropout_seed, step, first, True, input_chunks > 0
+        arena, bounds, xb, params, model, dropout_seed, step, first, as_flag(True), input_chunks > 0
     )
     top = layer_sizes.shape[0] - 2  # the output layer
     out = _layer_rows(acts, model, max_batch, top, first, rows)
@@ -319,7 +320,7 @@ def _input_block_product(chunk, n_chunks, arena, bounds, params, X, perm, start,
         for j in range(i1 - i0):  # from 0: LLVM vectorises it
             dst[j] = src[j]
     W = matrix_view(params, model.w_offsets[0], n_in, n_first)
-    out = _input_product_rows(arena, bounds, model, chunk, 0, nb)
+    out = _input_product_rows(arena, bounds, model, chunk, as_int(0), nb)
     gemm(out, xb[:, i0:i1], W[i0:i1], False, False)  # zeros for an empty block
 
 
@@ -341,7 +342,7 @@ def _input_product_rows(arena, bounds, model, chunk, first, rows):
 def _add_input_partials(arena, bounds, model, first, rows, n_chunks):
     """Rows ``first : first + rows`` of layer 0's ``pre`` += the partial
     products of chunks 1, 2, ... in that order."""
-    z = _input_product_rows(arena, bounds, model, 0, first, rows)
+    z = _input_product_rows(arena, bounds, model, as_int(0), first, rows)
     for chunk in range(1, n_chunks):
         part = _input_product_rows(arena, bounds, model, chunk, first, rows)
         for i in range(rows):
@@ -396,8 +397,8 @@ def _block_gradients(slot, arena, bounds, grads, first_row, rows, model):
     for layer in range(model.layer_sizes.shape[0] - 1):
         _layer_block_gradients(
             layer,
-            0,
-            1,
+            as_int(0),
+            as_int(1),
             slot,
             arena,
             bounds,
@@ -437,6 +438,7 @@ def _chunk_gradients(
     BLAS's beta = 1 - lr wd would be rounded to the parameters' dtype, in
     float32 a fixed error of up to 6e-8 in every step's decay.)"""
     layer_sizes, w_offsets, b_offsets = model.layer_sizes, model.w_offsets, model.b_offsets
+    zero = as_int(0)
     sgd_in_gemm = (
         update and code == SGD and hyper[HYPER_MOMENTUM] == 0.0 and hyper[HYPER_WEIGHT_DECAY] == 0.0
     )
@@ -446,7 +448,19 @@ def _chunk_gradients(
         weights, alpha, beta = grads, 1.0, 0.0
     for layer in range(layer_sizes.shape[0] - 1):
         i0, i1, j0, j1 = _layer_block_gradients(
-            layer, chunk, n_chunks, chunk, arena, bounds, grads, 0, nb, model, weights, alpha, beta
+            layer,
+            chunk,
+            n_chunks,
+            chunk,
+            arena,
+            bounds,
+            grads,
+            zero,
+            nb,
+            model,
+            weights,
+            alpha,
+            beta,
         )
         if update:
             if not sgd_in_gemm:
@@ -475,7 +489,9 @@ def _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi):
 @jit
 def _add_rows(total, rows):
     """``total = rows[0] + rows[1] + ...``, added in row order."""
-    total[:] = rows[0]
+    first = rows[0]
+    for k in range(total.shape[0]):  # a loop, not total[:] = ...: less to compile
+        total[k] = first[k]
     for r in range(1, rows.shape[0]):
         part = rows[r]
         for k in range(total.shape[0]):
@@ -513,7 +529,109 @@ def _update_chunk(chunk, n_chunks, params, grads, opt_state, hyper, step, lr, co
     _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
 
 
+# The phases of a step, each a kernel of its own, which train_epochs (itself
+# serial) calls through function pointers (``phase_kernels``). Numba links
+# every compiled callee into its caller's module and optimises the whole
+# module again, so a call tree compiles its leaves once per level above
+# them; and a prange inside the epoch function ran Numba's parfor passes over
+# all of it. Measured on the spiral demo's cold start: 12 s for the parfor
+# passes and gufuncs inside the epoch function, 6 s for the shard phase's
+# gufunc re-optimising the shard code linked into it.
+
+
 @jit_parallel
+def _input_products(n_chunks, arena, bounds, params, X, perm, start, nb, model):
+    """Phase 0: every chunk's block of the input layer's product."""
+    for chunk in prange(n_chunks):
+        _input_block_product(
+            as_int(chunk), n_chunks, arena, bounds, params, X, perm, start, nb, model
+        )
+
+
+@jit_parallel
+def _all_shards(
+    shard_kernel,
+    n_shards,
+    arena,
+    bounds,
+    grads,
+    params,
+    X,
+    Y,
+    perm,
+    start,
+    nb,
+    model,
+    dropout_seed,
+    step,
+    batch_weight,
+    shard_loss,
+    shard_weight,
+    shard_correct,
+    local,
+    shard_grads,
+    input_chunks,
+):
+    """Phase 1: every shard's forward, loss and deltas (``shard_kernel`` is
+    ``_shard_forward_backward``, passed as a function pointer)."""
+    for shard in prange(n_shards):
+        shard_kernel(
+            as_int(shard),
+            n_shards,
+            arena,
+            bounds,
+            grads,
+            params,
+            X,
+            Y,
+            perm,
+            start,
+            nb,
+            model,
+            dropout_seed,
+            step,
+            batch_weight,
+            shard_loss,
+            shard_weight,
+            shard_correct,
+            local,
+            shard_grads,
+            input_chunks,
+        )
+
+
+@jit_parallel
+def _all_chunk_gradients(
+    n_chunks, arena, bounds, grads, nb, model, update, params, opt_state, hyper, step, lr, code
+):
+    """Phase 2: every chunk's gradients, and its update with ``update``."""
+    for chunk in prange(n_chunks):
+        _chunk_gradients(
+            as_int(chunk),
+            n_chunks,
+            arena,
+            bounds,
+            grads,
+            nb,
+            model,
+            update,
+            params,
+            opt_state,
+            hyper,
+            step,
+            lr,
+            code,
+        )
+
+
+@jit_parallel
+def _all_chunk_updates(n_chunks, params, grads, opt_state, hyper, step, lr, code):
+    """Phase 2b, after clipping: every chunk's update."""
+    for chunk in prange(n_chunks):
+        _update_chunk(as_int(chunk), n_chunks, params, grads, opt_state, hyper, step, lr, code)
+
+
+@jit
 def train_epochs(
     params,
     opt_state,
@@ -538,6 +656,7 @@ def train_epochs(
     opt_hyper,
     clip_norm,
     dropout_seed,
+    phases,
 ):
     """Minibatch training over ``perms.shape[0]`` epochs.
 
@@ -572,7 +691,8 @@ def train_epochs(
     advanced here (the first drives Adam's bias correction and restarts with
     a new optimizer; the second keys the dropout masks). ``clip_norm`` <= 0
     means no clipping. Writes each epoch's mean batch loss and number of
-    correct predictions. Returns -1, or the index of the first epoch whose
+    correct predictions. ``phases`` is ``phase_kernels(dtype)``: the step's
+    phases as function pointers (see there). Returns -1, or the index of the first epoch whose
     loss or parameters became non-finite; the parameters and optimizer state
     are then restored to that epoch's start.
     """
@@ -598,9 +718,11 @@ def train_epochs(
         borrow(epoch_correct),
         borrow(opt_hyper),
     )
-    # Built here, by its own name: Numba rebuilds a named tuple inside each
+    # Built here, by its own name: Numba rebuilds a named tuple inside a
     # prange body from the global that made it (parfor_lowering), which
-    # must be the class itself, not a helper that returns one.
+    # must be the class itself (or an argument), not a helper returning one.
+    shard_kernel, all_shards, input_products, all_chunk_gradients = phases[:4]
+    all_chunk_updates, update_chunk = phases[4], phases[5]
     model = Model(
         borrow(model.layer_sizes),
         borrow(model.w_offsets),
@@ -677,14 +799,11 @@ def train_epochs(
             # step). Numba's parallel loops cannot take the arguments as a
             # tuple, hence the spelled-out twin calls.
             if split_input:  # the input layer's product, by chunk (see there)
-                for chunk in prange(n_chunks):
-                    _input_block_product(
-                        chunk, n_chunks, arena, bounds, params, X, perm, start, nb, model
-                    )
+                input_products(n_chunks, arena, bounds, params, X, perm, start, nb, model)
             if n_shards == 1:
-                _shard_forward_backward(
-                    0,
-                    1,
+                shard_kernel(
+                    as_int(0),
+                    as_int(1),
                     arena,
                     bounds,
                     grads,
@@ -706,30 +825,29 @@ def train_epochs(
                     input_chunks,
                 )
             else:
-                for shard in prange(n_shards):
-                    _shard_forward_backward(
-                        shard,
-                        n_shards,
-                        arena,
-                        bounds,
-                        grads,
-                        params,
-                        X,
-                        Y,
-                        perm,
-                        start,
-                        nb,
-                        model,
-                        dropout_seed,
-                        global_step,
-                        weight,
-                        shard_loss,
-                        shard_weight,
-                        shard_correct,
-                        local,
-                        shard_grads,
-                        input_chunks,
-                    )
+                all_shards(
+                    shard_kernel,
+                    n_shards,
+                    arena,
+                    bounds,
+                    grads,
+                    params,
+                    X,
+                    Y,
+                    perm,
+                    start,
+                    nb,
+                    model,
+                    dropout_seed,
+                    global_step,
+                    weight,
+                    shard_loss,
+                    shard_weight,
+                    shard_correct,
+                    local,
+                    shard_grads,
+                    input_chunks,
+                )
             for shard in range(n_shards):
                 correct += shard_correct[shard]
             if weightless:
@@ -751,31 +869,30 @@ def train_epochs(
                     _add_rows(grads, shard_grads)
                 if not fused:
                     clip_gradients(grads, clip_norm)
-                _update_chunk(0, 1, params, grads, opt_state, opt_hyper, step, lr, opt_code)
+                update_chunk(
+                    as_int(0), as_int(1), params, grads, opt_state, opt_hyper, step, lr, opt_code
+                )
             else:
-                for chunk in prange(n_chunks):
-                    _chunk_gradients(
-                        chunk,
-                        n_chunks,
-                        arena,
-                        bounds,
-                        grads,
-                        nb,
-                        model,
-                        fused,
-                        params,
-                        opt_state,
-                        opt_hyper,
-                        step,
-                        lr,
-                        opt_code,
-                    )
+                all_chunk_gradients(
+                    n_chunks,
+                    arena,
+                    bounds,
+                    grads,
+                    nb,
+                    model,
+                    fused,
+                    params,
+                    opt_state,
+                    opt_hyper,
+                    step,
+                    lr,
+                    opt_code,
+                )
                 if not fused:
                     clip_gradients(grads, clip_norm)
-                    for chunk in prange(n_chunks):
-                        _update_chunk(
-                            chunk, n_chunks, params, grads, opt_state, opt_hyper, step, lr, opt_code
-                        )
+                    all_chunk_updates(
+                        n_chunks, params, grads, opt_state, opt_hyper, step, lr, opt_code
+                    )
             counters[Counter.OPTIMIZER_STEP] = step + 1
             counters[Counter.GLOBAL_STEP] = global_step + 1
         if diverged or not all_finite(params):
@@ -847,7 +964,8 @@ def evaluate(
     for start in range(0, n, max_batch):
         nb = min(max_batch, n - start)
         xb = X[start : start + nb]
-        _forward_layers(arena, bounds, xb, params, model, 0, 0, 0, False, False)
+        zero, off = as_int(0), as_flag(False)
+        _forward_layers(arena, bounds, xb, params, model, zero, zero, zero, off, off)
         logits = _layer_rows(pre, model, max_batch, n_layers - 1, 0, nb)
         out = out_all[start : start + nb]
         if with_loss:
@@ -863,3 +981,83 @@ def evaluate(
         else:
             output_forward(out, logits, loss_code, output_code)
     return loss_sum, weight_sum, correct
+
+
+# ------------------------------------------------------------ phase pointers
+_PHASES = {}
+
+
+class PhasePointers(tuple):
+    """``phase_kernels``' tuple of function pointers, with its Numba type
+    worked out once (``numba_type``): Numba would otherwise type the tuple
+    anew on every call of ``train_epochs``, and warn each time that
+    first-class functions are experimental."""
+
+
+@typeof_impl.register(PhasePointers)
+def _typeof_phase_pointers(value, context):
+    return value.numba_type
+
+
+def phase_kernels(dtype) -> tuple:
+    """The phases ``train_epochs`` calls, compiled (or loaded from Numba's
+    cache) for ``dtype`` and wrapped as first-class function pointers:
+    ``(_shard_forward_backward, _all_shards, _input_products,
+    _all_chunk_gradients, _all_chunk_updates, _update_chunk)``.
+
+    Called through pointers, the phases are not linked into the epoch
+    function's module, so each is compiled and optimised once (see the
+    comment above ``_input_products``). Their argument types are those
+    ``train_epochs`` passes, worked out from small arrays of the same kinds.
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in _PHASES:
+        _PHASES[dtype] = _compile_phases(dtype)
+    return _PHASES[dtype]
+
+
+def _compile_phases(dtype) -> tuple:
+    import warnings
+
+    from numba import typeof, types
+    from numba.core.errors import NumbaExperimentalFeatureWarning
+    from numba.core.types.function_type import CompileResultWAP
+
+    from .._layout import Layout
+
+    real = typeof(dtype.type(0))
+    vec, mat = typeof(np.zeros(1, dtype)), typeof(np.zeros((1, 1), dtype))
+    ints, int_mat = typeof(np.zeros(1, np.int64)), typeof(np.zeros((1, 2), np.int64))
+    floats = typeof(np.zeros(1))
+    model = typeof(Layout([1, 1]).model(np.zeros(0, np.int64), np.zeros(0), 0, 0))
+    i64, f64, flag = types.int64, types.float64, types.boolean
+
+    def pointer(kernel, *argtypes):
+        kernel.compile(argtypes)
+        return CompileResultWAP(kernel.overloads[argtypes])
+
+    # (arena, bounds, grads, params, X, Y, perm, start, nb, model, dropout
+    # seed, step, batch weight, shard loss, shard weight, shard correct,
+    # local, shard grads, input chunks): _shard_forward_backward's arguments
+    # after (shard, n_shards)
+    shard_args = (vec, int_mat, vec, vec, mat, mat, ints, i64, i64, model, i64, i64, f64)
+    shard_args += (floats, floats, ints, flag, mat, i64)
+    with warnings.catch_warnings():  # Numba calls first-class functions experimental
+        warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+        shard = pointer(_shard_forward_backward, i64, i64, *shard_args)
+        shard_type = types.FunctionType(shard.signature())
+        phases = PhasePointers(
+            (
+                shard,
+                pointer(_all_shards, shard_type, i64, *shard_args),
+                pointer(_input_products, i64, vec, int_mat, vec, mat, ints, i64, i64, model),
+                pointer(
+                    _all_chunk_gradients,
+                    *(i64, vec, int_mat, vec, i64, model, flag, vec, mat, floats, i64, real, i64),
+                ),
+                pointer(_all_chunk_updates, i64, vec, vec, mat, floats, i64, real, i64),
+                pointer(_update_chunk, i64, i64, vec, vec, mat, floats, i64, real, i64),
+            )
+        )
+        phases.numba_type = types.Tuple([types.FunctionType(p.signature()) for p in phases])
+    return phases

@@ -149,11 +149,13 @@ def train_epochs(
     opt_hyper,
     clip_norm,
     dropout_seed,
+    phases,
 ):
     """``kernels.train.train_epochs``, batch after batch. The fast path's
-    buffers and its thread split (``arena``, ``bounds``, ``grads``,
-    ``backup``, ``n_shards``, ``n_chunks``, ``input_chunks``) are not used:
-    they do not change the math."""
+    buffers, its thread split and its compiled phases (``arena``,
+    ``bounds``, ``grads``, ``backup``, ``n_shards``, ``n_chunks``,
+    ``input_chunks``, ``phases``) are not used: they do not change the
+    math."""
     sizes = model.layer_sizes
     weights, biases = unpack(params, sizes)
     first_w, first_b = unpack(opt_state[OptSlot.FIRST], sizes)
