@@ -21,3 +21,11 @@ def make_targets(loss, n, n_out, rng):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def assert_same_arrays(state, other):
+    """Two training states (``Network.get_training_state``) hold the same
+    parameters, optimizer state and step counters, bit for bit."""
+    np.testing.assert_array_equal(state.parameters, other.parameters)
+    np.testing.assert_array_equal(state.optimizer_state, other.optimizer_state)
+    np.testing.assert_array_equal(state.counters, other.counters)

@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import make_targets
+from conftest import assert_same_arrays, make_targets
 
 from fastbackprop import Network
 from fastbackprop.callbacks import Callback, CallbackList, EarlyStopping, ModelCheckpoint
@@ -33,9 +33,7 @@ def _state(net):
 def assert_unchanged(net, before):
     state, history = before
     now = net.get_training_state()
-    np.testing.assert_array_equal(now.parameters, state.parameters)
-    np.testing.assert_array_equal(now.optimizer_state, state.optimizer_state)
-    np.testing.assert_array_equal(now.counters, state.counters)
+    assert_same_arrays(now, state)
     assert now.optimizer is state.optimizer
     assert now.rng_state == state.rng_state
     assert now.dropout_seed == state.dropout_seed

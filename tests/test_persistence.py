@@ -7,6 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import assert_same_arrays
 
 from fastbackprop import Network
 from fastbackprop.optim import SGD, Adam, AdamW, RMSprop
@@ -118,15 +119,7 @@ def test_resume_from_file_equals_uninterrupted_training(tmp_path, backend):
     first.save(tmp_path / "half.npz")
     resumed = Network.load(tmp_path / "half.npz")
     resumed.fit(X, y, epochs=2, batch_size=10)
-    np.testing.assert_array_equal(
-        resumed.get_training_state().parameters, whole.get_training_state().parameters
-    )
-    np.testing.assert_array_equal(
-        resumed.get_training_state().optimizer_state, whole.get_training_state().optimizer_state
-    )
-    np.testing.assert_array_equal(
-        resumed.get_training_state().counters, whole.get_training_state().counters
-    )
+    assert_same_arrays(resumed.get_training_state(), whole.get_training_state())
     assert resumed.history.loss == whole.history.loss
     assert resumed.rng.bit_generator.state == whole.rng.bit_generator.state
 
@@ -449,15 +442,7 @@ def test_two_partial_fits_over_halves_equal_one_epoch(backend, batch_size):
     halves.partial_fit(X[:32], y[:32], batch_size=batch_size)
     halves.partial_fit(X[32:], y[32:], batch_size=batch_size)
     whole.fit(X, y, epochs=1, batch_size=batch_size, shuffle=False, optimizer=Adam(0.01))
-    np.testing.assert_array_equal(
-        halves.get_training_state().parameters, whole.get_training_state().parameters
-    )
-    np.testing.assert_array_equal(
-        halves.get_training_state().optimizer_state, whole.get_training_state().optimizer_state
-    )
-    np.testing.assert_array_equal(
-        halves.get_training_state().counters, whole.get_training_state().counters
-    )
+    assert_same_arrays(halves.get_training_state(), whole.get_training_state())
 
 
 def test_partial_fit_continues_optimizer_state():

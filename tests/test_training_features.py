@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import LOSSES, make_targets
+from conftest import LOSSES, assert_same_arrays, make_targets
 
 from fastbackprop import Network
 from fastbackprop._data import validation_split_indices
@@ -634,15 +634,7 @@ def test_non_finite_loss_in_a_later_epoch_restores_that_epochs_start(backend):
     assert (
         np.abs(twin.get_training_state().parameters).max() > 1e100
     )  # the state that was restored is the moved one
-    np.testing.assert_array_equal(
-        net.get_training_state().parameters, twin.get_training_state().parameters
-    )
-    np.testing.assert_array_equal(
-        net.get_training_state().optimizer_state, twin.get_training_state().optimizer_state
-    )
-    np.testing.assert_array_equal(
-        net.get_training_state().counters, twin.get_training_state().counters
-    )
+    assert_same_arrays(net.get_training_state(), twin.get_training_state())
     assert np.all(np.isfinite(net.get_training_state().parameters)) and np.all(
         np.isfinite(net.get_training_state().optimizer_state)
     )

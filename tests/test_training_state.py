@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import assert_same_arrays
 
 import fastbackprop.network as network_module
 from fastbackprop import Network, NonFiniteLossError, PassReport, TrainingState
@@ -29,9 +30,7 @@ def _net(**kwargs):
 
 def _assert_same(state, other):
     """Two states hold the same values, bit for bit."""
-    np.testing.assert_array_equal(state.parameters, other.parameters)
-    np.testing.assert_array_equal(state.optimizer_state, other.optimizer_state)
-    np.testing.assert_array_equal(state.counters, other.counters)
+    assert_same_arrays(state, other)
     assert state.optimizer is other.optimizer
     assert state.learning_rate == other.learning_rate
     assert state.rng_state == other.rng_state
