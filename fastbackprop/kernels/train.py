@@ -540,12 +540,11 @@ def _update_chunk(chunk, n_chunks, params, grads, opt_state, hyper, step, lr, co
 
 
 @jit_parallel
-def _input_products(n_chunks, arena, bounds, params, X, perm, start, nb, model):
-    """Phase 0: every chunk's block of the input layer's product."""
+def _input_products(chunk_kernel, n_chunks, arena, bounds, params, X, perm, start, nb, model):
+    """Phase 0: every chunk's block of the input layer's product
+    (``chunk_kernel`` is ``_input_block_product``, as a function pointer)."""
     for chunk in prange(n_chunks):
-        _input_block_product(
-            as_int(chunk), n_chunks, arena, bounds, params, X, perm, start, nb, model
-        )
+        chunk_kernel(as_int(chunk), n_chunks, arena, bounds, params, X, perm, start, nb, model)
 
 
 @jit_parallel
@@ -602,11 +601,25 @@ def _all_shards(
 
 @jit_parallel
 def _all_chunk_gradients(
-    n_chunks, arena, bounds, grads, nb, model, update, params, opt_state, hyper, step, lr, code
+    chunk_kernel,
+    n_chunks,
+    arena,
+    bounds,
+    grads,
+    nb,
+    model,
+    update,
+    params,
+    opt_state,
+    hyper,
+    step,
+    lr,
+    code,
 ):
-    """Phase 2: every chunk's gradients, and its update with ``update``."""
+    """Phase 2: every chunk's gradients, and its update with ``update``
+    (``chunk_kernel`` is ``_chunk_gradients``, as a function pointer)."""
     for chunk in prange(n_chunks):
-        _chunk_gradients(
+        chunk_kernel(
             as_int(chunk),
             n_chunks,
             arena,
@@ -625,10 +638,11 @@ def _all_chunk_gradients(
 
 
 @jit_parallel
-def _all_chunk_updates(n_chunks, params, grads, opt_state, hyper, step, lr, code):
-    """Phase 2b, after clipping: every chunk's update."""
+def _all_chunk_updates(chunk_kernel, n_chunks, params, grads, opt_state, hyper, step, lr, code):
+    """Phase 2b, after clipping: every chunk's update (``chunk_kernel`` is
+    ``_update_chunk``, as a function pointer)."""
     for chunk in prange(n_chunks):
-        _update_chunk(as_int(chunk), n_chunks, params, grads, opt_state, hyper, step, lr, code)
+        chunk_kernel(as_int(chunk), n_chunks, params, grads, opt_state, hyper, step, lr, code)
 
 
 @jit
@@ -722,7 +736,7 @@ def train_epochs(
     # prange body from the global that made it (parfor_lowering), which
     # must be the class itself (or an argument), not a helper returning one.
     shard_kernel, all_shards, input_products, all_chunk_gradients = phases[:4]
-    all_chunk_updates, update_chunk = phases[4], phases[5]
+    all_chunk_updates, update_chunk, input_kernel, gradient_kernel = phases[4:8]
     model = Model(
         borrow(model.layer_sizes),
         borrow(model.w_offsets),
@@ -799,7 +813,9 @@ def train_epochs(
             # step). Numba's parallel loops cannot take the arguments as a
             # tuple, hence the spelled-out twin calls.
             if split_input:  # the input layer's product, by chunk (see there)
-                input_products(n_chunks, arena, bounds, params, X, perm, start, nb, model)
+                input_products(
+                    input_kernel, n_chunks, arena, bounds, params, X, perm, start, nb, model
+                )
             if n_shards == 1:
                 shard_kernel(
                     as_int(0),
@@ -874,6 +890,7 @@ def train_epochs(
                 )
             else:
                 all_chunk_gradients(
+                    gradient_kernel,
                     n_chunks,
                     arena,
                     bounds,
@@ -891,7 +908,15 @@ def train_epochs(
                 if not fused:
                     clip_gradients(grads, clip_norm)
                     all_chunk_updates(
-                        n_chunks, params, grads, opt_state, opt_hyper, step, lr, opt_code
+                        update_chunk,
+                        n_chunks,
+                        params,
+                        grads,
+                        opt_state,
+                        opt_hyper,
+                        step,
+                        lr,
+                        opt_code,
                     )
             counters[Counter.OPTIMIZER_STEP] = step + 1
             counters[Counter.GLOBAL_STEP] = global_step + 1
@@ -1003,7 +1028,9 @@ def phase_kernels(dtype) -> tuple:
     """The phases ``train_epochs`` calls, compiled (or loaded from Numba's
     cache) for ``dtype`` and wrapped as first-class function pointers:
     ``(_shard_forward_backward, _all_shards, _input_products,
-    _all_chunk_gradients, _all_chunk_updates, _update_chunk)``.
+    _all_chunk_gradients, _all_chunk_updates, _update_chunk,
+    _input_block_product, _chunk_gradients)``; the parallel phases get the
+    per-chunk and per-shard functions as pointers too.
 
     Called through pointers, the phases are not linked into the epoch
     function's module, so each is compiled and optimised once (see the
@@ -1045,18 +1072,26 @@ def _compile_phases(dtype) -> tuple:
     with warnings.catch_warnings():  # Numba calls first-class functions experimental
         warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
         shard = pointer(_shard_forward_backward, i64, i64, *shard_args)
-        shard_type = types.FunctionType(shard.signature())
+        input_args = (i64, vec, int_mat, vec, mat, ints, i64, i64, model)
+        input_block = pointer(_input_block_product, i64, *input_args)
+        gradient_args = (i64, vec, int_mat, vec, i64, model, flag, vec, mat, floats, i64, real, i64)
+        chunk_gradients = pointer(_chunk_gradients, i64, *gradient_args)
+        update_args = (i64, vec, vec, mat, floats, i64, real, i64)
+        update = pointer(_update_chunk, i64, *update_args)
+
+        def kind(wrapped):
+            return types.FunctionType(wrapped.signature())
+
         phases = PhasePointers(
             (
                 shard,
-                pointer(_all_shards, shard_type, i64, *shard_args),
-                pointer(_input_products, i64, vec, int_mat, vec, mat, ints, i64, i64, model),
-                pointer(
-                    _all_chunk_gradients,
-                    *(i64, vec, int_mat, vec, i64, model, flag, vec, mat, floats, i64, real, i64),
-                ),
-                pointer(_all_chunk_updates, i64, vec, vec, mat, floats, i64, real, i64),
-                pointer(_update_chunk, i64, i64, vec, vec, mat, floats, i64, real, i64),
+                pointer(_all_shards, kind(shard), i64, *shard_args),
+                pointer(_input_products, kind(input_block), *input_args),
+                pointer(_all_chunk_gradients, kind(chunk_gradients), *gradient_args),
+                pointer(_all_chunk_updates, kind(update), *update_args),
+                update,
+                input_block,
+                chunk_gradients,
             )
         )
         phases.numba_type = types.Tuple([types.FunctionType(p.signature()) for p in phases])
