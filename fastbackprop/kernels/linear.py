@@ -8,6 +8,7 @@ import numpy as np
 
 from .._config import jit, jit_inline
 from .blas import gemm
+from .scalars import as_flag
 
 
 @jit_inline
@@ -72,7 +73,8 @@ def column_block_sums(db, dout, acc, lo, hi):
 @jit
 def linear_forward(out, inp, W, b):
     # out: (batch, n_out), inp: (batch, n_in), W: (n_in, n_out), b: (n_out,)
-    gemm(out, inp, W, False, False)
+    no = as_flag(False)
+    gemm(out, inp, W, no, no)
     add_bias(out, b)
 
 
@@ -82,9 +84,9 @@ def linear_backward(dinp, dW, db, dout, inp, W, compute_dinp):
     # dout: (batch, n_out), inp: (batch, n_in), W: (n_in, n_out)
     # dW and db are written, not accumulated: each parameter's gradient
     # comes from exactly one layer.
-    gemm(dW, inp, dout, True, False)  # dL/dW = inp^T dout
+    gemm(dW, inp, dout, as_flag(True), as_flag(False))  # dL/dW = inp^T dout
     # dL/db = sum over the batch of dout; one small scratch array per call
     # (this path serves Network.gradients, not the epoch loop)
     column_sums(db, dout, np.empty(dout.shape[1], dtype=db.dtype))
     if compute_dinp:
-        gemm(dinp, dout, W, False, True)  # dL/dinp = dout W^T
+        gemm(dinp, dout, W, as_flag(False), as_flag(True))  # dL/dinp = dout W^T

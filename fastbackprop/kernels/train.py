@@ -282,7 +282,7 @@ def _shard_forward_backward(
         a = _layer_rows(acts, model, max_batch, below, first, rows)
         z = _layer_rows(pre, model, max_batch, below, first, rows)
         dinp = _layer_rows(deltas, model, max_batch, below, first, rows)
-        gemm(dinp, delta, W, False, True)  # dL/da of the layer below
+        gemm(dinp, delta, W, as_flag(False), as_flag(True))  # dL/da of the layer below
         if drop_rates[below] > 0:  # through the same mask, same 1 / (1 - p)
             key = dropout_key(dropout_seed, step, below, first, n_below)
             dropout_backward(dinp, dinp, drop_rates[below], key)
@@ -321,7 +321,8 @@ def _input_block_product(chunk, n_chunks, arena, bounds, params, X, perm, start,
             dst[j] = src[j]
     W = matrix_view(params, model.w_offsets[0], n_in, n_first)
     out = _input_product_rows(arena, bounds, model, chunk, as_int(0), nb)
-    gemm(out, xb[:, i0:i1], W[i0:i1], False, False)  # zeros for an empty block
+    no = as_flag(False)
+    gemm(out, xb[:, i0:i1], W[i0:i1], no, no)  # zeros for an empty block
 
 
 @jit
@@ -331,7 +332,8 @@ def _input_product_rows(arena, bounds, model, chunk, first, rows):
     ``partials``, laid out alike."""
     max_batch = _batch_rows(bounds)
     if chunk == 0:
-        return _layer_rows(segment(arena, bounds, Seg.PRE), model, max_batch, 0, first, rows)
+        pre = segment(arena, bounds, Seg.PRE)
+        return _layer_rows(pre, model, max_batch, as_int(0), first, rows)
     n_first = model.layer_sizes[1]
     start = (chunk - 1) * max_batch * n_first
     partials = segment(arena, bounds, Seg.PARTIALS)
@@ -383,7 +385,7 @@ def _layer_block_gradients(
     i0, i1 = _block(chunk, n_chunks, n_in)
     dW = matrix_view(weights, model.w_offsets[layer], n_in, n_out)
     if i1 > i0:
-        gemm_scaled(dW[i0:i1], inp[:, i0:i1], delta, True, False, alpha, beta)
+        gemm_scaled(dW[i0:i1], inp[:, i0:i1], delta, as_flag(True), as_flag(False), alpha, beta)
     j0, j1 = _block(chunk, n_chunks, n_out)
     db = grads[model.b_offsets[layer] : model.b_offsets[layer] + n_out]
     column_block_sums(db, delta, sums, j0, j1)
@@ -991,7 +993,7 @@ def evaluate(
         xb = X[start : start + nb]
         zero, off = as_int(0), as_flag(False)
         _forward_layers(arena, bounds, xb, params, model, zero, zero, zero, off, off)
-        logits = _layer_rows(pre, model, max_batch, n_layers - 1, 0, nb)
+        logits = _layer_rows(pre, model, max_batch, n_layers - 1, zero, nb)
         out = out_all[start : start + nb]
         if with_loss:
             yb = Y[start : start + nb]
