@@ -600,13 +600,12 @@ class Network:
         online-predict path, kept short. The kernel checks the values on the
         way (cheaper than a separate pass)."""
         out = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
-        if ("prediction", self.dtype) not in _warmup.WARM:  # the first call may compile
+        args = (out, X, out, out, *self._small_eval_args(), False, True)
+        if ("prediction", self.dtype) in _warmup.WARM:  # no notice to prepare: kept short
+            count = self._train.evaluate(*args)[2]
+        else:  # the first call may compile
             with _warmup.announcing("prediction", self.dtype):
-                count = self._train.evaluate(
-                    out, X, out, out, *self._small_eval_args(), False, True
-                )[2]
-        else:
-            count = self._train.evaluate(out, X, out, out, *self._small_eval_args(), False, True)[2]
+                count = self._train.evaluate(*args)[2]
         if count < 0:
             raise v.non_finite_X_error(self.dtype)
         return out

@@ -96,7 +96,12 @@ class TrainingState:
         # go on changing after the state is taken
         history = self.history
         if isinstance(history, History):
-            object.__setattr__(self, "history", History(**copy.deepcopy(history.as_dict())))
+            # each metric's list copied (its floats are immutable): cheaper
+            # than a deep copy for EarlyStopping, which takes a state at
+            # every better epoch
+            values = history.as_dict().items()
+            copies = {key: None if value is None else list(value) for key, value in values}
+            object.__setattr__(self, "history", History(**copies))
         if self.optimizer_config is None:
             config = getattr(self.optimizer, "get_config", None)
             object.__setattr__(self, "optimizer_config", dict(config()) if callable(config) else {})

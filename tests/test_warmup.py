@@ -114,13 +114,21 @@ def test_the_notice_is_one_line_per_task_and_none_for_short_tasks(
     assert len(lines) == 1 and lines[0].startswith("compiling the training kernels for float32")
 
 
-def test_a_failed_task_is_announced_again_next_time(nothing_warm):
-    with pytest.raises(RuntimeError):
-        with _warmup.announcing("gradients", "float64"):
-            raise RuntimeError("compile failed")
-    assert ("gradients", np.dtype("float64")) not in _warmup.WARM
-    with _warmup.announcing("gradients", "float64"):
-        pass
+def test_a_failed_task_is_announced_again_next_time(nothing_warm, caplog):
+    logger = logging.getLogger("fastbackprop.compile")
+    logger.addHandler(caplog.handler)  # the logger does not propagate to the root
+    try:
+        with caplog.at_level(logging.INFO, logger="fastbackprop.compile"):
+            with pytest.raises(RuntimeError):
+                with _warmup.announcing("gradients", "float64"):
+                    raise RuntimeError("compile failed")
+            assert ("gradients", np.dtype("float64")) not in _warmup.WARM
+            with _warmup.announcing("gradients", "float64"):
+                _fake_kernel("retried")(1)  # the task's first compile, after the failure
+    finally:
+        logger.removeHandler(caplog.handler)
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 1 and lines[0].startswith("compiling the gradients kernels for float64")
     assert ("gradients", np.dtype("float64")) in _warmup.WARM
 
 

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .._layout import Counter, OptSlot, TableRow
+from .._layout import Counter, Model, OptSlot, TableRow
 from .activations import activation_backward, activation_forward
 from .dropout import dropout_backward, dropout_forward, dropout_key
 from .losses import count_correct, loss_backward, loss_forward, output_forward
@@ -103,17 +103,15 @@ def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model):
     returns the loss. (``arena`` and ``bounds`` are not used.)"""
     weights, biases = unpack(params, model.layer_sizes)
     w = sample_weight[:, 0]
-    if not w.any():  # as the kernels: every row's share is then 0
-        w = np.ones_like(w)
-        loss, _, (d_weights, d_biases) = _loss_and_gradients(weights, biases, X, Y, w, model, 0, 0)
-        d_weights = [0 * d for d in d_weights]
-        d_biases = [0 * d for d in d_biases]
-    else:
-        loss, _, (d_weights, d_biases) = _loss_and_gradients(weights, biases, X, Y, w, model, 0, 0)
+    # rows that all weigh 0, as the kernel: no loss and a zero gradient
+    weightless = not w.any()
+    loss, _, (d_weights, d_biases) = _loss_and_gradients(
+        weights, biases, X, Y, np.ones_like(w) if weightless else w, model, 0, 0
+    )
     grad_weights, grad_biases = unpack(grads, model.layer_sizes)
     for view, value in zip(grad_weights + grad_biases, d_weights + d_biases):
-        view[...] = value
-    return loss
+        view[...] = 0 if weightless else value
+    return 0.0 if weightless else loss
 
 
 def _clip(grads, max_norm):
@@ -241,7 +239,8 @@ def evaluate(
         return 0.0, 0.0, -1
     sizes = table[TableRow.LAYER_SIZES]
     weights, biases = unpack(params, sizes)
-    model = _Spec(act_codes, drop_rates, loss_code, output_code)
+    # the parts of a Model the twin reads; it takes no offsets
+    model = Model(sizes, None, None, None, act_codes, drop_rates, loss_code, output_code)
     logits = forward(weights, biases, X, model, 0, 0, False)[0][-1]
     if not with_loss:
         output_forward(out_all, logits, loss_code, output_code)
@@ -252,11 +251,3 @@ def evaluate(
     loss_sum = float((w.astype(np.float64) * row_loss).sum())
     weight_sum = float(w.astype(np.float64).sum())
     return loss_sum, weight_sum, count_correct(out_all, Y, loss_code)
-
-
-class _Spec:
-    """The parts of a ``Model`` the twin reads, for ``evaluate``."""
-
-    def __init__(self, act_codes, drop_rates, loss_code, output_code):
-        self.act_codes, self.drop_rates = act_codes, drop_rates
-        self.loss_code, self.output_code = loss_code, output_code
