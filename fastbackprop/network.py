@@ -529,6 +529,19 @@ class Network:
         rates = self._dropout if dropout else np.zeros_like(self._dropout)
         return self._layout.model(self._act_codes, rates, self._loss_code, self._output_code)
 
+    def _ops(self, dropout_on=False, opt_code=None):
+        """The compiled backend's function pointers to this network's
+        kernels (``kernels.ops.op_table``), with dropout if ``dropout_on``
+        and the optimizer ``opt_code`` (None: none); None for the NumPy
+        backend."""
+        if self.backend != "numba":
+            return None
+        from .kernels.ops import op_table
+
+        return op_table(
+            self.dtype, self._act_codes, self._loss_code, self._output_code, opt_code, dropout_on
+        )
+
     def _evaluate(self, X, Y=None, W=None):
         """Outputs of a checked ``X``; with ``Y``, also the weighted mean loss
         and the number of correct rows. A large ``X`` is split into one part
@@ -560,11 +573,11 @@ class Network:
     def _evaluate_rows(self, out, X, targets, W, with_loss):
         """One kernel call over rows that share one arena, chunk by chunk."""
         rows = min(X.shape[0], EVAL_CHUNK)
-        if rows <= SMALL_EVAL_ROWS:
-            model = self._small_eval_args()
-        else:
-            model = self._eval_args(EvaluationArena(self._layout, rows, self.dtype))
-        with _warmup.announcing("prediction", self.dtype):
+        with _warmup.announcing("prediction", self.dtype):  # the kernels may compile
+            if rows <= SMALL_EVAL_ROWS:
+                model = self._small_eval_args()
+            else:
+                model = self._eval_args(EvaluationArena(self._layout, rows, self.dtype))
             return self._train.evaluate(out, X, targets, W, *model, with_loss, False)
 
     def _eval_args(self, arena):
@@ -578,6 +591,7 @@ class Network:
             self._dropout,
             self._loss_code,
             self._output_code,
+            self._ops(),
         )
 
     def _small_eval_args(self):
@@ -600,20 +614,30 @@ class Network:
         online-predict path, kept short. The kernel checks the values on the
         way (cheaper than a separate pass)."""
         out = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
-        args = (out, X, out, out, *self._small_eval_args(), False, True)
         if ("prediction", self.dtype) in _warmup.WARM:  # no notice to prepare: kept short
-            count = self._train.evaluate(*args)[2]
+            count = self._train.evaluate(out, X, out, out, *self._small_eval_args(), False, True)[2]
         else:  # the first call may compile
             with _warmup.announcing("prediction", self.dtype):
-                count = self._train.evaluate(*args)[2]
+                args = self._small_eval_args()
+                count = self._train.evaluate(out, X, out, out, *args, False, True)[2]
         if count < 0:
             raise v.non_finite_X_error(self.dtype)
         return out
 
-    def _phases(self):
+    def _phases(self, split=(1, 1, 0), clip=0.0):
         """``train_epochs``' last argument: the compiled phases of a step
-        for the Numba backend (``kernels.train.phase_kernels``)."""
-        return self._train.phase_kernels(self.dtype) if self.backend == "numba" else None
+        for the Numba backend (``kernels.train.phase_kernels``), those that
+        a fit split as ``split`` (shards, chunks, input chunks) calls."""
+        if self.backend != "numba":
+            return None
+        n_shards, n_chunks, input_chunks = split
+        return self._train.phase_kernels(
+            self.dtype,
+            shards=n_shards > 1,
+            chunks=n_chunks > 1,
+            input_split=input_chunks > 0,
+            clip=clip > 0,
+        )
 
     def _batch_gradients(self, X, Y, W):
         """Loss and flat gradients of one batch, through the training
@@ -621,7 +645,16 @@ class Network:
         ws = TrainingWorkspace(self._layout, X.shape[0], self.dtype)
         with _warmup.announcing("gradients", self.dtype):
             loss = self._train.batch_gradients(
-                ws.arena, ws.bounds, ws.grads, self._params, X, Y, W, self._model(dropout=False)
+                ws.arena,
+                ws.bounds,
+                ws.grads,
+                self._params,
+                X,
+                Y,
+                W,
+                self._model(dropout=False),
+                self._ops(),
+                self._phases(),
             )
         return float(loss), ws.grads
 
@@ -1220,11 +1253,12 @@ class Network:
                 n_chunks,
                 input_chunks,
                 self._model(),
+                self._ops(bool((self._dropout > 0).any()), self.optimizer.code),
                 self.optimizer.code,
                 self.optimizer.hyperparameters(),
                 plan.clip,
                 self._dropout_seed,
-                self._phases(),
+                self._phases(split, plan.clip),
             )
         return epoch_loss, epoch_correct, int(failed)
 

@@ -1,16 +1,18 @@
 """Kernel by kernel: every Numba kernel and its NumPy twin, run on identical
 inputs, write the same values into every buffer they touch."""
 
+import numba
 import numpy as np
 import pytest
 from conftest import ACTIVATIONS, TOLERANCE
 
 from fastbackprop import kernels, reference  # noqa: F401
-from fastbackprop._codes import SIGMOID
+from fastbackprop._codes import LOSS_CODES, SIGMOID
 from fastbackprop.kernels import activations as k_act
 from fastbackprop.kernels import elementary as k_elem
 from fastbackprop.kernels import linear as k_lin
 from fastbackprop.kernels import losses as k_loss
+from fastbackprop.kernels import ops as k_ops
 from fastbackprop.kernels import optim as k_opt
 from fastbackprop.reference import activations as r_act
 from fastbackprop.reference import elementary as r_elem
@@ -134,17 +136,33 @@ def test_loss_pair(name, n_out, dtype, strided, rng):
     else:
         targets = rng.uniform(size=(6, n_out)).astype(dtype)
     targets = maybe_strided(targets, strided)
-    extra = [SIGMOID] if name == "mse" else []
-    k_fwd, k_bwd = k_loss.LOSSES[name]
-    r_fwd, r_bwd = r_loss.LOSSES[name]
+    # mse with a sigmoid output; the kernels' table of a loss's kernels
+    # against the twin's own dispatch on the codes
+    code = LOSS_CODES[name]
+    pair = k_loss.loss_kernels(code, SIGMOID)
+    weights = np.ones(6, dtype)
+
+    def twin_forward(out, row_loss, logits, targets):
+        r_loss.loss_forward(out, row_loss, logits, targets, weights, code, SIGMOID)
+
+    def twin_backward(dlogits, out, targets, row_scale):
+        r_loss.scaled_loss_backward(dlogits, out, targets, row_scale, code, SIGMOID)
+
     outs = [np.empty_like(logits), np.empty(6, dtype)]
-    fast, ref = run_both(k_fwd, r_fwd, outs, [logits, targets, *extra])
+    fast, ref = run_both(pair.forward, twin_forward, outs, [logits, targets])
     assert_same(fast, ref, dtype)
     # each row's share of the mean: uneven, as sample weights make it
     row_scale = rng.uniform(0.1, 1.0, 6).astype(dtype) / 6
-    inputs = [ref[0], targets, row_scale, *extra]
-    fast_b, ref_b = run_both(k_bwd, r_bwd, [np.empty_like(logits)], inputs)
+    inputs = [ref[0], targets, row_scale]
+    fast_b, ref_b = run_both(pair.backward, twin_backward, [np.empty_like(logits)], inputs)
     assert_same(fast_b, ref_b, dtype)
+    # the output alone, and the rows right, as the twin's
+    out = np.full_like(logits, np.nan)
+    pair.output(out, logits)
+    twin = np.empty_like(logits)
+    r_loss.output_forward(twin, logits, code, SIGMOID)
+    assert_same([out], [twin], dtype)
+    assert pair.correct(out, targets) == r_loss.count_correct(out, targets, code)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -170,9 +188,17 @@ def test_name_tables_cover_the_same_names():
     assert [loss.code for loss in LOSS_TABLE] == list(range(len(LOSS_TABLE)))
 
 
+@numba.njit
+def _through_op_table(ops, code, out, dinp, dout, inp):
+    # the training loop's dispatch of an activation code to its slot
+    k_ops.activation_forward(ops, code, out, inp)
+    k_ops.activation_backward(ops, code, dinp, dout, out, inp)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_every_activation_code_reaches_its_own_row_body(dtype, rng):
-    # the kernels' if/elif chain on the code matches the table: each code
+@pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaExperimentalFeatureWarning")
+def test_every_activation_code_reaches_its_own_kernel(dtype, rng):
+    # the op table's if/elif chain on the code matches the table: each code
     # gives its twin's values, and no two codes give the same values
     from fastbackprop._codes import ACTIVATION_TABLE
 
@@ -181,12 +207,12 @@ def test_every_activation_code_reaches_its_own_row_body(dtype, rng):
     outputs, derivatives = [], []
     for act in ACTIVATION_TABLE:
         out = np.full_like(inp, np.nan)
-        k_act.activation_forward(out, inp, act.code)
+        dinp = np.full_like(inp, np.nan)
+        ops = k_ops.op_table(dtype, [act.code], LOSS_CODES["mse"], 0)
+        _through_op_table(ops, act.code, out, dinp, dout, inp)
         twin = np.empty_like(inp)
         r_act.ACTIVATIONS[act.name](twin, inp)
         assert_same([out], [twin], dtype)
-        dinp = np.full_like(inp, np.nan)
-        k_act.activation_backward(dinp, dout, out, inp, act.code)
         r_act.DERIVATIVES[act.name](twin, dout, out, inp)
         assert_same([dinp], [twin], dtype)
         outputs.append(out)
@@ -208,6 +234,49 @@ def test_an_unknown_activation_code_is_refused_by_both_backends(code):
     for backward in (k_act.activation_backward, r_act.activation_backward):
         with pytest.raises(ValueError, match="unknown activation code"):
             backward(np.zeros_like(inp), inp, inp, inp, code)
+
+
+@pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaExperimentalFeatureWarning")
+def test_an_op_table_holds_only_the_kernels_its_network_uses():
+    # compile only what a fit needs: an unused activation's slots, and
+    # dropout's without dropout, hold stubs; the used ones their kernels
+    from fastbackprop._codes import ACTIVATION_TABLE, ADAM, RELU
+
+    def kernel_of(pointer):
+        return pointer.cres.fndesc.qualname
+
+    ops = k_ops.op_table("float32", [RELU], LOSS_CODES["cross_entropy"], 0, ADAM)
+    for act in ACTIVATION_TABLE:
+        forward, backward = (
+            getattr(ops, f"{act.name}_forward"),
+            getattr(ops, f"{act.name}_backward"),
+        )
+        if act.code == RELU:
+            assert (kernel_of(forward), kernel_of(backward)) == ("relu_forward", "relu_backward")
+        else:
+            assert (kernel_of(forward), kernel_of(backward)) == (
+                "_unused_forward",
+                "_unused_backward",
+            )
+    assert kernel_of(ops.loss_forward) == "softmax_cross_entropy_forward"
+    assert kernel_of(ops.update) == "adam_slice"
+    assert kernel_of(ops.dropout_forward) == "_unused_dropout"
+    assert k_ops.op_table("float32", [RELU], LOSS_CODES["cross_entropy"], 0, ADAM) is ops
+
+
+@pytest.mark.parametrize(
+    "codes, match",
+    [
+        (([9], 0, 0, None), "unknown activation code"),
+        (([1], 3, 0, None), "unknown loss code"),
+        (([1], 0, 0, 4), "unknown optimizer code"),
+    ],
+    ids=["activation", "loss", "optimizer"],
+)
+def test_an_op_table_refuses_unknown_codes(codes, match):
+    act_codes, loss_code, output_code, opt_code = codes
+    with pytest.raises(ValueError, match=match):
+        k_ops.op_table("float64", act_codes, loss_code, output_code, opt_code)
 
 
 @pytest.mark.parametrize("backend", [k_loss, r_loss])

@@ -211,6 +211,7 @@ def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(
     from fastbackprop._codes import ACTIVATION_CODES, LOSS_CODES
     from fastbackprop._layout import Layout, TrainingWorkspace
     from fastbackprop.kernels import train as kernels
+    from fastbackprop.kernels.ops import op_table
 
     layout = Layout([3, 5, 2])
     model = layout.model(
@@ -245,6 +246,7 @@ def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(
             2,
             input_chunks,
             model,
+            op_table(np.float64, model.act_codes, model.loss_code, 0, optimizer.code),
             optimizer.code,
             optimizer.hyperparameters(),
             0.0,

@@ -10,16 +10,23 @@ share of the mean, ``w_i / (sum(w) * n)`` with ``n`` 1 for cross-entropy and
 ``n_out`` for the element-wise losses (``1 / batch`` without sample
 weights). Each op is a per-row body plus a kernel that runs it over the
 rows, on one thread.
+
+Each loss (and each output activation mse can have) is a set of small
+kernels of its own, ``loss_kernels(loss_code, output_code)``: the training
+loop calls them through function pointers (``ops``), so a network compiles
+only its own loss, not every loss as branches of one kernel.
 """
 
 import math
+from typing import NamedTuple
 
-from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, IDENTITY, MSE, SIGMOID
+import numpy as np
+
+from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, MSE, SIGMOID
 from .._config import jit, jit_inline
-from .activations import activation_forward
+from .activations import identity_forward, sigmoid_forward
 from .elementary import exp_nonpositive, log1p_unit, sigmoid_fast
 from .flat import single_column
-from .scalars import as_int
 
 
 @jit_inline
@@ -106,11 +113,11 @@ def _sigmoid_bce_backward_single(dlogits, out, targets, row_scale):
 
 
 @jit_inline
-def _mse_forward_row(i, out, row_loss, logits, targets, output_code):
+def _mse_forward_row(i, out, row_loss, logits, targets, sigmoid_output):
     loss = 0.0
     for j in range(logits.shape[1]):
         z = logits[i, j]
-        y = sigmoid_fast(z) if output_code == SIGMOID else z
+        y = sigmoid_fast(z) if sigmoid_output else z
         out[i, j] = y
         r = out[i, j] - targets[i, j]
         loss += r * r
@@ -118,13 +125,13 @@ def _mse_forward_row(i, out, row_loss, logits, targets, output_code):
 
 
 @jit_inline
-def _mse_backward_row(i, dlogits, out, targets, row_scale, output_code):
+def _mse_backward_row(i, dlogits, out, targets, row_scale, sigmoid_output):
     # dL/dy = 2 (y - t) * row_scale, times sigmoid' = y (1 - y)
     scale = 2.0 * row_scale[i]
     for j in range(dlogits.shape[1]):
         y = out[i, j]
         g = (y - targets[i, j]) * scale
-        if output_code == SIGMOID:
+        if sigmoid_output:
             g *= y * (1 - y)
         dlogits[i, j] = g
 
@@ -165,15 +172,28 @@ def sigmoid_bce_backward(dlogits, out, targets, row_scale):
 
 
 @jit
-def mse_forward(out, row_loss, logits, targets, output_code):
+def mse_forward(out, row_loss, logits, targets):
     for i in range(logits.shape[0]):
-        _mse_forward_row(i, out, row_loss, logits, targets, output_code)
+        _mse_forward_row(i, out, row_loss, logits, targets, False)
 
 
 @jit
-def mse_backward(dlogits, out, targets, row_scale, output_code):
+def mse_backward(dlogits, out, targets, row_scale):
     for i in range(dlogits.shape[0]):
-        _mse_backward_row(i, dlogits, out, targets, row_scale, output_code)
+        _mse_backward_row(i, dlogits, out, targets, row_scale, False)
+
+
+@jit
+def mse_sigmoid_forward(out, row_loss, logits, targets):
+    """mse of a sigmoid output."""
+    for i in range(logits.shape[0]):
+        _mse_forward_row(i, out, row_loss, logits, targets, True)
+
+
+@jit
+def mse_sigmoid_backward(dlogits, out, targets, row_scale):
+    for i in range(dlogits.shape[0]):
+        _mse_backward_row(i, dlogits, out, targets, row_scale, True)
 
 
 @jit
@@ -182,6 +202,95 @@ def softmax_forward(out, logits):  # out, logits: (batch, n_out)
         _softmax_row(i, out, logits)
 
 
+@jit
+def argmax_matches(out, targets):
+    """Rows whose output's argmax is the target row's argmax (cross-entropy)."""
+    correct = 0
+    for i in range(out.shape[0]):
+        best_out = 0
+        best_t = 0
+        for j in range(1, out.shape[1]):
+            if out[i, j] > out[i, best_out]:
+                best_out = j
+            if targets[i, j] > targets[i, best_t]:
+                best_t = j
+        if best_out == best_t:
+            correct += 1
+    return correct
+
+
+@jit
+def threshold_matches(out, targets):
+    """Rows whose every output thresholded at 0.5 equals its target
+    thresholded at 0.5 (binary cross-entropy; scikit-learn's exact-match
+    accuracy)."""
+    correct = 0
+    for i in range(out.shape[0]):
+        ok = True
+        for j in range(out.shape[1]):
+            if (out[i, j] > 0.5) != (targets[i, j] > 0.5):
+                ok = False
+        if ok:
+            correct += 1
+    return correct
+
+
+@jit
+def no_matches(out, targets):
+    """mse has no accuracy: 0 rows."""
+    return 0
+
+
+@jit
+def weighted_mean(row_loss, weights, per_row):
+    """sum(w_i l_i) / (sum(w_i) per_row), added in row order (independent
+    of the thread count)."""
+    total = 0.0
+    weight_sum = 0.0
+    for i in range(row_loss.shape[0]):
+        total += weights[i] * row_loss[i]
+        weight_sum += weights[i]
+    return total / (weight_sum * per_row)
+
+
+class LossKernels(NamedTuple):
+    """The kernels of one loss with one output activation."""
+
+    forward: object  # (out, row_loss, logits, targets): outputs and row losses
+    backward: object  # (dlogits, out, targets, row_scale)
+    correct: object  # (out, targets) -> rows predicted right
+    output: object  # (out, logits): the output activation alone
+
+
+_LOSS_KERNELS = {
+    (CROSS_ENTROPY, False): LossKernels(
+        softmax_cross_entropy_forward,
+        softmax_cross_entropy_backward,
+        argmax_matches,
+        softmax_forward,
+    ),
+    (BINARY_CROSS_ENTROPY, False): LossKernels(
+        sigmoid_bce_forward, sigmoid_bce_backward, threshold_matches, sigmoid_forward
+    ),
+    (MSE, False): LossKernels(mse_forward, mse_backward, no_matches, identity_forward),
+    (MSE, True): LossKernels(
+        mse_sigmoid_forward, mse_sigmoid_backward, no_matches, sigmoid_forward
+    ),
+}
+
+
+def loss_kernels(loss_code, output_code) -> LossKernels:
+    """The kernels of the loss ``loss_code`` (``_codes``) whose output
+    activation is ``output_code`` (SIGMOID for mse with a sigmoid output,
+    else ignored)."""
+    sigmoid_output = loss_code == MSE and output_code == SIGMOID
+    try:
+        return _LOSS_KERNELS[(loss_code, sigmoid_output)]
+    except (KeyError, TypeError):
+        raise ValueError("unknown loss code (see _codes.LOSS_TABLE)") from None
+
+
+#: name -> ``(forward, backward)`` (mse with its identity output)
 LOSSES = {
     "cross_entropy": (softmax_cross_entropy_forward, softmax_cross_entropy_backward),
     "binary_cross_entropy": (sigmoid_bce_forward, sigmoid_bce_backward),
@@ -189,97 +298,38 @@ LOSSES = {
 }
 
 
-@jit
+# The same entry points as the NumPy twin's, dispatching in Python (tests
+# and tools; the training loop calls the kernels above through ``ops``).
+
+
 def loss_forward(out, row_loss, logits, targets, weights, loss_code, output_code):
-    """Dispatch on a loss code; returns the (sample-weighted) mean loss,
+    """Outputs and row losses; returns the (sample-weighted) mean loss,
     sum(w_i l_i) / sum(w_i), with l_i averaged over outputs for bce and mse."""
-    if loss_code == CROSS_ENTROPY:
-        softmax_cross_entropy_forward(out, row_loss, logits, targets)
-        per_row = 1
-    elif loss_code == BINARY_CROSS_ENTROPY:
-        sigmoid_bce_forward(out, row_loss, logits, targets)
-        per_row = logits.shape[1]
-    elif loss_code == MSE:
-        mse_forward(out, row_loss, logits, targets, output_code)
-        per_row = logits.shape[1]
-    else:
-        raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
-    total = 0.0
-    weight_sum = 0.0
-    for i in range(logits.shape[0]):  # fixed order: thread-count independent
-        total += weights[i] * row_loss[i]
-        weight_sum += weights[i]
-    return total / (weight_sum * per_row)
+    kernels = loss_kernels(loss_code, output_code)
+    kernels.forward(out, row_loss, logits, targets)
+    per_row = 1 if loss_code == CROSS_ENTROPY else logits.shape[1]
+    return weighted_mean(row_loss, weights, per_row)
 
 
-@jit
 def loss_backward(dlogits, out, targets, weights, row_scale, loss_code, output_code):
-    """Dispatch on a loss code; fills ``row_scale`` from the weights first."""
+    """The gradient of the weighted mean loss; fills ``row_scale`` from the
+    weights first."""
+    kernels = loss_kernels(loss_code, output_code)
     per_row = 1 if loss_code == CROSS_ENTROPY else dlogits.shape[1]
-    weight_sum = 0.0
-    for i in range(dlogits.shape[0]):
-        weight_sum += weights[i]
-    inv = 1.0 / (weight_sum * per_row)
-    for i in range(dlogits.shape[0]):
-        row_scale[i] = weights[i] * inv
-    scaled_loss_backward(dlogits, out, targets, row_scale, loss_code, output_code)
+    row_scale[:] = weights / (weights.astype(np.float64).sum() * per_row)
+    kernels.backward(dlogits, out, targets, row_scale)
 
 
-@jit
 def scaled_loss_backward(dlogits, out, targets, row_scale, loss_code, output_code):
-    """Dispatch on a loss code with ``row_scale`` already filled (the
-    training loop's shards scale their rows by the whole batch's weight)."""
-    if loss_code == CROSS_ENTROPY:
-        softmax_cross_entropy_backward(dlogits, out, targets, row_scale)
-    elif loss_code == BINARY_CROSS_ENTROPY:
-        sigmoid_bce_backward(dlogits, out, targets, row_scale)
-    elif loss_code == MSE:
-        mse_backward(dlogits, out, targets, row_scale, output_code)
-    else:
-        raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
+    """The gradient with ``row_scale`` already filled."""
+    loss_kernels(loss_code, output_code).backward(dlogits, out, targets, row_scale)
 
 
-@jit
 def count_correct(out, targets, loss_code):
-    """Number of rows predicted right (0 for mse, which has no accuracy).
-
-    cross_entropy: argmax of the output equals argmax of the target row.
-    binary_cross_entropy: every output thresholded at 0.5 equals its target
-    thresholded at 0.5 (scikit-learn's exact-match accuracy).
-    """
-    correct = 0
-    if loss_code == CROSS_ENTROPY:
-        for i in range(out.shape[0]):
-            best_out = 0
-            best_t = 0
-            for j in range(1, out.shape[1]):
-                if out[i, j] > out[i, best_out]:
-                    best_out = j
-                if targets[i, j] > targets[i, best_t]:
-                    best_t = j
-            if best_out == best_t:
-                correct += 1
-    elif loss_code == BINARY_CROSS_ENTROPY:
-        for i in range(out.shape[0]):
-            ok = True
-            for j in range(out.shape[1]):
-                if (out[i, j] > 0.5) != (targets[i, j] > 0.5):
-                    ok = False
-            if ok:
-                correct += 1
-    elif loss_code != MSE:
-        raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
-    return correct
+    """Number of rows predicted right (0 for mse, which has no accuracy)."""
+    return loss_kernels(loss_code, 0).correct(out, targets)
 
 
-@jit
 def output_forward(out, logits, loss_code, output_code):
     """The output activation alone, for prediction (no targets)."""
-    if loss_code == CROSS_ENTROPY:
-        softmax_forward(out, logits)
-    elif loss_code == BINARY_CROSS_ENTROPY or (loss_code == MSE and output_code == SIGMOID):
-        activation_forward(out, logits, as_int(SIGMOID))
-    elif loss_code == MSE:
-        activation_forward(out, logits, as_int(IDENTITY))
-    else:
-        raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
+    loss_kernels(loss_code, output_code).output(out, logits)

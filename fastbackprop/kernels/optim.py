@@ -129,38 +129,68 @@ def _rmsprop_slice(params, grads, v, buf, lr, alpha, one_minus_alpha, eps, wd, m
             params[i] -= lr * _rmsprop_step(i, g, params, v, alpha, c, eps, wd)
 
 
-@jit
-def update_slice(params, grads, state0, state1, hyper, step, lr, code):
-    """One optimizer step on a slice of the parameters.
+# One kernel per optimizer, all with the signature ``(params, grads, state0,
+# state1, hyper, step, lr)`` on 1-D slices of equal length (``state0``/
+# ``state1``: the matching slices of the two moment buffers): the training
+# loop calls the fit's own one through a function pointer (``ops``), so a fit
+# compiles only its optimizer. Indexing the slices from 0 lets LLVM drop the
+# negative-index checks and vectorise (measured: a loop over ``range(lo,
+# hi)`` of the whole buffers was 9x slower). Scalars are cast to the
+# parameters' dtype, so float32 stays float32 and the loops vectorise at
+# full width (torch computes in the parameters' dtype).
 
-    ``state0``/``state1`` are the matching slices of the two moment buffers.
-    All arrays are 1-D slices of equal length: indexing them from 0 lets
-    LLVM drop the negative-index checks and vectorise (measured: a loop
-    over ``range(lo, hi)`` of the whole buffers was 9x slower).
-    """
-    # scalars in the parameters' dtype, so float32 stays float32 and the
-    # loops vectorise at full width (torch computes in the parameters' dtype)
+
+@jit
+def sgd_slice(params, grads, state0, state1, hyper, step, lr):
     real = params.dtype.type
-    lr = real(lr)
+    momentum = real(hyper[HYPER_MOMENTUM])
+    nesterov = hyper[HYPER_NESTEROV] != 0.0
     wd = real(hyper[HYPER_WEIGHT_DECAY])
-    if code == SGD:
-        momentum = real(hyper[HYPER_MOMENTUM])
-        nesterov = hyper[HYPER_NESTEROV] != 0.0
-        _sgd_slice(params, grads, state0, lr, momentum, wd, nesterov)
-    elif code == ADAM or code == ADAMW:
-        _adam_slice(params, grads, state0, state1, lr, hyper, step, code == ADAMW)
-    elif code == RMSPROP:
-        alpha = real(hyper[HYPER_MOMENTUM])
-        # rounded once from float64, as torch's and the reference's 1 - alpha
-        one_minus_alpha = real(1.0 - hyper[HYPER_MOMENTUM])
-        eps = real(hyper[HYPER_EPS])
-        momentum = real(hyper[HYPER_RMS_MOMENTUM])
-        _rmsprop_slice(params, grads, state0, state1, lr, alpha, one_minus_alpha, eps, wd, momentum)
-    else:
-        raise ValueError("unknown optimizer code (see _codes)")
+    _sgd_slice(params, grads, state0, real(lr), momentum, wd, nesterov)
 
 
 @jit
+def adam_slice(params, grads, state0, state1, hyper, step, lr):
+    _adam_slice(params, grads, state0, state1, params.dtype.type(lr), hyper, step, False)
+
+
+@jit
+def adamw_slice(params, grads, state0, state1, hyper, step, lr):
+    _adam_slice(params, grads, state0, state1, params.dtype.type(lr), hyper, step, True)
+
+
+@jit
+def rmsprop_slice(params, grads, state0, state1, hyper, step, lr):
+    real = params.dtype.type
+    alpha = real(hyper[HYPER_MOMENTUM])
+    # rounded once from float64, as torch's and the reference's 1 - alpha
+    one_minus_alpha = real(1.0 - hyper[HYPER_MOMENTUM])
+    eps = real(hyper[HYPER_EPS])
+    momentum = real(hyper[HYPER_RMS_MOMENTUM])
+    wd = real(hyper[HYPER_WEIGHT_DECAY])
+    _rmsprop_slice(
+        params, grads, state0, state1, real(lr), alpha, one_minus_alpha, eps, wd, momentum
+    )
+
+
+#: optimizer code (``_codes``) -> its slice kernel
+UPDATES = {SGD: sgd_slice, ADAM: adam_slice, ADAMW: adamw_slice, RMSPROP: rmsprop_slice}
+
+
+def update_kernel(code):
+    """The slice kernel of the optimizer ``code``."""
+    try:
+        return UPDATES[code]
+    except (KeyError, TypeError):
+        raise ValueError("unknown optimizer code (see _codes)") from None
+
+
+def update_slice(params, grads, state0, state1, hyper, step, lr, code):
+    """One optimizer step on a slice of the parameters (the kernel of
+    ``code``, chosen in Python: the NumPy twin's entry point)."""
+    update_kernel(code)(params, grads, state0, state1, hyper, step, lr)
+
+
 def optimizer_update(params, grads, state, hyper, step, learning_rate, code):
     """One optimizer step; ``step`` is the number of steps taken before it."""
     first, second = state[OptSlot.FIRST], state[OptSlot.SECOND]

@@ -15,19 +15,26 @@ import math
 
 import numpy as np
 from numba import prange
-from numba.extending import typeof_impl
 
 from .._codes import CROSS_ENTROPY, HYPER_MOMENTUM, HYPER_WEIGHT_DECAY, SGD
 from .._config import jit, jit_inline, jit_parallel
 from .._layout import Counter, Model, OptSlot, Saved, Seg, TableRow
-from .activations import activation_backward, activation_forward
 from .blas import gemm, gemm_scaled
 from .borrowed import borrow
-from .dropout import dropout_backward, dropout_forward, dropout_key
+from .dropout import dropout_key
 from .flat import c_matrix
 from .linear import add_bias, column_block_sums, linear_forward
-from .losses import count_correct, loss_forward, output_forward, scaled_loss_backward
-from .optim import all_finite, clip_gradients, update_slice
+from .losses import weighted_mean
+from .ops import (
+    PhasePointers,
+    activation_backward,
+    activation_forward,
+    ops_type,
+    pointer,
+    pointer_type,
+    typed_pointers,
+)
+from .optim import all_finite, clip_gradients
 from .scalars import as_flag, as_int
 
 
@@ -81,7 +88,7 @@ def gather_rows(out, src, index, start):
 
 @jit
 def _forward_layers(
-    arena, bounds, x, params, model, dropout_seed, step, first_row, training, input_ready
+    arena, bounds, x, params, model, ops, dropout_seed, step, first_row, training, input_ready
 ):
     """Hidden layers and output logits of the block of rows ``x``
     ``(rows, n_in)``, rows ``first_row ...`` of the arena's batch.
@@ -113,24 +120,24 @@ def _forward_layers(
             linear_forward(z, inp, W, b)
         if layer < n_layers - 1:
             a = _layer_rows(acts, model, max_batch, layer, first_row, nb)
-            activation_forward(a, z, model.act_codes[layer])
+            activation_forward(ops, model.act_codes[layer], a, z)
             inp = a
             if training and drop_rates[layer] > 0:
                 d = _layer_rows(dropped, model, max_batch, layer, first_row, nb)
                 key = dropout_key(dropout_seed, step, layer, first_row, n_out)
-                dropout_forward(d, a, drop_rates[layer], key)
+                ops.dropout_forward(d, a, drop_rates[layer], key)
                 inp = d
 
 
 @jit
-def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model):
+def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model, ops, phases):
     """Gradients of the weighted mean loss of the batch ``X`` (every row,
     in order) into ``grads``; returns the loss.
 
     The training loop's own code for one shard (``_shard_forward_backward``
-    and ``_block_gradients``), so ``Network.gradients`` and
-    ``check_gradients`` check what trains. Dropout is whatever
-    ``model.drop_rates`` says (the caller passes zeros for none).
+    and ``_block_gradients``, called through ``phase_kernels``' pointer), so
+    ``Network.gradients`` and ``check_gradients`` check what trains. Dropout
+    is whatever ``model.drop_rates`` says (the caller passes zeros for none).
     """
     n = X.shape[0]
     order = np.arange(n)
@@ -142,7 +149,8 @@ def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model):
     shard_correct = np.zeros(1, dtype=np.int64)
     no_shard_grads = np.empty((0, grads.shape[0]), grads.dtype)
     zero = as_int(0)
-    _shard_forward_backward(
+    shard_kernel = phases[0]
+    shard_kernel(
         zero,
         as_int(1),
         arena,
@@ -155,6 +163,7 @@ def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model):
         zero,
         as_int(n),
         model,
+        ops,
         zero,
         zero,
         weight,
@@ -199,6 +208,7 @@ def _shard_forward_backward(
     start,
     nb,
     model,
+    ops,
     dropout_seed,
     step,
     batch_weight,
@@ -229,7 +239,6 @@ def _shard_forward_backward(
     row_scale = segment(arena, bounds, Seg.ROW_SCALE)
     deltas = segment(arena, bounds, Seg.DELTAS)
     layer_sizes, drop_rates = model.layer_sizes, model.drop_rates
-    loss_code, output_code = model.loss_code, model.output_code
     max_batch = _batch_rows(bounds)
     first, last_row = _block(shard, n_shards, nb)
     rows = last_row - first
@@ -252,7 +261,17 @@ def _shard_forward_backward(
     else:
         _add_input_partials(arena, bounds, model, first, rows, input_chunks)
     _forward_layers(
-        arena, bounds, xb, params, model, dropout_seed, step, first, as_flag(True), input_chunks > 0
+        arena,
+        bounds,
+        xb,
+        params,
+        model,
+        ops,
+        dropout_seed,
+        step,
+        first,
+        as_flag(True),
+        input_chunks > 0,
     )
     top = layer_sizes.shape[0] - 2  # the output layer
     out = _layer_rows(acts, model, max_batch, top, first, rows)
@@ -262,19 +281,20 @@ def _shard_forward_backward(
         weight += wb[i]
     shard_weight[shard] = weight
     # always run: it also writes the outputs that accuracy and backward read
-    loss = loss_forward(out, row_loss[first:last_row], logits, yb, wb, loss_code, output_code)
+    shard_row_loss = row_loss[first:last_row]
+    ops.loss_forward(out, shard_row_loss, logits, yb)
+    per_row = 1 if model.loss_code == CROSS_ENTROPY else n_out
     if weight > 0.0:  # else the shard's own mean is 0 / 0 and adds nothing
-        shard_loss[shard] = loss
-    shard_correct[shard] = count_correct(out, yb, loss_code)
+        shard_loss[shard] = weighted_mean(shard_row_loss, wb, per_row)
+    shard_correct[shard] = ops.correct(out, yb)
     # dL/dlogits of the batch's weighted mean: row i's share is
     # w_i / (sum(w) * per_row), over the whole batch's weights
-    per_row = 1 if loss_code == CROSS_ENTROPY else n_out
     inv = 1.0 / (batch_weight * per_row)
     scale = row_scale[first:last_row]
     for i in range(rows):
         scale[i] = wb[i] * inv
     delta = _layer_rows(deltas, model, max_batch, top, first, rows)
-    scaled_loss_backward(delta, out, yb, scale, loss_code, output_code)
+    ops.loss_backward(delta, out, yb, scale)
     for layer in range(top, 0, -1):
         below = layer - 1
         n_below = layer_sizes[layer]
@@ -285,8 +305,8 @@ def _shard_forward_backward(
         gemm(dinp, delta, W, as_flag(False), as_flag(True))  # dL/da of the layer below
         if drop_rates[below] > 0:  # through the same mask, same 1 / (1 - p)
             key = dropout_key(dropout_seed, step, below, first, n_below)
-            dropout_backward(dinp, dinp, drop_rates[below], key)
-        activation_backward(dinp, dinp, a, z, model.act_codes[below])  # dL/dz
+            ops.dropout_backward(dinp, dinp, drop_rates[below], key)
+        activation_backward(ops, model.act_codes[below], dinp, dinp, a, z)  # dL/dz
         delta = dinp
     if local:
         partial = grads if n_shards == 1 else shard_grads[shard]
@@ -430,6 +450,7 @@ def _chunk_gradients(
     step,
     lr,
     code,
+    update_kernel,
 ):
     """Weight and bias gradients of one chunk of every layer, over all rows
     of the batch (see ``_layer_block_gradients``). With ``update``, the
@@ -468,15 +489,17 @@ def _chunk_gradients(
             if not sgd_in_gemm:
                 n_out = layer_sizes[layer + 1]
                 lo, hi = w_offsets[layer] + i0 * n_out, w_offsets[layer] + i1 * n_out
-                _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
+                _update_range(params, grads, opt_state, hyper, step, lr, update_kernel, lo, hi)
             lo, hi = b_offsets[layer] + j0, b_offsets[layer] + j1
-            _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
+            _update_range(params, grads, opt_state, hyper, step, lr, update_kernel, lo, hi)
 
 
 @jit
-def _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi):
+def _update_range(params, grads, opt_state, hyper, step, lr, update, lo, hi):
+    """The optimizer step (``update``, a pointer to one of ``optim``'s slice
+    kernels) on ``params[lo:hi]``."""
     if hi > lo:
-        update_slice(
+        update(
             params[lo:hi],
             grads[lo:hi],
             opt_state[OptSlot.FIRST][lo:hi],
@@ -484,7 +507,6 @@ def _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi):
             hyper,
             step,
             lr,
-            code,
         )
 
 
@@ -526,9 +548,9 @@ def _gather_weights(w_batch, sample_weight, index, start, nb):
 
 
 @jit
-def _update_chunk(chunk, n_chunks, params, grads, opt_state, hyper, step, lr, code):
+def _update_chunk(chunk, n_chunks, params, grads, opt_state, hyper, step, lr, update):
     lo, hi = _block(chunk, n_chunks, params.shape[0])
-    _update_range(params, grads, opt_state, hyper, step, lr, code, lo, hi)
+    _update_range(params, grads, opt_state, hyper, step, lr, update, lo, hi)
 
 
 # The phases of a step, each a kernel of its own, which train_epochs (itself
@@ -563,6 +585,7 @@ def _all_shards(
     start,
     nb,
     model,
+    ops,
     dropout_seed,
     step,
     batch_weight,
@@ -589,6 +612,7 @@ def _all_shards(
             start,
             nb,
             model,
+            ops,
             dropout_seed,
             step,
             batch_weight,
@@ -617,6 +641,7 @@ def _all_chunk_gradients(
     step,
     lr,
     code,
+    update_kernel,
 ):
     """Phase 2: every chunk's gradients, and its update with ``update``
     (``chunk_kernel`` is ``_chunk_gradients``, as a function pointer)."""
@@ -636,15 +661,16 @@ def _all_chunk_gradients(
             step,
             lr,
             code,
+            update_kernel,
         )
 
 
 @jit_parallel
-def _all_chunk_updates(chunk_kernel, n_chunks, params, grads, opt_state, hyper, step, lr, code):
+def _all_chunk_updates(chunk_kernel, n_chunks, params, grads, opt_state, hyper, step, lr, update):
     """Phase 2b, after clipping: every chunk's update (``chunk_kernel`` is
     ``_update_chunk``, as a function pointer)."""
     for chunk in prange(n_chunks):
-        chunk_kernel(as_int(chunk), n_chunks, params, grads, opt_state, hyper, step, lr, code)
+        chunk_kernel(as_int(chunk), n_chunks, params, grads, opt_state, hyper, step, lr, update)
 
 
 @jit
@@ -668,6 +694,7 @@ def train_epochs(
     n_chunks,
     input_chunks,
     model,
+    ops,
     opt_code,
     opt_hyper,
     clip_norm,
@@ -832,6 +859,7 @@ def train_epochs(
                     start,
                     nb,
                     model,
+                    ops,
                     dropout_seed,
                     global_step,
                     weight,
@@ -856,6 +884,7 @@ def train_epochs(
                     start,
                     nb,
                     model,
+                    ops,
                     dropout_seed,
                     global_step,
                     weight,
@@ -888,7 +917,15 @@ def train_epochs(
                 if not fused:
                     clip_gradients(grads, clip_norm)
                 update_chunk(
-                    as_int(0), as_int(1), params, grads, opt_state, opt_hyper, step, lr, opt_code
+                    as_int(0),
+                    as_int(1),
+                    params,
+                    grads,
+                    opt_state,
+                    opt_hyper,
+                    step,
+                    lr,
+                    ops.update,
                 )
             else:
                 all_chunk_gradients(
@@ -906,6 +943,7 @@ def train_epochs(
                     step,
                     lr,
                     opt_code,
+                    ops.update,
                 )
                 if not fused:
                     clip_gradients(grads, clip_norm)
@@ -918,7 +956,7 @@ def train_epochs(
                         opt_hyper,
                         step,
                         lr,
-                        opt_code,
+                        ops.update,
                     )
             counters[Counter.OPTIMIZER_STEP] = step + 1
             counters[Counter.GLOBAL_STEP] = global_step + 1
@@ -948,6 +986,7 @@ def evaluate(
     drop_rates,
     loss_code,
     output_code,
+    ops,
     with_loss,
     check_finite,
 ):
@@ -992,7 +1031,7 @@ def evaluate(
         nb = min(max_batch, n - start)
         xb = X[start : start + nb]
         zero, off = as_int(0), as_flag(False)
-        _forward_layers(arena, bounds, xb, params, model, zero, zero, zero, off, off)
+        _forward_layers(arena, bounds, xb, params, model, ops, zero, zero, zero, off, off)
         logits = _layer_rows(pre, model, max_batch, n_layers - 1, zero, nb)
         out = out_all[start : start + nb]
         if with_loss:
@@ -1000,33 +1039,46 @@ def evaluate(
             wb = w_batch[:nb]
             for i in range(nb):
                 wb[i] = sample_weight[start + i, 0]
-            loss_forward(out, row_loss[:nb], logits, yb, wb, loss_code, output_code)
+            ops.loss_forward(out, row_loss[:nb], logits, yb)
             for i in range(nb):
                 loss_sum += wb[i] * row_loss[i]
                 weight_sum += wb[i]
-            correct += count_correct(out, yb, loss_code)
+            correct += ops.correct(out, yb)
         else:
-            output_forward(out, logits, loss_code, output_code)
+            ops.output(out, logits)
     return loss_sum, weight_sum, correct
 
 
 # ------------------------------------------------------------ phase pointers
+# Stubs for the phases a fit never calls (``phase_kernels``), one per number
+# of arguments: the same types as the phase they stand in for, compiled in a
+# fraction of a second.
+
+
+@jit
+def _unused_phase_9(a, b, c, d, e, f, g, h, i):
+    pass
+
+
+@jit
+def _unused_phase_10(a, b, c, d, e, f, g, h, i, j):
+    pass
+
+
+@jit
+def _unused_phase_15(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o):  # noqa: E741
+    pass
+
+
+@jit
+def _unused_phase_22(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s, t, u, v):  # noqa: E741
+    pass
+
+
 _PHASES = {}
 
 
-class PhasePointers(tuple):
-    """``phase_kernels``' tuple of function pointers, with its Numba type
-    worked out once (``numba_type``): Numba would otherwise type the tuple
-    anew on every call of ``train_epochs``, and warn each time that
-    first-class functions are experimental."""
-
-
-@typeof_impl.register(PhasePointers)
-def _typeof_phase_pointers(value, context):
-    return value.numba_type
-
-
-def phase_kernels(dtype) -> tuple:
+def phase_kernels(dtype, *, shards=True, chunks=True, input_split=True, clip=True) -> PhasePointers:
     """The phases ``train_epochs`` calls, compiled (or loaded from Numba's
     cache) for ``dtype`` and wrapped as first-class function pointers:
     ``(_shard_forward_backward, _all_shards, _input_products,
@@ -1034,23 +1086,31 @@ def phase_kernels(dtype) -> tuple:
     _input_block_product, _chunk_gradients)``; the parallel phases get the
     per-chunk and per-shard functions as pointers too.
 
+    A fit compiles only the phases its split calls: with ``shards`` (more
+    than one shard) ``_all_shards``; with ``chunks`` (more than one update
+    chunk) ``_all_chunk_gradients`` and ``_chunk_gradients``, and with
+    ``clip`` as well ``_all_chunk_updates``; with ``input_split`` (input
+    chunks) ``_input_products`` and ``_input_block_product``. The others get
+    stubs of the same types, which ``train_epochs`` never calls for that
+    split: a small network's first fit skips about 2.5 s of compiling.
+
     Called through pointers, the phases are not linked into the epoch
     function's module, so each is compiled and optimised once (see the
     comment above ``_input_products``). Their argument types are those
     ``train_epochs`` passes, worked out from small arrays of the same kinds.
     """
     dtype = np.dtype(dtype)
-    if dtype not in _PHASES:
-        _PHASES[dtype] = _compile_phases(dtype)
-    return _PHASES[dtype]
+    key = (dtype, bool(shards), bool(chunks), bool(input_split), bool(chunks and clip))
+    if key not in _PHASES:
+        _PHASES[key] = _compile_phases(dtype, *key[1:])
+    return _PHASES[key]
 
 
-def _compile_phases(dtype) -> tuple:
+def _compile_phases(dtype, shards, chunks, input_split, chunk_updates) -> PhasePointers:
     import warnings
 
     from numba import typeof, types
     from numba.core.errors import NumbaExperimentalFeatureWarning
-    from numba.core.types.function_type import CompileResultWAP
 
     from .._layout import Layout
 
@@ -1059,42 +1119,56 @@ def _compile_phases(dtype) -> tuple:
     ints, int_mat = typeof(np.zeros(1, np.int64)), typeof(np.zeros((1, 2), np.int64))
     floats = typeof(np.zeros(1))
     model = typeof(Layout([1, 1]).model(np.zeros(0, np.int64), np.zeros(0), 0, 0))
+    ops = ops_type(dtype)
+    update = ops.types[-1]
     i64, f64, flag = types.int64, types.float64, types.boolean
 
-    def pointer(kernel, *argtypes):
-        kernel.compile(argtypes)
-        return CompileResultWAP(kernel.overloads[argtypes])
+    def phase(wanted, kernel, stub, *argtypes):
+        return pointer(kernel if wanted else stub, *argtypes)
 
-    # (arena, bounds, grads, params, X, Y, perm, start, nb, model, dropout
-    # seed, step, batch weight, shard loss, shard weight, shard correct,
-    # local, shard grads, input chunks): _shard_forward_backward's arguments
-    # after (shard, n_shards)
-    shard_args = (vec, int_mat, vec, vec, mat, mat, ints, i64, i64, model, i64, i64, f64)
+    # (arena, bounds, grads, params, X, Y, perm, start, nb, model, ops,
+    # dropout seed, step, batch weight, shard loss, shard weight, shard
+    # correct, local, shard grads, input chunks): _shard_forward_backward's
+    # arguments after (shard, n_shards)
+    shard_args = (vec, int_mat, vec, vec, mat, mat, ints, i64, i64, model, ops, i64, i64, f64)
     shard_args += (floats, floats, ints, flag, mat, i64)
+    input_args = (i64, vec, int_mat, vec, mat, ints, i64, i64, model)
+    gradient_args = (i64, vec, int_mat, vec, i64, model, flag, vec, mat, floats, i64, real, i64)
+    gradient_args += (update,)
+    update_args = (i64, vec, vec, mat, floats, i64, real, update)
     with warnings.catch_warnings():  # Numba calls first-class functions experimental
         warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
         shard = pointer(_shard_forward_backward, i64, i64, *shard_args)
-        input_args = (i64, vec, int_mat, vec, mat, ints, i64, i64, model)
-        input_block = pointer(_input_block_product, i64, *input_args)
-        gradient_args = (i64, vec, int_mat, vec, i64, model, flag, vec, mat, floats, i64, real, i64)
-        chunk_gradients = pointer(_chunk_gradients, i64, *gradient_args)
-        update_args = (i64, vec, vec, mat, floats, i64, real, i64)
-        update = pointer(_update_chunk, i64, *update_args)
-
-        def kind(wrapped):
-            return types.FunctionType(wrapped.signature())
-
-        phases = PhasePointers(
+        input_block = phase(input_split, _input_block_product, _unused_phase_10, i64, *input_args)
+        chunk_gradients = phase(chunks, _chunk_gradients, _unused_phase_15, i64, *gradient_args)
+        update_chunk = pointer(_update_chunk, i64, *update_args)
+        return typed_pointers(
             (
                 shard,
-                pointer(_all_shards, kind(shard), i64, *shard_args),
-                pointer(_input_products, kind(input_block), *input_args),
-                pointer(_all_chunk_gradients, kind(chunk_gradients), *gradient_args),
-                pointer(_all_chunk_updates, kind(update), *update_args),
-                update,
+                phase(shards, _all_shards, _unused_phase_22, pointer_type(shard), i64, *shard_args),
+                phase(
+                    input_split,
+                    _input_products,
+                    _unused_phase_10,
+                    pointer_type(input_block),
+                    *input_args,
+                ),
+                phase(
+                    chunks,
+                    _all_chunk_gradients,
+                    _unused_phase_15,
+                    pointer_type(chunk_gradients),
+                    *gradient_args,
+                ),
+                phase(
+                    chunk_updates,
+                    _all_chunk_updates,
+                    _unused_phase_9,
+                    pointer_type(update_chunk),
+                    *update_args,
+                ),
+                update_chunk,
                 input_block,
                 chunk_gradients,
             )
         )
-        phases.numba_type = types.Tuple([types.FunctionType(p.signature()) for p in phases])
-    return phases

@@ -32,16 +32,49 @@ def sigmoid_bce_backward(dlogits, out, targets, row_scale):
     dlogits[...] = (out - targets) * row_scale[:, None]
 
 
-def mse_forward(out, row_loss, logits, targets, output_code):
+def _mse_forward(out, row_loss, logits, targets, output_code):
     out[...] = sigmoid_values(logits) if output_code == SIGMOID else logits
     row_loss[...] = ((out - targets) ** 2).sum(axis=1)
 
 
-def mse_backward(dlogits, out, targets, row_scale, output_code):
+def _mse_backward(dlogits, out, targets, row_scale, output_code):
     g = 2 * (out - targets) * row_scale[:, None]
     if output_code == SIGMOID:
         g = g * out * (1 - out)
     dlogits[...] = g
+
+
+def mse_forward(out, row_loss, logits, targets):
+    _mse_forward(out, row_loss, logits, targets, 0)
+
+
+def mse_backward(dlogits, out, targets, row_scale):
+    _mse_backward(dlogits, out, targets, row_scale, 0)
+
+
+def mse_sigmoid_forward(out, row_loss, logits, targets):
+    _mse_forward(out, row_loss, logits, targets, SIGMOID)
+
+
+def mse_sigmoid_backward(dlogits, out, targets, row_scale):
+    _mse_backward(dlogits, out, targets, row_scale, SIGMOID)
+
+
+def argmax_matches(out, targets):
+    return int(np.sum(out.argmax(axis=1) == targets.argmax(axis=1)))
+
+
+def threshold_matches(out, targets):
+    return int(np.sum(np.all((out > 0.5) == (targets > 0.5), axis=1)))
+
+
+def no_matches(out, targets):
+    return 0
+
+
+def weighted_mean(row_loss, weights, per_row):
+    w = weights.astype(np.float64)
+    return float((w * row_loss).sum()) / (float(w.sum()) * per_row)
 
 
 LOSSES = {
@@ -59,12 +92,11 @@ def loss_forward(out, row_loss, logits, targets, weights, loss_code, output_code
         sigmoid_bce_forward(out, row_loss, logits, targets)
         per_row = logits.shape[1]
     elif loss_code == MSE:
-        mse_forward(out, row_loss, logits, targets, output_code)
+        _mse_forward(out, row_loss, logits, targets, output_code)
         per_row = logits.shape[1]
     else:
         raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
-    w = weights.astype(np.float64)
-    return float((w * row_loss).sum()) / (float(w.sum()) * per_row)
+    return weighted_mean(row_loss, weights, per_row)
 
 
 def loss_backward(dlogits, out, targets, weights, row_scale, loss_code, output_code):
@@ -79,18 +111,18 @@ def scaled_loss_backward(dlogits, out, targets, row_scale, loss_code, output_cod
     elif loss_code == BINARY_CROSS_ENTROPY:
         sigmoid_bce_backward(dlogits, out, targets, row_scale)
     elif loss_code == MSE:
-        mse_backward(dlogits, out, targets, row_scale, output_code)
+        _mse_backward(dlogits, out, targets, row_scale, output_code)
     else:
         raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
 
 
 def count_correct(out, targets, loss_code):
     if loss_code == CROSS_ENTROPY:
-        return int(np.sum(out.argmax(axis=1) == targets.argmax(axis=1)))
+        return argmax_matches(out, targets)
     if loss_code == BINARY_CROSS_ENTROPY:
-        return int(np.sum(np.all((out > 0.5) == (targets > 0.5), axis=1)))
+        return threshold_matches(out, targets)
     if loss_code == MSE:
-        return 0
+        return no_matches(out, targets)
     raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
 
 

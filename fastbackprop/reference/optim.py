@@ -24,6 +24,22 @@ def sgd_update(params, grads, learning_rate):
     params -= learning_rate * grads
 
 
+def sgd_slice(params, grads, state0, state1, hyper, step, lr):
+    update_slice(params, grads, state0, state1, hyper, step, lr, SGD)
+
+
+def adam_slice(params, grads, state0, state1, hyper, step, lr):
+    update_slice(params, grads, state0, state1, hyper, step, lr, ADAM)
+
+
+def adamw_slice(params, grads, state0, state1, hyper, step, lr):
+    update_slice(params, grads, state0, state1, hyper, step, lr, ADAMW)
+
+
+def rmsprop_slice(params, grads, state0, state1, hyper, step, lr):
+    update_slice(params, grads, state0, state1, hyper, step, lr, RMSPROP)
+
+
 def update_slice(params, grads, state0, state1, hyper, step, lr, code):
     state = np.stack([state0, state1])  # rows named by OptSlot
     optimizer_update(params, grads, state, hyper, step, lr, code)

@@ -98,9 +98,10 @@ def _loss_and_gradients(weights, biases, x, y, w, model, dropout_seed, step):
     return loss, out, grads
 
 
-def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model):
+def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model, ops, phases):
     """Gradients of the batch's weighted mean loss into the flat ``grads``;
-    returns the loss. (``arena`` and ``bounds`` are not used.)"""
+    returns the loss. (``arena``, ``bounds``, ``ops`` and ``phases`` are not
+    used.)"""
     weights, biases = unpack(params, model.layer_sizes)
     w = sample_weight[:, 0]
     # rows that all weigh 0, as the kernel: no loss and a zero gradient
@@ -143,6 +144,7 @@ def train_epochs(
     n_chunks,
     input_chunks,
     model,
+    ops,
     opt_code,
     opt_hyper,
     clip_norm,
@@ -150,10 +152,10 @@ def train_epochs(
     phases,
 ):
     """``kernels.train.train_epochs``, batch after batch. The fast path's
-    buffers, its thread split and its compiled phases (``arena``,
+    buffers, its thread split and its compiled kernels (``arena``,
     ``bounds``, ``grads``, ``backup``, ``n_shards``, ``n_chunks``,
-    ``input_chunks``, ``phases``) are not used: they do not change the
-    math."""
+    ``input_chunks``, ``ops``, ``phases``) are not used: they do not change
+    the math."""
     sizes = model.layer_sizes
     weights, biases = unpack(params, sizes)
     first_w, first_b = unpack(opt_state[OptSlot.FIRST], sizes)
@@ -230,11 +232,12 @@ def evaluate(
     drop_rates,
     loss_code,
     output_code,
+    ops,
     with_loss,
     check_finite,
 ):
     """``kernels.train.evaluate`` on every row at once. Of the fast path's
-    buffers and offsets it reads only the layer sizes."""
+    buffers and offsets it reads only the layer sizes (and no ``ops``)."""
     if check_finite and not np.isfinite(X).all():
         return 0.0, 0.0, -1
     sizes = table[TableRow.LAYER_SIZES]
