@@ -41,12 +41,26 @@ if logger.level == logging.NOTSET:  # a level the user set, even before import, 
 #: About how long each task's kernels take to compile from an empty cache,
 #: per dtype, in seconds, measured on this project's 2-core Xeon
 #: (docs/performance.md, "Cold start"); a slower machine takes longer.
-COMPILE_SECONDS = {"training": 22, "prediction": 8, "gradients": 10}
-#: the same once the training kernels of the dtype have been compiled in
-#: this process, which share much of their code
-AFTER_TRAINING_SECONDS = {"prediction": 2, "gradients": 8}
+COMPILE_SECONDS = {"training": 13, "prediction": 6, "gradients": 10}
+#: (task, a task of the same dtype already run in this process): the
+#: seconds left, as the tasks share much of their kernels
+AFTER_SECONDS = {
+    ("training", "prediction"): 9,
+    ("training", "gradients"): 4,
+    ("prediction", "training"): 1,
+    ("prediction", "gradients"): 1,
+    ("gradients", "training"): 1,
+    ("gradients", "prediction"): 6,
+}
 #: tasks expected to compile in this or less are not announced
 ANNOUNCE_FROM_SECONDS = 2.0
+#: The kernels whose compile is announced: those each task compiles once
+#: per dtype. A network's own activations, loss and optimizer (``kernels.
+#: ops``) take a fraction of a second each and go unannounced, so a new
+#: network in a dtype already compiled says nothing.
+ANNOUNCED_KERNELS = frozenset(
+    {"train_epochs", "_shard_forward_backward", "evaluate", "batch_gradients"}
+)
 
 _current = threading.local()
 #: (task, dtype) pairs whose kernels this process has run: nothing to announce
@@ -67,8 +81,11 @@ class _CompileNotice(event.Listener):
         if task is None or task.announced:
             return
         dispatcher = event_.data.get("dispatcher")
-        module = getattr(getattr(dispatcher, "py_func", None), "__module__", "")
+        function = getattr(dispatcher, "py_func", None)
+        module = getattr(function, "__module__", "")
         if not module.startswith("fastbackprop."):
+            return
+        if getattr(function, "__name__", "") not in ANNOUNCED_KERNELS:
             return
         task.announced = True
         seconds = expected_seconds(task.name, task.dtype)
@@ -91,9 +108,12 @@ event.register("numba:compile", _CompileNotice())
 
 def expected_seconds(task: str, dtype) -> float:
     """About how long ``task``'s first compile for ``dtype`` takes here."""
-    if ("training", np.dtype(dtype)) in WARM and task in AFTER_TRAINING_SECONDS:
-        return AFTER_TRAINING_SECONDS[task]
-    return COMPILE_SECONDS.get(task, 0)
+    dtype = np.dtype(dtype)
+    seconds = COMPILE_SECONDS.get(task, 0)
+    for done, done_dtype in WARM:
+        if done_dtype == dtype:
+            seconds = min(seconds, AFTER_SECONDS.get((task, done), seconds))
+    return seconds
 
 
 @contextlib.contextmanager
@@ -130,17 +150,51 @@ def cache_directory() -> str:
         return "nowhere (FASTBACKPROP_CACHE=0: compiled in memory only)"
 
 
-def compile(dtypes=("float64", "float32"), *, prediction=True, gradients=False) -> dict:
+def _names(values, allowed, argument: str) -> list:
+    """``values`` (None: every allowed name; or one name, or a sequence of
+    them) as a list of names, each checked against ``allowed``."""
+    if values is None:
+        return list(allowed)
+    if isinstance(values, str):
+        values = [values]
+    try:
+        names = [v.check_name(value, tuple(allowed), argument) for value in values]
+    except TypeError:
+        raise TypeError(
+            f"{argument} must be a name or a sequence of names from {', '.join(allowed)}; "
+            f"got {values!r}"
+        ) from None
+    if not names:
+        raise ValueError(f"{argument} must name at least one of {', '.join(allowed)}")
+    return names
+
+
+def compile(
+    dtypes=("float64", "float32"),
+    *,
+    activations=None,
+    losses=None,
+    optimizers=None,
+    prediction=True,
+    gradients=False,
+) -> dict:
     """Compile the kernels for ``dtypes``, or load them from the cache, so
     that later fits and predictions start at once (for container images,
     CI and cluster workers).
 
-    The kernels of one dtype serve every architecture, activation, loss and
-    optimizer, so the dtype is the only choice.
+    The training loop's kernels are compiled once per dtype and serve every
+    network; each activation, loss and optimizer is a small kernel of its
+    own, compiled for the ones named here (by default every one).
 
     Parameters
     ----------
     dtypes : str or sequence of str, default ("float64", "float32")
+    activations : str or sequence of str, optional
+        Hidden activations to compile (default: all of them).
+    losses : str or sequence of str, optional
+        Losses to compile, mse with both its outputs (default: all).
+    optimizers : str or sequence of str, optional
+        Optimizers to compile (default: all).
     prediction : bool, default True
         Also the prediction kernel (``predict``, ``score``, validation).
     gradients : bool, default False
@@ -154,7 +208,8 @@ def compile(dtypes=("float64", "float32"), *, prediction=True, gradients=False) 
         compiled code is kept, and how long each dtype took (a fraction of
         a second when it was already cached).
     """
-    from .network import Network
+    from ._codes import ACTIVATION_CODES, LOSS_CODES
+    from .optim import OPTIMIZERS
 
     if isinstance(dtypes, str):
         dtypes = (dtypes,)
@@ -166,19 +221,42 @@ def compile(dtypes=("float64", "float32"), *, prediction=True, gradients=False) 
         ) from None
     if not dtypes:
         raise ValueError("dtypes must name at least one dtype: 'float64', 'float32'")
+    act_codes = [ACTIVATION_CODES[a] for a in _names(activations, ACTIVATION_CODES, "activations")]
+    loss_codes = [LOSS_CODES[loss] for loss in _names(losses, LOSS_CODES, "losses")]
+    opt_codes = [OPTIMIZERS[o].code for o in _names(optimizers, OPTIMIZERS, "optimizers")]
     prediction = v.check_bool(prediction, "prediction")
     gradients = v.check_bool(gradients, "gradients")
     seconds = {}
+    for dtype in dtypes:
+        start = time.perf_counter()
+        with warnings.catch_warnings():  # Numba calls first-class functions experimental
+            warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+            _compile_dtype(dtype, act_codes, loss_codes, opt_codes, prediction, gradients)
+        seconds[dtype.name] = time.perf_counter() - start
+    return {"cache_dir": cache_directory(), "seconds": seconds}
+
+
+def _compile_dtype(dtype, act_codes, loss_codes, opt_codes, prediction, gradients):
+    from ._codes import MSE, SIGMOID
+    from .kernels.ops import op_table
+    from .kernels.train import phase_kernels
+    from .network import Network
+
+    phase_kernels(dtype)  # every phase, for every split of a batch
+    # the chosen activations, losses (mse with both outputs) and
+    # optimizers, with and without dropout, and the stubs of unused slots
+    outputs = [(code, 0) for code in loss_codes] + [(MSE, SIGMOID)] * (MSE in loss_codes)
+    for loss_code, output_code in outputs:
+        for opt_code in [None, *opt_codes]:
+            op_table(dtype, act_codes, loss_code, output_code, opt_code, dropout_on=True)
+        op_table(dtype, act_codes[:1], loss_code, output_code, None, dropout_on=False)
+    # the epoch loop itself, and prediction and gradients, through a small fit
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 3))
     y = rng.integers(0, 2, 40)
-    for dtype in dtypes:
-        start = time.perf_counter()
-        net = Network([3, 4, 2], dtype=dtype, seed=0)
-        net.fit(X, y, epochs=1, batch_size=40)
-        if prediction:
-            net.predict(X)
-        if gradients:
-            net.gradients(X[:4], y[:4])
-        seconds[dtype.name] = time.perf_counter() - start
-    return {"cache_dir": cache_directory(), "seconds": seconds}
+    net = Network([3, 4, 2], dtype=dtype, seed=0)
+    net.fit(X, y, epochs=1, batch_size=40)
+    if prediction:
+        net.predict(X)
+    if gradients:
+        net.gradients(X[:4], y[:4])

@@ -21,7 +21,9 @@ import numpy as np
 from . import __version__, _persistence, datasets
 from ._atomic import atomic_write, check_writable
 from ._blas_provider import provider as blas_provider
+from ._codes import ACTIVATION_CODES, LOSS_CODES
 from .network import Network
+from .optim import OPTIMIZERS
 
 PROG = "fastbackprop"
 USAGE_ERROR = 2
@@ -541,7 +543,14 @@ def _cmd_compile(args) -> int:
     from ._warmup import compile as compile_kernels
 
     dtypes = args.dtype or ["float64", "float32"]
-    report = compile_kernels(dtypes, prediction=True, gradients=args.gradients)
+    report = compile_kernels(
+        dtypes,
+        activations=args.activation,
+        losses=args.loss,
+        optimizers=args.optimizer,
+        prediction=True,
+        gradients=args.gradients,
+    )
     for dtype, seconds in report["seconds"].items():
         print(f"{dtype}: ready in {seconds:.1f} s")
     print(f"cache: {report['cache_dir']}")
@@ -618,6 +627,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["float64", "float32"],
         help="a dtype to compile for (repeatable; default: both)",
     )
+    for option, names in (
+        ("--activation", list(ACTIVATION_CODES)),
+        ("--loss", list(LOSS_CODES)),
+        ("--optimizer", list(OPTIMIZERS)),
+    ):
+        compile_.add_argument(
+            option,
+            action="append",
+            choices=names,
+            help=f"one to compile (repeatable; default: all of {', '.join(names)})",
+        )
     compile_.add_argument(
         "--gradients",
         action="store_true",

@@ -1233,6 +1233,9 @@ class Network:
             _warmup.announcing("training", self.dtype),
             _parallel.blas_single_threaded(hold_blas),
         ):
+            # the loop's kernels first: on an empty cache the notice then
+            # comes before anything compiles
+            phases = self._phases(split, plan.clip)
             failed = self._train.train_epochs(
                 self._params,
                 self._opt_state,
@@ -1258,7 +1261,7 @@ class Network:
                 self.optimizer.hyperparameters(),
                 plan.clip,
                 self._dropout_seed,
-                self._phases(split, plan.clip),
+                phases,
             )
         return epoch_loss, epoch_correct, int(failed)
 

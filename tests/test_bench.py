@@ -137,3 +137,11 @@ def test_bad_bench_options_stop_before_any_timing(argv, fragment, capsys):
         bench.parse_args(argv)
     assert stop.value.code == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_cold_compile_refuses_an_unknown_configuration():
+    # before any subprocess starts: the names are those the report prints
+    with pytest.raises(ValueError, match="config must be one of tiny float64"):
+        bench.cold_compile_seconds("tiny float16")
+    with pytest.raises(ValueError, match="got 'nope'"):
+        bench.cold_compile_seconds("tiny float64", after="nope")

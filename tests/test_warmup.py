@@ -2,6 +2,7 @@
 can be filled ahead of time, a read-only installation falls back to the
 user's cache, and a cache made for another CPU is not used."""
 
+import ast
 import logging
 import os
 import pathlib
@@ -101,17 +102,32 @@ def test_the_notice_is_one_line_per_task_and_none_for_short_tasks(
     try:
         with caplog.at_level(logging.INFO, logger="fastbackprop.compile"):
             with _warmup.announcing("training", "float32"):
-                _fake_kernel("first")(1)
-                _fake_kernel("second")(1)  # the same task: no second line
+                _fake_kernel("train_epochs")(1)
+                _fake_kernel("_shard_forward_backward")(1)  # the same task: no second line
             with _warmup.announcing("training", "float32"):
-                _fake_kernel("third")(1)  # the task ran once: nothing to say
+                _fake_kernel("train_epochs")(1)  # the task ran once: nothing to say
             with _warmup.announcing("prediction", "float32"):
-                _fake_kernel("fourth")(1)  # under ANNOUNCE_FROM_SECONDS
+                _fake_kernel("evaluate")(1)  # under ANNOUNCE_FROM_SECONDS
     finally:
         logger.removeHandler(caplog.handler)
     lines = [record.getMessage() for record in caplog.records]
     assert _warmup.COMPILE_SECONDS["prediction"] <= _warmup.ANNOUNCE_FROM_SECONDS
     assert len(lines) == 1 and lines[0].startswith("compiling the training kernels for float32")
+
+
+def test_a_network_s_own_small_kernels_are_not_announced(nothing_warm, caplog):
+    # a new activation, loss or optimizer in a dtype whose loop kernels are
+    # cached compiles in a fraction of a second: no notice of a long wait
+    logger = logging.getLogger("fastbackprop.compile")
+    logger.addHandler(caplog.handler)  # the logger does not propagate to the root
+    try:
+        with caplog.at_level(logging.INFO, logger="fastbackprop.compile"):
+            with _warmup.announcing("training", "float64"):
+                _fake_kernel("gelu_forward")(1)
+                _fake_kernel("adamw_slice")(1)
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert [record.getMessage() for record in caplog.records] == []
 
 
 def test_a_failed_task_is_announced_again_next_time(nothing_warm, caplog):
@@ -124,7 +140,7 @@ def test_a_failed_task_is_announced_again_next_time(nothing_warm, caplog):
                     raise RuntimeError("compile failed")
             assert ("gradients", np.dtype("float64")) not in _warmup.WARM
             with _warmup.announcing("gradients", "float64"):
-                _fake_kernel("retried")(1)  # the task's first compile, after the failure
+                _fake_kernel("batch_gradients")(1)  # the first compile, after the failure
     finally:
         logger.removeHandler(caplog.handler)
     lines = [record.getMessage() for record in caplog.records]
@@ -149,6 +165,9 @@ def test_compile_fills_the_cache_and_says_where():
         ({"dtypes": 3}, TypeError, "dtypes must be"),
         ({"prediction": "yes"}, TypeError, "prediction"),
         ({"gradients": 1.5}, TypeError, "gradients"),
+        ({"activations": ["nope"]}, ValueError, "activations='nope' is not valid"),
+        ({"losses": 3}, TypeError, "losses must be a name or a sequence"),
+        ({"optimizers": []}, ValueError, "optimizers must name at least one"),
     ],
 )
 def test_compile_refuses_bad_arguments(kwargs, error, match):
@@ -156,10 +175,48 @@ def test_compile_refuses_bad_arguments(kwargs, error, match):
         fastbackprop.compile(**kwargs)
 
 
+# counts what a fit and a predict compile, by kernel (Numba sends no event
+# for a kernel it loads from its cache)
+COUNT_COMPILES = (
+    "import numpy as np\n"
+    "from numba.core import event\n"
+    "from fastbackprop import Network\n"
+    "compiled = []\n"
+    "class Count(event.Listener):\n"
+    "    def on_start(self, e):\n"
+    "        compiled.append(e.data['dispatcher'].py_func.__qualname__)\n"
+    "    def on_end(self, e):\n"
+    "        pass\n"
+    "event.register('numba:compile', Count())\n"
+    "X = np.random.default_rng(0).standard_normal((300, 5)).astype(np.float32)\n"
+    "net = Network([5, 32, 3], activation='relu', dtype='float32', seed=0)\n"
+    "net.fit(X, (X[:, 0] > 0).astype(int), epochs=2, optimizer='adam', batch_size=64)\n"
+    "net.predict(X)\n"
+    "print('compiled', sorted(set(compiled)))\n"
+)
+
+
+@pytest.mark.slow
+def test_compile_ahead_leaves_nothing_for_a_fit_of_its_choices(tmp_path):
+    env = _env(NUMBA_CACHE_DIR=tmp_path / "cache")
+    ahead = (
+        "import fastbackprop\n"
+        "fastbackprop.compile('float32', activations='relu', losses='cross_entropy',"
+        " optimizers=['adam'])\n"
+    )
+    _run(ahead, env)
+    after = _run(COUNT_COMPILES, env)
+    assert "compiled []" in after.stdout, after.stdout
+    # the choices matter: a fit with another optimizer compiles that one alone
+    other = _run(COUNT_COMPILES.replace("optimizer='adam'", "optimizer='rmsprop'"), env)
+    compiled = ast.literal_eval(other.stdout.split("compiled ", 1)[1])
+    assert "rmsprop_slice" in compiled and all("rmsprop" in name for name in compiled)
+
+
 def test_the_compile_command_reports_each_dtype_and_the_cache(capsys):
     from fastbackprop.cli import main
 
-    assert main(["compile", "--dtype", "float64"]) == 0
+    assert main(["compile", "--dtype", "float64", "--activation", "tanh", "--loss", "mse"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("float64: ready in ") and out[0].endswith(" s")
     assert out[1] == f"cache: {_warmup.cache_directory()}"
@@ -205,7 +262,12 @@ def test_a_cache_made_for_another_cpu_is_not_used(tmp_path):
 
 def test_prediction_after_training_expects_less_than_alone(nothing_warm):
     alone = _warmup.expected_seconds("prediction", "float64")
+    training_alone = _warmup.expected_seconds("training", "float64")
     _warmup.WARM.add(("training", np.dtype("float64")))
     after = _warmup.expected_seconds("prediction", "float64")
     assert after < alone and after <= _warmup.ANNOUNCE_FROM_SECONDS  # no notice then
+    assert _warmup.expected_seconds("gradients", "float64") <= _warmup.ANNOUNCE_FROM_SECONDS
     assert _warmup.expected_seconds("prediction", "float32") == alone  # per dtype
+    _warmup.WARM.clear()
+    _warmup.WARM.add(("prediction", np.dtype("float64")))
+    assert _warmup.expected_seconds("training", "float64") < training_alone

@@ -21,7 +21,7 @@ import numpy as np
 from numba import typeof, types
 from numba.extending import typeof_impl
 
-from .._codes import ACTIVATION_TABLE, ELU, GELU, IDENTITY, LEAKY_RELU, RELU, SIGMOID, SILU, TANH
+from .._codes import ACTIVATION_TABLE, ELU, GELU, LEAKY_RELU, RELU, SIGMOID, SILU, TANH
 from .._config import jit, jit_inline
 from . import activations, dropout, losses, optim
 
@@ -114,43 +114,45 @@ def _unused_update(params, grads, state0, state1, hyper, step, lr):
 @jit_inline
 def activation_forward(ops, code, out, inp):
     """``out = f(inp)`` for the activation ``code``, through ``ops``."""
-    if code == IDENTITY:
-        ops.identity_forward(out, inp)
-    elif code == SIGMOID:
-        ops.sigmoid_forward(out, inp)
+    # pick the pointer, then call it once: a call through a pointer is a
+    # good deal of code, eight of them cost more to compile than the picking
+    kernel = ops.identity_forward
+    if code == SIGMOID:
+        kernel = ops.sigmoid_forward
     elif code == TANH:
-        ops.tanh_forward(out, inp)
+        kernel = ops.tanh_forward
     elif code == RELU:
-        ops.relu_forward(out, inp)
+        kernel = ops.relu_forward
     elif code == LEAKY_RELU:
-        ops.leaky_relu_forward(out, inp)
+        kernel = ops.leaky_relu_forward
     elif code == ELU:
-        ops.elu_forward(out, inp)
+        kernel = ops.elu_forward
     elif code == GELU:
-        ops.gelu_forward(out, inp)
+        kernel = ops.gelu_forward
     elif code == SILU:
-        ops.silu_forward(out, inp)
+        kernel = ops.silu_forward
+    kernel(out, inp)
 
 
 @jit_inline
 def activation_backward(ops, code, dinp, dout, out, inp):
     """``dinp = dout * f'(inp)`` for the activation ``code``, through ``ops``."""
-    if code == IDENTITY:
-        ops.identity_backward(dinp, dout, out, inp)
-    elif code == SIGMOID:
-        ops.sigmoid_backward(dinp, dout, out, inp)
+    kernel = ops.identity_backward
+    if code == SIGMOID:
+        kernel = ops.sigmoid_backward
     elif code == TANH:
-        ops.tanh_backward(dinp, dout, out, inp)
+        kernel = ops.tanh_backward
     elif code == RELU:
-        ops.relu_backward(dinp, dout, out, inp)
+        kernel = ops.relu_backward
     elif code == LEAKY_RELU:
-        ops.leaky_relu_backward(dinp, dout, out, inp)
+        kernel = ops.leaky_relu_backward
     elif code == ELU:
-        ops.elu_backward(dinp, dout, out, inp)
+        kernel = ops.elu_backward
     elif code == GELU:
-        ops.gelu_backward(dinp, dout, out, inp)
+        kernel = ops.gelu_backward
     elif code == SILU:
-        ops.silu_backward(dinp, dout, out, inp)
+        kernel = ops.silu_backward
+    kernel(dinp, dout, out, inp)
 
 
 class _Kinds(

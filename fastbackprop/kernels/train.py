@@ -173,6 +173,7 @@ def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model, op
         as_flag(True),
         no_shard_grads,
         zero,
+        phases[8],
     )
     return shard_loss[0]
 
@@ -218,13 +219,15 @@ def _shard_forward_backward(
     local,
     shard_grads,
     input_chunks,
+    add_partials,
 ):
     """Rows of one shard of the batch: gather, forward, loss, and the delta
     of every layer (written into the ``deltas`` segment of the arena).
     With ``input_chunks`` > 0, that many update chunks have already
     gathered the input rows and multiplied them by W0
     (``_input_block_product``): the shard adds their partial products for
-    its rows instead.
+    its rows instead, with ``add_partials`` (``_add_input_partials`` as a
+    function pointer, a stub in fits that never split the input layer).
 
     With ``local``, the shard then sums its own rows' gradients into its
     row of ``shard_grads`` (into ``grads`` when it is the only shard), for
@@ -259,7 +262,7 @@ def _shard_forward_backward(
     if input_chunks == 0:
         gather_rows(xb, X, perm, start + first)
     else:
-        _add_input_partials(arena, bounds, model, first, rows, input_chunks)
+        add_partials(arena, bounds, model, first, rows, input_chunks)
     _forward_layers(
         arena,
         bounds,
@@ -595,6 +598,7 @@ def _all_shards(
     local,
     shard_grads,
     input_chunks,
+    add_partials,
 ):
     """Phase 1: every shard's forward, loss and deltas (``shard_kernel`` is
     ``_shard_forward_backward``, passed as a function pointer)."""
@@ -622,6 +626,7 @@ def _all_shards(
             local,
             shard_grads,
             input_chunks,
+            add_partials,
         )
 
 
@@ -766,6 +771,7 @@ def train_epochs(
     # must be the class itself (or an argument), not a helper returning one.
     shard_kernel, all_shards, input_products, all_chunk_gradients = phases[:4]
     all_chunk_updates, update_chunk, input_kernel, gradient_kernel = phases[4:8]
+    add_partials = phases[8]
     model = Model(
         borrow(model.layer_sizes),
         borrow(model.w_offsets),
@@ -869,6 +875,7 @@ def train_epochs(
                     local,
                     shard_grads,
                     input_chunks,
+                    add_partials,
                 )
             else:
                 all_shards(
@@ -894,6 +901,7 @@ def train_epochs(
                     local,
                     shard_grads,
                     input_chunks,
+                    add_partials,
                 )
             for shard in range(n_shards):
                 correct += shard_correct[shard]
@@ -1056,6 +1064,11 @@ def evaluate(
 
 
 @jit
+def _unused_phase_6(a, b, c, d, e, f):
+    pass
+
+
+@jit
 def _unused_phase_9(a, b, c, d, e, f, g, h, i):
     pass
 
@@ -1071,7 +1084,7 @@ def _unused_phase_15(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o):  # noqa: E741
 
 
 @jit
-def _unused_phase_22(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s, t, u, v):  # noqa: E741
+def _unused_phase_23(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s, t, u, v, w):  # noqa: E741
     pass
 
 
@@ -1090,7 +1103,8 @@ def phase_kernels(dtype, *, shards=True, chunks=True, input_split=True, clip=Tru
     than one shard) ``_all_shards``; with ``chunks`` (more than one update
     chunk) ``_all_chunk_gradients`` and ``_chunk_gradients``, and with
     ``clip`` as well ``_all_chunk_updates``; with ``input_split`` (input
-    chunks) ``_input_products`` and ``_input_block_product``. The others get
+    chunks) ``_input_products``, ``_input_block_product`` and
+    ``_add_input_partials``. The others get
     stubs of the same types, which ``train_epochs`` never calls for that
     split: a small network's first fit skips about 2.5 s of compiling.
 
@@ -1126,10 +1140,11 @@ def _compile_phases(dtype, shards, chunks, input_split, chunk_updates) -> PhaseP
     def phase(wanted, kernel, stub, *argtypes):
         return pointer(kernel if wanted else stub, *argtypes)
 
+    partials_args = (vec, int_mat, model, i64, i64, i64)
     # (arena, bounds, grads, params, X, Y, perm, start, nb, model, ops,
     # dropout seed, step, batch weight, shard loss, shard weight, shard
-    # correct, local, shard grads, input chunks): _shard_forward_backward's
-    # arguments after (shard, n_shards)
+    # correct, local, shard grads, input chunks, add partials):
+    # _shard_forward_backward's arguments after (shard, n_shards)
     shard_args = (vec, int_mat, vec, vec, mat, mat, ints, i64, i64, model, ops, i64, i64, f64)
     shard_args += (floats, floats, ints, flag, mat, i64)
     input_args = (i64, vec, int_mat, vec, mat, ints, i64, i64, model)
@@ -1138,6 +1153,8 @@ def _compile_phases(dtype, shards, chunks, input_split, chunk_updates) -> PhaseP
     update_args = (i64, vec, vec, mat, floats, i64, real, update)
     with warnings.catch_warnings():  # Numba calls first-class functions experimental
         warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+        add_partials = phase(input_split, _add_input_partials, _unused_phase_6, *partials_args)
+        shard_args += (pointer_type(add_partials),)
         shard = pointer(_shard_forward_backward, i64, i64, *shard_args)
         input_block = phase(input_split, _input_block_product, _unused_phase_10, i64, *input_args)
         chunk_gradients = phase(chunks, _chunk_gradients, _unused_phase_15, i64, *gradient_args)
@@ -1145,7 +1162,7 @@ def _compile_phases(dtype, shards, chunks, input_split, chunk_updates) -> PhaseP
         return typed_pointers(
             (
                 shard,
-                phase(shards, _all_shards, _unused_phase_22, pointer_type(shard), i64, *shard_args),
+                phase(shards, _all_shards, _unused_phase_23, pointer_type(shard), i64, *shard_args),
                 phase(
                     input_split,
                     _input_products,
@@ -1170,5 +1187,6 @@ def _compile_phases(dtype, shards, chunks, input_split, chunk_updates) -> PhaseP
                 update_chunk,
                 input_block,
                 chunk_gradients,
+                add_partials,
             )
         )
