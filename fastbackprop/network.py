@@ -531,16 +531,17 @@ class Network:
 
     def _ops(self, dropout_on=False, opt_code=None):
         """The compiled backend's function pointers to this network's
-        kernels (``kernels.ops.op_table``), with dropout if ``dropout_on``
-        and the optimizer ``opt_code`` (None: none); None for the NumPy
-        backend."""
+        kernels (``kernels.ops.op_table``, as the array of addresses the
+        kernels read it from), with dropout if ``dropout_on`` and the
+        optimizer ``opt_code`` (None: none); None for the NumPy backend."""
         if self.backend != "numba":
             return None
         from .kernels.ops import op_table
 
-        return op_table(
+        table = op_table(
             self.dtype, self._act_codes, self._loss_code, self._output_code, opt_code, dropout_on
         )
+        return table.addresses
 
     def _evaluate(self, X, Y=None, W=None):
         """Outputs of a checked ``X``; with ``Y``, also the weighted mean loss
@@ -626,18 +627,20 @@ class Network:
 
     def _phases(self, split=(1, 1, 0), clip=0.0):
         """``train_epochs``' last argument: the compiled phases of a step
-        for the Numba backend (``kernels.train.phase_kernels``), those that
-        a fit split as ``split`` (shards, chunks, input chunks) calls."""
+        for the Numba backend (``kernels.train.phase_kernels``, as the array
+        of addresses the kernels read it from), those that a fit split as
+        ``split`` (shards, chunks, input chunks) calls."""
         if self.backend != "numba":
             return None
         n_shards, n_chunks, input_chunks = split
-        return self._train.phase_kernels(
+        table = self._train.phase_kernels(
             self.dtype,
             shards=n_shards > 1,
             chunks=n_chunks > 1,
             input_split=input_chunks > 0,
             clip=clip > 0,
         )
+        return table.addresses
 
     def _batch_gradients(self, X, Y, W):
         """Loss and flat gradients of one batch, through the training

@@ -189,8 +189,9 @@ def test_name_tables_cover_the_same_names():
 
 
 @numba.njit
-def _through_op_table(ops, code, out, dinp, dout, inp):
+def _through_op_table(addresses, code, out, dinp, dout, inp):
     # the training loop's dispatch of an activation code to its slot
+    ops = k_ops.read_ops(addresses, out)
     k_ops.activation_forward(ops, code, out, inp)
     k_ops.activation_backward(ops, code, dinp, dout, out, inp)
 
@@ -209,7 +210,7 @@ def test_every_activation_code_reaches_its_own_kernel(dtype, rng):
         out = np.full_like(inp, np.nan)
         dinp = np.full_like(inp, np.nan)
         ops = k_ops.op_table(dtype, [act.code], LOSS_CODES["mse"], 0)
-        _through_op_table(ops, act.code, out, dinp, dout, inp)
+        _through_op_table(ops.addresses, act.code, out, dinp, dout, inp)
         twin = np.empty_like(inp)
         r_act.ACTIVATIONS[act.name](twin, inp)
         assert_same([out], [twin], dtype)
@@ -427,3 +428,20 @@ def test_matrix_view_is_the_block_of_the_flat_buffer_or_an_index_error(dtype):
     for offset, rows, cols in [(10, 4, 4), (-1, 1, 1), (0, -1, 2)]:
         with pytest.raises(IndexError, match="does not fit"):
             matrix_view(flat, offset, rows, cols)
+
+
+@pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaExperimentalFeatureWarning")
+def test_a_pointer_table_takes_only_kernels_of_its_slots_signatures():
+    # the compiled code trusts a table's addresses: a table is built only
+    # from kernels whose signatures are those of its slots, slot by slot
+    from fastbackprop.kernels.pointers import PointerTable, pointer
+
+    ops = k_ops.op_table("float64", [1], LOSS_CODES["mse"], 0)
+    values = dict(ops.values)
+    assert len(ops.addresses) == 3 * len(k_ops.SLOTS)
+    swapped = {"sigmoid_forward": values["identity_forward"], **values}
+    with pytest.raises(ValueError, match="fill the table's slots, in order"):
+        PointerTable(ops.numba_type, swapped)
+    float32 = pointer(k_act.relu_forward, *[numba.typeof(np.zeros((1, 1), np.float32))] * 2)
+    with pytest.raises(TypeError, match="slot relu_forward"):
+        PointerTable(ops.numba_type, {**values, "relu_forward": float32})

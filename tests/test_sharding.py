@@ -246,11 +246,11 @@ def test_train_epochs_refuses_an_arena_too_small_for_its_chunks(
             2,
             input_chunks,
             model,
-            op_table(np.float64, model.act_codes, model.loss_code, 0, optimizer.code),
+            op_table(np.float64, model.act_codes, model.loss_code, 0, optimizer.code).addresses,
             optimizer.code,
             optimizer.hyperparameters(),
             0.0,
             0,
-            kernels.phase_kernels(np.float64),
+            kernels.phase_kernels(np.float64).addresses,
         )
     np.testing.assert_array_equal(params, before)

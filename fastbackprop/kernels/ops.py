@@ -19,19 +19,14 @@ import collections
 
 import numpy as np
 from numba import typeof, types
-from numba.extending import typeof_impl
 
 from .._codes import ACTIVATION_TABLE, ELU, GELU, LEAKY_RELU, RELU, SIGMOID, SILU, TANH
 from .._config import jit, jit_inline
 from . import activations, dropout, losses, optim
+from .pointers import PointerTable, PointerTableType, pointer, table_reader
 
-#: The slots of an op table. Flat, with an activation's two kernels in slots
-#: of their own: Numba's parallel loops pass a tuple into their body one
-#: level deep, and a tuple nested in one fails to compile there.
-_ACTIVATION_SLOTS = [
-    f"{act.name}_{way}" for way in ("forward", "backward") for act in ACTIVATION_TABLE
-]
-_OTHER_SLOTS = [
+#: The slots of an op table: each activation's two kernels, then the rest.
+SLOTS = [f"{act.name}_{way}" for way in ("forward", "backward") for act in ACTIVATION_TABLE] + [
     "loss_forward",  # (out, row_loss, logits, targets)
     "loss_backward",  # (dlogits, out, targets, row_scale)
     "correct",  # (out, targets) -> rows predicted right
@@ -40,46 +35,6 @@ _OTHER_SLOTS = [
     "dropout_backward",  # (dinp, dout, rate, key)
     "update",  # (params, grads, state0, state1, hyper, step, lr)
 ]
-Ops = collections.namedtuple("Ops", _ACTIVATION_SLOTS + _OTHER_SLOTS)
-
-
-class OpTable(Ops):
-    """Function pointers to the kernels of one network (and optimizer),
-    with the table's Numba type worked out once (``numba_type``): Numba would
-    otherwise type every pointer anew on each kernel call, and warn each time
-    that first-class functions are experimental."""
-
-
-class PhasePointers(tuple):
-    """A plain tuple of function pointers with its Numba type worked out
-    once (``numba_type``), as ``OpTable``."""
-
-
-@typeof_impl.register(OpTable)
-@typeof_impl.register(PhasePointers)
-def _typeof_pointers(value, context):
-    return value.numba_type
-
-
-def pointer(kernel, *argtypes):
-    """``kernel`` compiled (or loaded from the cache) for ``argtypes``, as a
-    first-class function value."""
-    from numba.core.types.function_type import CompileResultWAP
-
-    kernel.compile(argtypes)
-    return CompileResultWAP(kernel.overloads[argtypes])
-
-
-def pointer_type(wrapped):
-    """The Numba type of a ``pointer``."""
-    return types.FunctionType(wrapped.signature())
-
-
-def typed_pointers(values: tuple) -> PhasePointers:
-    """``values`` (pointers) as a ``PhasePointers`` tuple."""
-    result = PhasePointers(values)
-    result.numba_type = types.Tuple([pointer_type(p) for p in values])
-    return result
 
 
 # Stubs for the slots a network never reaches: the same types as the kernels
@@ -197,16 +152,22 @@ def _slot_types(kinds):
     )
 
 
-def ops_type(dtype):
+def ops_type(dtype) -> PointerTableType:
     """The Numba type of every ``op_table`` of ``dtype``: the same for every
     network, so the kernels that take one compile once per dtype."""
-    return types.NamedTuple(_slot_types(_kinds(np.dtype(dtype))), OpTable)
+    return PointerTableType("ops", zip(SLOTS, _slot_types(_kinds(np.dtype(dtype)))))
 
+
+#: ``read_ops(addresses, like)``: in compiled code, the op table whose
+#: ``addresses`` Python passed, for the dtype of the array ``like``
+read_ops = table_reader(ops_type)
 
 _TABLES: dict = {}
 
 
-def op_table(dtype, act_codes, loss_code, output_code, opt_code=None, dropout_on=False) -> OpTable:
+def op_table(
+    dtype, act_codes, loss_code, output_code, opt_code=None, dropout_on=False
+) -> PointerTable:
     """The function pointers of a network's kernels in ``dtype``: the
     activations ``act_codes`` (other codes get stubs), the loss
     ``loss_code`` with its output ``output_code``, dropout if
@@ -227,30 +188,28 @@ def op_table(dtype, act_codes, loss_code, output_code, opt_code=None, dropout_on
     return _TABLES[key]
 
 
-def _build(dtype, used, loss, update, dropout_on) -> OpTable:
+def _build(dtype, used, loss, update, dropout_on) -> PointerTable:
     kinds = _kinds(dtype)
-
-    def act(kernels, stub, kind):
-        return [
-            pointer(kernels[code] if code in used else stub, *kind) for code in range(len(kernels))
-        ]
-
-    table = OpTable(
-        *act(activations.FORWARD, _unused_forward, kinds.forward),
-        *act(activations.BACKWARD, _unused_backward, kinds.backward),
+    values = {}
+    for act in ACTIVATION_TABLE:
+        on = act.code in used
+        values[f"{act.name}_forward"] = pointer(
+            activations.FORWARD[act.code] if on else _unused_forward, *kinds.forward
+        )
+    for act in ACTIVATION_TABLE:
+        on = act.code in used
+        values[f"{act.name}_backward"] = pointer(
+            activations.BACKWARD[act.code] if on else _unused_backward, *kinds.backward
+        )
+    drop_forward = dropout.dropout_forward if dropout_on else _unused_dropout
+    drop_backward = dropout.dropout_backward if dropout_on else _unused_dropout
+    values.update(
         loss_forward=pointer(loss.forward, *kinds.loss_forward),
         loss_backward=pointer(loss.backward, *kinds.loss_backward),
         correct=pointer(loss.correct, *kinds.forward),
         output=pointer(loss.output, *kinds.forward),
-        dropout_forward=pointer(
-            dropout.dropout_forward if dropout_on else _unused_dropout, *kinds.dropout
-        ),
-        dropout_backward=pointer(
-            dropout.dropout_backward if dropout_on else _unused_dropout, *kinds.dropout
-        ),
+        dropout_forward=pointer(drop_forward, *kinds.dropout),
+        dropout_backward=pointer(drop_backward, *kinds.dropout),
         update=pointer(_unused_update if update is None else update, *kinds.update),
     )
-    table.numba_type = ops_type(dtype)
-    if [pointer_type(p) for p in table] != list(table.numba_type.types):
-        raise RuntimeError("a kernel's compiled signature differs from its slot in ops_type")
-    return table
+    return PointerTable(ops_type(dtype), values)

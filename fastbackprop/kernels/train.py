@@ -25,16 +25,9 @@ from .dropout import dropout_key
 from .flat import c_matrix
 from .linear import add_bias, column_block_sums, linear_forward
 from .losses import weighted_mean
-from .ops import (
-    PhasePointers,
-    activation_backward,
-    activation_forward,
-    ops_type,
-    pointer,
-    pointer_type,
-    typed_pointers,
-)
+from .ops import activation_backward, activation_forward, ops_type, read_ops
 from .optim import all_finite, clip_gradients
+from .pointers import PointerTable, PointerTableType, pointer, table_reader
 from .scalars import as_flag, as_int
 
 
@@ -139,6 +132,7 @@ def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model, op
     ``Network.gradients`` and ``check_gradients`` check what trains. Dropout
     is whatever ``model.drop_rates`` says (the caller passes zeros for none).
     """
+    op_table, phase_table = read_ops(ops, params), read_phases(phases, params)
     n = X.shape[0]
     order = np.arange(n)
     weight = _gather_weights(segment(arena, bounds, Seg.W_BATCH), sample_weight, order, 0, n)
@@ -149,7 +143,7 @@ def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model, op
     shard_correct = np.zeros(1, dtype=np.int64)
     no_shard_grads = np.empty((0, grads.shape[0]), grads.dtype)
     zero = as_int(0)
-    shard_kernel = phases[0]
+    shard_kernel = phase_table.shard
     shard_kernel(
         zero,
         as_int(1),
@@ -163,7 +157,7 @@ def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model, op
         zero,
         as_int(n),
         model,
-        ops,
+        op_table,
         zero,
         zero,
         weight,
@@ -173,7 +167,7 @@ def batch_gradients(arena, bounds, grads, params, X, Y, sample_weight, model, op
         as_flag(True),
         no_shard_grads,
         zero,
-        phases[8],
+        phase_table.add_partials,
     )
     return shard_loss[0]
 
@@ -769,9 +763,13 @@ def train_epochs(
     # Built here, by its own name: Numba rebuilds a named tuple inside a
     # prange body from the global that made it (parfor_lowering), which
     # must be the class itself (or an argument), not a helper returning one.
-    shard_kernel, all_shards, input_products, all_chunk_gradients = phases[:4]
-    all_chunk_updates, update_chunk, input_kernel, gradient_kernel = phases[4:8]
-    add_partials = phases[8]
+    op_table, phase_table = read_ops(ops, params), read_phases(phases, params)
+    shard_kernel, all_shards = phase_table.shard, phase_table.all_shards
+    input_products, update_chunk = phase_table.input_products, phase_table.update_chunk
+    all_chunk_gradients = phase_table.all_chunk_gradients
+    all_chunk_updates = phase_table.all_chunk_updates
+    input_kernel, gradient_kernel = phase_table.input_block, phase_table.chunk_gradients
+    add_partials = phase_table.add_partials
     model = Model(
         borrow(model.layer_sizes),
         borrow(model.w_offsets),
@@ -865,7 +863,7 @@ def train_epochs(
                     start,
                     nb,
                     model,
-                    ops,
+                    op_table,
                     dropout_seed,
                     global_step,
                     weight,
@@ -891,7 +889,7 @@ def train_epochs(
                     start,
                     nb,
                     model,
-                    ops,
+                    op_table,
                     dropout_seed,
                     global_step,
                     weight,
@@ -933,7 +931,7 @@ def train_epochs(
                     opt_hyper,
                     step,
                     lr,
-                    ops.update,
+                    op_table.update,
                 )
             else:
                 all_chunk_gradients(
@@ -951,7 +949,7 @@ def train_epochs(
                     step,
                     lr,
                     opt_code,
-                    ops.update,
+                    op_table.update,
                 )
                 if not fused:
                     clip_gradients(grads, clip_norm)
@@ -964,7 +962,7 @@ def train_epochs(
                         opt_hyper,
                         step,
                         lr,
-                        ops.update,
+                        op_table.update,
                     )
             counters[Counter.OPTIMIZER_STEP] = step + 1
             counters[Counter.GLOBAL_STEP] = global_step + 1
@@ -1027,6 +1025,7 @@ def evaluate(
         loss_code,
         output_code,
     )
+    op_table = read_ops(ops, params)
     w_batch = segment(arena, bounds, Seg.W_BATCH)
     pre = segment(arena, bounds, Seg.PRE)
     row_loss = segment(arena, bounds, Seg.ROW_LOSS)
@@ -1039,7 +1038,7 @@ def evaluate(
         nb = min(max_batch, n - start)
         xb = X[start : start + nb]
         zero, off = as_int(0), as_flag(False)
-        _forward_layers(arena, bounds, xb, params, model, ops, zero, zero, zero, off, off)
+        _forward_layers(arena, bounds, xb, params, model, op_table, zero, zero, zero, off, off)
         logits = _layer_rows(pre, model, max_batch, n_layers - 1, zero, nb)
         out = out_all[start : start + nb]
         if with_loss:
@@ -1047,13 +1046,13 @@ def evaluate(
             wb = w_batch[:nb]
             for i in range(nb):
                 wb[i] = sample_weight[start + i, 0]
-            ops.loss_forward(out, row_loss[:nb], logits, yb)
+            op_table.loss_forward(out, row_loss[:nb], logits, yb)
             for i in range(nb):
                 loss_sum += wb[i] * row_loss[i]
                 weight_sum += wb[i]
-            correct += ops.correct(out, yb)
+            correct += op_table.correct(out, yb)
         else:
-            ops.output(out, logits)
+            op_table.output(out, logits)
     return loss_sum, weight_sum, correct
 
 
@@ -1091,7 +1090,7 @@ def _unused_phase_23(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s, t,
 _PHASES = {}
 
 
-def phase_kernels(dtype, *, shards=True, chunks=True, input_split=True, clip=True) -> PhasePointers:
+def phase_kernels(dtype, *, shards=True, chunks=True, input_split=True, clip=True) -> PointerTable:
     """The phases ``train_epochs`` calls, compiled (or loaded from Numba's
     cache) for ``dtype`` and wrapped as first-class function pointers:
     ``(_shard_forward_backward, _all_shards, _input_products,
@@ -1120,11 +1119,10 @@ def phase_kernels(dtype, *, shards=True, chunks=True, input_split=True, clip=Tru
     return _PHASES[key]
 
 
-def _compile_phases(dtype, shards, chunks, input_split, chunk_updates) -> PhasePointers:
-    import warnings
-
+def _phase_argtypes(dtype) -> dict:
+    """Each phase's argument types for ``dtype``, by slot name: those
+    ``train_epochs`` passes, worked out from small arrays of the same kinds."""
     from numba import typeof, types
-    from numba.core.errors import NumbaExperimentalFeatureWarning
 
     from .._layout import Layout
 
@@ -1134,59 +1132,86 @@ def _compile_phases(dtype, shards, chunks, input_split, chunk_updates) -> PhaseP
     floats = typeof(np.zeros(1))
     model = typeof(Layout([1, 1]).model(np.zeros(0, np.int64), np.zeros(0), 0, 0))
     ops = ops_type(dtype)
-    update = ops.types[-1]
+    update = dict(ops.slots)["update"]
     i64, f64, flag = types.int64, types.float64, types.boolean
 
-    def phase(wanted, kernel, stub, *argtypes):
-        return pointer(kernel if wanted else stub, *argtypes)
+    def kind(argtypes):
+        return types.FunctionType(types.none(*argtypes))
 
-    partials_args = (vec, int_mat, model, i64, i64, i64)
+    partials = (vec, int_mat, model, i64, i64, i64)
     # (arena, bounds, grads, params, X, Y, perm, start, nb, model, ops,
     # dropout seed, step, batch weight, shard loss, shard weight, shard
     # correct, local, shard grads, input chunks, add partials):
     # _shard_forward_backward's arguments after (shard, n_shards)
     shard_args = (vec, int_mat, vec, vec, mat, mat, ints, i64, i64, model, ops, i64, i64, f64)
-    shard_args += (floats, floats, ints, flag, mat, i64)
+    shard_args += (floats, floats, ints, flag, mat, i64, kind(partials))
     input_args = (i64, vec, int_mat, vec, mat, ints, i64, i64, model)
     gradient_args = (i64, vec, int_mat, vec, i64, model, flag, vec, mat, floats, i64, real, i64)
     gradient_args += (update,)
     update_args = (i64, vec, vec, mat, floats, i64, real, update)
+    shard = (i64, i64, *shard_args)
+    input_block = (i64, *input_args)
+    chunk_gradients = (i64, *gradient_args)
+    update_chunk = (i64, *update_args)
+    return {
+        "shard": shard,
+        "all_shards": (kind(shard), i64, *shard_args),
+        "input_products": (kind(input_block), *input_args),
+        "all_chunk_gradients": (kind(chunk_gradients), *gradient_args),
+        "all_chunk_updates": (kind(update_chunk), *update_args),
+        "update_chunk": update_chunk,
+        "input_block": input_block,
+        "chunk_gradients": chunk_gradients,
+        "add_partials": partials,
+    }
+
+
+def phases_type(dtype) -> PointerTableType:
+    """The Numba type of every ``phase_kernels`` table of ``dtype``."""
+    from numba import types
+
+    slots = _phase_argtypes(np.dtype(dtype)).items()
+    return PointerTableType("phases", [(n, types.FunctionType(types.none(*a))) for n, a in slots])
+
+
+#: ``read_phases(addresses, like)``: in compiled code, the phase table whose
+#: ``addresses`` Python passed, for the dtype of the array ``like``
+read_phases = table_reader(phases_type)
+
+_PHASE_KERNELS = {
+    "shard": _shard_forward_backward,
+    "all_shards": _all_shards,
+    "input_products": _input_products,
+    "all_chunk_gradients": _all_chunk_gradients,
+    "all_chunk_updates": _all_chunk_updates,
+    "update_chunk": _update_chunk,
+    "input_block": _input_block_product,
+    "chunk_gradients": _chunk_gradients,
+    "add_partials": _add_input_partials,
+}
+_UNUSED_PHASES = {6: _unused_phase_6, 9: _unused_phase_9, 10: _unused_phase_10}
+_UNUSED_PHASES.update({15: _unused_phase_15, 23: _unused_phase_23})
+
+
+def _compile_phases(dtype, shards, chunks, input_split, chunk_updates) -> PointerTable:
+    import warnings
+
+    from numba.core.errors import NumbaExperimentalFeatureWarning
+
+    wanted = {
+        "all_shards": shards,
+        "input_products": input_split,
+        "input_block": input_split,
+        "add_partials": input_split,
+        "all_chunk_gradients": chunks,
+        "chunk_gradients": chunks,
+        "all_chunk_updates": chunk_updates,
+    }
+    values = {}
     with warnings.catch_warnings():  # Numba calls first-class functions experimental
         warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
-        add_partials = phase(input_split, _add_input_partials, _unused_phase_6, *partials_args)
-        shard_args += (pointer_type(add_partials),)
-        shard = pointer(_shard_forward_backward, i64, i64, *shard_args)
-        input_block = phase(input_split, _input_block_product, _unused_phase_10, i64, *input_args)
-        chunk_gradients = phase(chunks, _chunk_gradients, _unused_phase_15, i64, *gradient_args)
-        update_chunk = pointer(_update_chunk, i64, *update_args)
-        return typed_pointers(
-            (
-                shard,
-                phase(shards, _all_shards, _unused_phase_23, pointer_type(shard), i64, *shard_args),
-                phase(
-                    input_split,
-                    _input_products,
-                    _unused_phase_10,
-                    pointer_type(input_block),
-                    *input_args,
-                ),
-                phase(
-                    chunks,
-                    _all_chunk_gradients,
-                    _unused_phase_15,
-                    pointer_type(chunk_gradients),
-                    *gradient_args,
-                ),
-                phase(
-                    chunk_updates,
-                    _all_chunk_updates,
-                    _unused_phase_9,
-                    pointer_type(update_chunk),
-                    *update_args,
-                ),
-                update_chunk,
-                input_block,
-                chunk_gradients,
-                add_partials,
-            )
-        )
+        for name, argtypes in _phase_argtypes(dtype).items():  # the shard phase first
+            on = wanted.get(name, True)
+            kernel = _PHASE_KERNELS[name] if on else _UNUSED_PHASES[len(argtypes)]
+            values[name] = pointer(kernel, *argtypes)
+    return PointerTable(phases_type(dtype), values)
