@@ -41,16 +41,16 @@ if logger.level == logging.NOTSET:  # a level the user set, even before import, 
 #: About how long each task's kernels take to compile from an empty cache,
 #: per dtype, in seconds, measured on this project's 2-core Xeon
 #: (docs/performance.md, "Cold start"); a slower machine takes longer.
-COMPILE_SECONDS = {"training": 13, "prediction": 6, "gradients": 10}
+COMPILE_SECONDS = {"training": 10, "prediction": 5, "gradients": 9}
 #: (task, a task of the same dtype already run in this process): the
 #: seconds left, as the tasks share much of their kernels
 AFTER_SECONDS = {
-    ("training", "prediction"): 9,
-    ("training", "gradients"): 4,
+    ("training", "prediction"): 7,
+    ("training", "gradients"): 3,
     ("prediction", "training"): 1,
     ("prediction", "gradients"): 1,
     ("gradients", "training"): 1,
-    ("gradients", "prediction"): 6,
+    ("gradients", "prediction"): 5,
 }
 #: tasks expected to compile in this or less are not announced
 ANNOUNCE_FROM_SECONDS = 2.0
