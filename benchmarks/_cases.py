@@ -27,7 +27,14 @@ BACKENDS = {
 
 #: full-epoch benchmarks: workload -> samples (enough rows for several batches,
 #: few enough that the NumPy reference runs in about a second)
-EPOCH_SAMPLES = {"tiny": 400, "mnist": 1280, "wide": 512, "deep": 1280}
+EPOCH_SAMPLES = {
+    "tiny": 400,
+    "mnist": 1280,
+    "wide": 512,
+    "deep": 1280,
+    "large": 1024,
+    "mnist_adam": 1280,
+}
 #: tiny's whole fit is 1000 full-batch epochs; 50 keep the NumPy twin quick
 TINY_EPOCHS = 50
 

@@ -34,7 +34,7 @@ class Training:
         self.fit_args = {
             "epochs": TINY_EPOCHS if name == "tiny" else workload.epochs,
             "batch_size": min(workload.batch_size, self.X.shape[0]),
-            "learning_rate": workload.learning_rate,
+            **workload.fit_kwargs(),
         }
         # asv times after setup: compile (or load from cache) here
         n_warm = 2 * workload.batch_size

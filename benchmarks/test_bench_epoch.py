@@ -23,7 +23,7 @@ def test_epoch(benchmark, name, backend):
     fit_args = {
         "epochs": TINY_EPOCHS if name == "tiny" else workload.epochs,
         "batch_size": min(workload.batch_size, X.shape[0]),
-        "learning_rate": workload.learning_rate,
+        **workload.fit_kwargs(),
     }
     net.fit(X[: 2 * workload.batch_size], y[: 2 * workload.batch_size], epochs=1)  # compile
     benchmark.group = f"epoch {name} {X.shape[0]}x{fit_args['epochs']} {workload.dtype}"

@@ -17,10 +17,12 @@ Binding by name at run time keeps the compiled kernels cacheable: the
 cache holds a call to the symbol, not an address, so one cache serves
 either library.
 
-``FASTBACKPROP_BLAS`` chooses: ``auto`` (the default: MKL when installed,
-else SciPy), ``mkl`` (an error without it) or ``scipy``. The kernels call
-MKL sequential (see ``_MKL_THREADING_SEQUENTIAL``); if something else in
-the process already started MKL with threads, ``auto`` takes SciPy's.
+``FASTBACKPROP_BLAS`` chooses: ``auto`` (the default: the one this
+machine's plan measured as faster, see :mod:`._blas_plan`; without a plan,
+MKL on an Intel CPU when installed, else SciPy), ``mkl`` (an error without
+it) or ``scipy``. The kernels call MKL sequential (see
+``_MKL_THREADING_SEQUENTIAL``); if something else in the process already
+started MKL with threads, ``auto`` takes SciPy's.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ def install() -> str:
     choice = os.environ.get("FASTBACKPROP_BLAS", "auto").strip().lower() or "auto"
     if choice not in CHOICES:
         raise ValueError(f"FASTBACKPROP_BLAS must be one of {', '.join(CHOICES)}, got {choice!r}")
+    if choice == "auto":
+        choice = "auto" if _auto_choice() == "mkl" else "scipy"
     path = _find_mkl() if choice in ("auto", "mkl") else None
     if choice == "mkl" and path is None:
         raise ValueError(
@@ -125,6 +129,17 @@ def install() -> str:
             binding.add_symbol(symbol, _scipy_routine(routine))
         _provider = "scipy"
     return _provider
+
+
+def _auto_choice() -> str:
+    """What ``auto`` means here: the plan's measured choice, else the
+    default by CPU vendor (``_blas_plan``)."""
+    from . import _blas_plan
+
+    plan = _blas_plan.load_plan()
+    if plan is not None:
+        return plan["provider"]
+    return _blas_plan.default_provider(_find_mkl() is not None)
 
 
 def provider() -> str:

@@ -83,6 +83,12 @@ def jit_parallel(func):
     return numba.njit(**PARALLEL)(func)
 
 
+def jit_uncached(func):
+    """Compile ``func`` as a serial kernel that is never cached on disk (a
+    tool's harness outside the kernels, whose cache nothing invalidates)."""
+    return numba.njit(**(SERIAL | {"cache": False}))(func)
+
+
 def jit_inline(func):
     """Compile ``func`` as a scalar or per-row helper inlined at its callers."""
     return numba.njit(**INLINE)(func)

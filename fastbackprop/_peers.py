@@ -5,13 +5,19 @@ Each builder takes a :class:`~fastbackprop.workloads.Workload` and its data
 of training and returns that unit's last-epoch mean batch loss (a Python
 float, so every engine's result is fully computed when the call returns).
 
-A unit is ``epochs`` epochs of minibatch SGD over all rows, each epoch in a
-fresh random order: one epoch for the standard workloads, the whole fit
+A unit is ``epochs`` epochs of minibatch training over all rows, each epoch
+in a fresh random order: one epoch for the standard workloads, the whole fit
 (``workload.epochs`` full-batch epochs) for ``tiny``. Every peer trains the
 same network: same layer sizes and activation, the *same initial weights*
 (copied from a fastbackprop ``Network`` with seed 0, so the init scheme
 matches by construction), same dtype, same loss (mean softmax cross-entropy,
-or mean sigmoid BCE from logits) and plain SGD at ``workload.learning_rate``.
+or mean sigmoid BCE from logits) and the workload's optimizer (plain SGD, or
+Adam with torch's defaults) at ``workload.learning_rate``.
+
+Each peer runs in its fastest honest form: a full-batch epoch draws no
+permutation and gathers no rows in any engine (the order of the rows cannot
+change a step over all of them), JAX compiles the whole unit (``jit`` of a
+``lax.scan``), torch runs eager with its own thread count set to the cores.
 
 The optional peers (torch, jax, scikit-learn) are imported lazily; their
 builders return ``None`` when the library is not installed.
@@ -24,6 +30,7 @@ import time
 import numpy as np
 
 from .network import Network
+from .optim import make_optimizer
 from .workloads import Workload
 
 __all__ = [
@@ -69,16 +76,18 @@ def initial_parameters(workload: Workload, dtype: str) -> list:
 
 
 # ---------------------------------------------------------------- fastbackprop
-def _network_unit(workload, X, y, backend, epochs, optimizer="sgd"):
+def _network_unit(workload, X, y, backend, epochs, optimizer=None):
     net = Network(**workload.network_kwargs(backend=backend, dtype=_dtype(workload, X)))
+    name = optimizer or workload.optimizer
+    rate = workload.learning_rate if name == workload.optimizer else None  # the peers' rate
     fit_args = {
         "epochs": _epochs(workload, epochs),
         "batch_size": _batch_size(workload, X.shape[0]),
         "shuffle": True,
-        "optimizer": optimizer,
+        # one instance for every unit: its state (Adam's moments and step)
+        # carries on from unit to unit, as in the other engines
+        "optimizer": make_optimizer(name, rate),
     }
-    if optimizer == "sgd":
-        fit_args["learning_rate"] = workload.learning_rate  # the peers' plain SGD
 
     def unit():
         return net.fit(X, y, **fit_args).loss[-1]
@@ -105,14 +114,15 @@ def numpy_peer(workload: Workload, X, y, epochs: int | None = None):
     return _network_unit(workload, X, y, "numpy", epochs)
 
 
-def fastbackprop_peer(workload: Workload, X, y, epochs: int | None = None, optimizer="sgd"):
+def fastbackprop_peer(workload: Workload, X, y, epochs: int | None = None, optimizer=None):
     """fastbackprop's Numba backend, compiled by one small fit first.
 
     Parameters and return value as :func:`numpy_peer`, plus
 
-    optimizer : str, default "sgd"
-        An optimizer name for ``fit``. Anything but ``"sgd"`` trains at that
-        optimizer's default learning rate (the bench times, it does not tune).
+    optimizer : str, optional
+        An optimizer name for ``fit`` (default: the workload's). Another
+        than the workload's trains at that optimizer's default learning
+        rate (the bench times, it does not tune).
     """
     # Warm on a separate network so compile time stays out of every timing
     # and the timed network starts from the seed-0 weights like the peers.
@@ -135,7 +145,8 @@ def torch_peer(workload: Workload, X, y, epochs: int | None = None):
     torch.set_num_threads(2)
     dtype = _dtype(workload, X)
     model = _torch_model(torch, workload, dtype)
-    optimizer = torch.optim.SGD(model.parameters(), lr=workload.learning_rate)
+    rule = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[workload.optimizer]
+    optimizer = rule(model.parameters(), lr=workload.learning_rate)
     if workload.loss == "cross_entropy":
         loss_fn = torch.nn.CrossEntropyLoss()
         targets = torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))
@@ -148,13 +159,17 @@ def torch_peer(workload: Workload, X, y, epochs: int | None = None):
     generator = torch.Generator().manual_seed(0)
 
     def epoch():
-        perm = torch.randperm(n, generator=generator)
+        full_batch = batch_size >= n  # no order to draw, no rows to gather
+        perm = None if full_batch else torch.randperm(n, generator=generator)
         total = torch.zeros((), dtype=inputs.dtype)
         n_batches = 0
         for start in range(0, n, batch_size):
-            index = perm[start : start + batch_size]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(inputs[index]), targets[index])
+            if full_batch:
+                loss = loss_fn(model(inputs), targets)
+            else:
+                index = perm[start : start + batch_size]
+                loss = loss_fn(model(inputs[index]), targets[index])
             loss.backward()
             optimizer.step()
             total += loss.detach()  # stays a tensor: no sync per batch
@@ -192,7 +207,9 @@ def jax_peer(workload: Workload, X, y, epochs: int | None = None):
     ``lax.scan`` over index batches of a ``jax.random.permutation``, and the
     ragged last batch (``n % batch_size`` rows) is one more step with its own
     static shape, so every row is used exactly as fastbackprop does (no
-    dropping, no padding that would change the mean loss).
+    dropping, no padding that would change the mean loss). A full-batch
+    epoch (``tiny``) is one step on the whole arrays. Adam is torch's
+    algorithm, written out (JAX has no optimizer of its own).
 
     Parameters and return value as :func:`numpy_peer`; returns ``None`` when
     jax is not installed.
@@ -215,6 +232,9 @@ def jax_peer(workload: Workload, X, y, epochs: int | None = None):
         targets = jnp.asarray(np.asarray(y, dtype=dtype).reshape(len(y), -1))
     run = _jax_unit_fn(jax, jnp, workload, X.shape[0], _epochs(workload, epochs))
     key = jax.random.PRNGKey(0)
+    if workload.optimizer == "adam":  # (step, first moments, second moments)
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+        params = (params, (jnp.zeros((), jnp.int32), zeros, zeros))
     compiled = jax.jit(run).lower(params, key, inputs, targets).compile()
     state = {"params": params, "key": key}
 
@@ -247,13 +267,39 @@ def _jax_unit_fn(jax, jnp, workload, n, n_epochs):
         return jnp.mean(jax.nn.softplus(z) - z * t)  # BCE from logits
 
     grad_fn = jax.value_and_grad(loss_fn)
+    tree_map = jax.tree_util.tree_map
+
+    def sgd(params, grads):
+        return tree_map(lambda p, g: p - lr * g, params, grads)
+
+    def adam(state, grads):
+        # torch.optim.Adam: p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)
+        params, (t, m, v) = state
+        t = t + 1
+        m = tree_map(lambda m, g: 0.9 * m + 0.1 * g, m, grads)
+        v = tree_map(lambda v, g: 0.999 * v + 0.001 * g * g, v, grads)
+        bc1, bc2 = 1 - 0.9**t, 1 - 0.999**t  # float64 scalars, as torch's
+
+        def update(p, m, v):
+            step_size = (lr / bc1).astype(p.dtype)  # then applied in p's dtype
+            root = jnp.sqrt(bc2).astype(p.dtype)
+            return p - step_size * m / (jnp.sqrt(v) / root + 1e-8)
+
+        return tree_map(update, params, m, v), (t, m, v)
+
+    def step_on(state, x, t):
+        if workload.optimizer == "adam":
+            loss, grads = grad_fn(state[0], x, t)
+            return adam(state, grads), loss
+        loss, grads = grad_fn(state, x, t)
+        return sgd(state, grads), loss
 
     def step(params, X, Y, index):
-        loss, grads = grad_fn(params, X[index], Y[index])
-        params = jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
-        return params, loss
+        return step_on(params, X[index], Y[index])
 
     def epoch(params, key, X, Y):
+        if batch_size >= n:  # full batch: no order to draw, no rows to gather
+            return step_on(params, X, Y)
         perm = jax.random.permutation(key, n)
         batches = perm[: n_full * batch_size].reshape(n_full, batch_size)
         params, losses = jax.lax.scan(lambda p, idx: step(p, X, Y, idx), params, batches)
@@ -274,9 +320,10 @@ def _jax_unit_fn(jax, jnp, workload, n, n_epochs):
 # ------------------------------------------------------------------------ peak
 # ---------------------------------------------------------------- scikit-learn
 def sklearn_peer(workload: Workload, X, y, epochs: int | None = None):
-    """scikit-learn's ``MLPClassifier``, solver ``"sgd"`` without momentum,
-    ``alpha=0``: plain minibatch SGD at the workload's rate, one ``fit``
-    (``warm_start``) per unit, with the same initial weights.
+    """scikit-learn's ``MLPClassifier``, solver ``"sgd"`` without momentum
+    (or ``"adam"`` with its defaults, which are torch's), ``alpha=0``, at the
+    workload's rate, one ``partial_fit`` per epoch, with the same initial
+    weights; no shuffling of a full batch.
 
     Parameters and return value as :func:`numpy_peer`; returns ``None`` when
     scikit-learn is not installed.
@@ -294,7 +341,7 @@ def sklearn_peer(workload: Workload, X, y, epochs: int | None = None):
     clf = MLPClassifier(
         hidden_layer_sizes=tuple(workload.layer_sizes[1:-1]),
         activation=workload.activation,  # tanh or relu: the same names there
-        solver="sgd",
+        solver=workload.optimizer,
         alpha=0.0,
         batch_size=_batch_size(workload, X.shape[0]),
         learning_rate="constant",
@@ -302,11 +349,8 @@ def sklearn_peer(workload: Workload, X, y, epochs: int | None = None):
         momentum=0.0,
         nesterovs_momentum=False,
         max_iter=1,
-        shuffle=True,
-        # never stop early: every unit runs all its epochs, like the others.
-        # (Its count of epochs without an improvement by tol carries over
-        # from one warm-started fit to the next: n_epochs + 1 let a converged
-        # tiny fit stop after one epoch from the second unit on.)
+        shuffle=workload.batch_size < X.shape[0],
+        # never stop early: every unit runs all its epochs, like the others
         n_iter_no_change=10**9,
         random_state=0,
         warm_start=True,
@@ -319,12 +363,17 @@ def sklearn_peer(workload: Workload, X, y, epochs: int | None = None):
     for layer, (W, b) in enumerate(initial_parameters(workload, dtype)):
         clf.coefs_[layer][...] = W  # the peers' shared starting point
         clf.intercepts_[layer][...] = b
-    clf.set_params(max_iter=n_epochs)
+    # and a fresh optimizer from there: the next partial_fit makes one when
+    # there is none (scikit-learn keeps it in a private attribute)
+    del clf._optimizer
 
     def unit():
+        # partial_fit: an epoch each, with the optimizer's state carried on
+        # (fit would start Adam afresh every unit, unlike the other engines)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(inputs, labels)
+            for _ in range(n_epochs):
+                clf.partial_fit(inputs, labels)
         return float(clf.loss_curve_[-1])
 
     return unit

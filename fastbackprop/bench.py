@@ -129,6 +129,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--json", metavar="PATH", default=None, help="also write results here")
     parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="time every engine in this process (by default each runs in a process of its "
+        "own: loaded together, their thread pools slow each other down)",
+    )
+    parser.add_argument(
         "--skip-startup",
         action="store_true",
         help="skip the cold-compile and warm-start subprocesses",
@@ -157,6 +163,57 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+#: vector extensions named on the machine line, widest first (Linux flags)
+_ISA_FLAGS = (
+    ("amx_tile", "AMX"),
+    ("avx512_bf16", "AVX-512 BF16"),
+    ("avx512f", "AVX-512"),
+    ("avx2", "AVX2"),
+    ("avx", "AVX"),
+    ("asimd", "NEON"),
+    ("sve", "SVE"),
+)
+
+
+def cpu_vendor() -> str:
+    """The CPU's vendor id (``GenuineIntel``, ``AuthenticAMD``, ...), or ''."""
+    return _cpuinfo_field("vendor_id")
+
+
+def vector_isa() -> str:
+    """The widest vector extensions the CPU reports, e.g. ``AVX-512, AMX``."""
+    flags = set((_cpuinfo_field("flags") or _cpuinfo_field("Features")).split())
+    names = [name for flag, name in _ISA_FLAGS if flag in flags]
+    wide = [n for n in names if n not in ("AVX", "AVX2")] or names[:1]
+    return ", ".join(wide) or platform.machine()
+
+
+def _cpuinfo_field(field: str) -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.split(":", 1)[0].strip() == field:
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def openblas_core_type() -> str:
+    """The kernel set OpenBLAS chose (threadpoolctl's ``architecture``), and
+    ``OPENBLAS_CORETYPE`` when the environment forces one."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown"
+    found = {
+        p.get("architecture") for p in threadpool_info() if p.get("internal_api") == "openblas"
+    }
+    chosen = ", ".join(sorted(a for a in found if a)) or "no OpenBLAS loaded"
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return f"{chosen} (OPENBLAS_CORETYPE={forced})" if forced else chosen
 
 
 def _version(distribution: str) -> str:
@@ -193,6 +250,8 @@ def machine_facts() -> dict:
         layer = "not yet chosen"
     return {
         "cpu": cpu_model(),
+        "vendor": cpu_vendor(),
+        "isa": vector_isa(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -202,18 +261,37 @@ def machine_facts() -> dict:
         "sklearn": _version("scikit-learn"),
         "numba_threading_layer": layer,
         "numba_threads": numba.get_num_threads(),
-        "kernel_blas": blas_provider(),
+        "kernel_blas": _kernel_blas(),
+        "openblas_core": openblas_core_type(),
         "blas": _blas(),
     }
 
 
+def _kernel_blas() -> str:
+    """The kernels' BLAS with its version: ``mkl 2026.2.1`` or ``scipy
+    (OpenBLAS 0.3.30)``."""
+    name = blas_provider()
+    if name == "mkl":
+        return f"mkl {_version('mkl')}"
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return name
+    for pool in threadpool_info():
+        if "scipy.libs" in pool.get("filepath", "") and pool.get("user_api") == "blas":
+            return f"scipy ({pool.get('internal_api')} {pool.get('version')})"
+    return name
+
+
 def format_facts(facts: dict) -> str:
     return (
-        f"machine: {facts['cpu']}, {facts['cores']} cores | python {facts['python']}, "
+        f"machine: {facts['cpu']} ({facts['vendor'] or 'vendor unknown'}; {facts['isa']}), "
+        f"{facts['cores']} cores | python {facts['python']}, "
         f"numpy {facts['numpy']}, numba {facts['numba']}, torch {facts['torch']}, "
         f"jax {facts['jax']}, scikit-learn {facts['sklearn']} | "
         f"numba threading layer {facts['numba_threading_layer']}, "
         f"{facts['numba_threads']} threads | kernels' BLAS: {facts['kernel_blas']} | "
+        f"OpenBLAS core type: {facts['openblas_core']} | "
         f"loaded BLAS: {'; '.join(facts['blas']) or 'none found'}"
     )
 
@@ -232,11 +310,61 @@ def workload_case(name: str, quick: bool, dtype: str | None):
     return workload, X, y, epochs
 
 
-def build_engines(workload, X, y, epochs: int, peers) -> dict:
-    """``{engine: unit}`` for fastbackprop and every requested peer that is installed."""
+class EngineProcess:
+    """One engine's unit, run in a process of its own (``_bench_worker``);
+    calling it runs one unit there and returns its loss, and ``seconds`` is
+    that unit's time, measured in the worker."""
+
+    def __init__(self, workload, X, epochs: int, engine: str):
+        from ._bench_worker import ANSWER_PREFIX
+
+        self._prefix = ANSWER_PREFIX
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "fastbackprop._bench_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        spec = {
+            "workload": workload.name,
+            "n_samples": int(X.shape[0]),
+            "dtype": X.dtype.name,
+            "epochs": int(epochs),
+            "engine": engine,
+        }
+        self.ready = self._ask({"build": spec})["ready"]
+        self.seconds = None
+
+    def _ask(self, request: dict) -> dict:
+        self._process.stdin.write(json.dumps(request) + "\n")
+        self._process.stdin.flush()
+        for line in self._process.stdout:
+            if line.startswith(self._prefix):
+                return json.loads(line[len(self._prefix) :])
+        raise RuntimeError(f"the bench worker exited (code {self._process.wait()})")
+
+    def __call__(self) -> float:
+        answer = self._ask({"run": True})
+        self.seconds = answer["seconds"]
+        return answer["loss"]
+
+    def close(self) -> None:
+        self._process.stdin.close()
+        self._process.wait()
+
+
+def build_engines(workload, X, y, epochs: int, peers, isolated: bool = True) -> dict:
+    """``{engine: unit}`` for fastbackprop and every requested peer that is
+    installed; with ``isolated``, each an ``EngineProcess``."""
     engines = {}
     for name in ["fastbackprop"] + [p for p in peers if p != "fastbackprop"]:
-        unit = _peers.PEERS[name](workload, X, y, epochs=epochs)
+        if isolated:
+            unit = EngineProcess(workload, X, epochs, name)
+            if not unit.ready:
+                unit.close()
+                unit = None
+        else:
+            unit = _peers.PEERS[name](workload, X, y, epochs=epochs)
         if unit is None:
             print(f"  {name}: not installed, skipped")
         else:
@@ -262,7 +390,9 @@ def time_in_turns(engines: dict, repeats: int) -> tuple[dict, dict]:
             time.sleep(PAUSE_SECONDS)
             start = time.perf_counter()
             loss = unit()
-            times[name].append(time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            # an engine in its own process times its unit there
+            times[name].append(getattr(unit, "seconds", None) or elapsed)
             losses[name].append(float(loss))
     return times, losses
 
@@ -321,8 +451,13 @@ def run_workload(name: str, args, peers, peaks: dict) -> dict:
     workload, X, y, epochs = workload_case(name, args.quick, args.dtype)
     print()
     print(describe_case(workload, X, epochs, args.repeats))
-    engines = build_engines(workload, X, y, epochs, peers)
-    times, losses = time_in_turns(engines, args.repeats)
+    engines = build_engines(workload, X, y, epochs, peers, isolated=not args.in_process)
+    try:
+        times, losses = time_in_turns(engines, args.repeats)
+    finally:
+        for unit in engines.values():
+            if isinstance(unit, EngineProcess):
+                unit.close()
     rows = summarize(workload, X.shape[0], epochs, times, peaks[X.dtype.name])
     ratios = speed_ratios(rows)
     print(format_table(rows))

@@ -531,10 +531,43 @@ def _cmd_info(args) -> int:
         f"numba threads: {numba.get_num_threads()} (of {numba.config.NUMBA_NUM_THREADS})",
         f"numba threading layer: {_threading_layer()}",
         f"kernels' BLAS: {blas_provider()} (FASTBACKPROP_BLAS: auto, mkl or scipy)",
+        _plan_line(),
         *_blas_lines(),
         f"numba cache: {'on' if getattr(_config, 'CACHE', True) else 'off'}, dir {cache_dir}",
     ]
     print("\n".join(lines))
+    return 0
+
+
+def _plan_line() -> str:
+    from . import _blas_plan
+
+    plan = _blas_plan.load_plan()
+    if plan is None:
+        return (
+            "BLAS plan: none for this machine (auto takes MKL on an Intel CPU, else "
+            "OpenBLAS; `fastbackprop tune` measures)"
+        )
+    ratios = ", ".join(f"{name} {r:.2f}" for name, r in plan["mean_ratio"].items())
+    return (
+        f"BLAS plan: {plan['provider']} (time over the fastest, geometric mean: {ratios}), "
+        f"{_blas_plan.plan_path()}"
+    )
+
+
+# ======================================================================= tune
+def _cmd_tune(args) -> int:
+    from . import _blas_plan
+
+    plan = _blas_plan.tune()
+    for name, seconds in plan["seconds"].items():
+        print(f"{name}:")
+        for shape, best in seconds.items():
+            print(f"  {shape:>24}: {best * 1e6:9.1f} us")
+    ratios = ", ".join(f"{name} {r:.2f}" for name, r in plan["mean_ratio"].items())
+    print(f"chosen: {plan['provider']} (time over the fastest, geometric mean: {ratios})")
+    print(f"plan: {plan['path'] or 'not written (no writable cache directory)'}")
+    print("in force from the next process on; FASTBACKPROP_BLAS=mkl or scipy overrides it")
     return 0
 
 
@@ -644,6 +677,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also the kernel of Network.gradients, train_step and check_gradients",
     )
     compile_.set_defaults(handler=_cmd_compile)
+    commands.add_parser(
+        "tune",
+        help="measure which BLAS (MKL or OpenBLAS) runs the training step's products "
+        "fastest here, and keep that plan for later processes",
+    ).set_defaults(handler=_cmd_tune)
     return parser
 
 

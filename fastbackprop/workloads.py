@@ -29,6 +29,7 @@ class Workload:
     epochs: int = 1
     init: str | None = None
     description: str = ""
+    optimizer: str = "sgd"  # every engine runs this optimizer, at learning_rate
 
     def flops_per_sample(self) -> int:
         """Forward + backward multiply-adds x 2: 6 x sum(fan_in x fan_out)."""
@@ -37,6 +38,10 @@ class Workload:
 
     def flops_per_epoch(self) -> int:
         return self.flops_per_sample() * self.n_samples
+
+    def fit_kwargs(self) -> dict:
+        """The optimizer and learning rate of ``Network.fit``."""
+        return {"optimizer": self.optimizer, "learning_rate": self.learning_rate}
 
     def network_kwargs(self, backend="numba", dtype=None) -> dict:
         return {
@@ -93,6 +98,28 @@ WORKLOADS = {
         50_000,
         "float32",
         description="8 hidden layers of 256",
+    ),
+    "large": Workload(
+        "large",
+        (784, 4096, 4096, 4096, 10),
+        "relu",
+        "cross_entropy",
+        512,
+        4096,
+        "float32",
+        description="three 4096-wide hidden layers: the products dominate",
+    ),
+    "mnist_adam": Workload(
+        "mnist_adam",
+        (784, 128, 64, 10),
+        "relu",
+        "cross_entropy",
+        64,
+        60_000,
+        "float32",
+        learning_rate=1e-3,
+        optimizer="adam",
+        description="the mnist network with Adam (lr 1e-3) in every engine",
     ),
 }
 

@@ -91,6 +91,36 @@ def test_peer_matches_the_reference_on_tiny(peer, tiny, reference_losses):
     np.testing.assert_allclose(losses, reference_losses, rtol=1e-6)
 
 
+@pytest.mark.parametrize("peer", PEER_NAMES[1:])
+def test_every_peer_takes_torch_s_adam_steps_on_tiny(peer, tiny):
+    # the workload's optimizer in every engine: full batch, float64, the
+    # same initial weights, so Adam's steps agree with the NumPy reference's
+    # (torch's algorithm). scikit-learn adds its epsilon to sqrt(v) before
+    # the bias correction instead of after: the same steps up to that.
+    import dataclasses
+
+    _require(peer)
+    workload = dataclasses.replace(tiny[0], optimizer="adam", learning_rate=0.01)
+    reference = _peers.numpy_peer(workload, *tiny[1:], epochs=TINY_EPOCHS)
+    unit = _peers.PEERS[peer](workload, *tiny[1:], epochs=TINY_EPOCHS)
+    expected = [reference() for _ in range(2)]
+    losses = [unit() for _ in range(2)]
+    assert expected[1] < expected[0]  # Adam trains
+    np.testing.assert_allclose(losses, expected, rtol=1e-4 if peer == "sklearn" else 1e-6)
+
+
+def test_an_engine_in_its_own_process_gives_the_same_unit(tiny):
+    workload, X, y = tiny
+    here = _peers.numpy_peer(workload, X, y, epochs=TINY_EPOCHS)
+    there = bench.EngineProcess(workload, X, TINY_EPOCHS, "numpy")
+    try:
+        assert there.ready and there.seconds is None
+        assert [there() for _ in range(2)] == [here() for _ in range(2)]  # the same bits
+        assert there.seconds > 0  # timed in the worker
+    finally:
+        there.close()
+
+
 def test_initial_parameters_are_the_networks(tiny):
     workload = tiny[0]
     params = _peers.initial_parameters(workload, "float64")

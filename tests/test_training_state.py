@@ -239,7 +239,9 @@ def test_partial_fit_streams_its_blocks_through_one_workspace(monkeypatch, batch
     assert len(blocks) == 3
     for rows in blocks:
         blockwise.partial_fit(X[rows], y[rows], batch_size=batch_size, shuffle=True)
-    assert len(made) == 4
+    # a call per block makes its own, and the next call of the same shape
+    # reuses it: one for the two full blocks, one for the small last block
+    assert made[1:] == [largest, min(largest, X[blocks[-1]].shape[0])]
     np.testing.assert_array_equal(
         streamed.get_training_state().parameters, blockwise.get_training_state().parameters
     )
@@ -344,3 +346,19 @@ def test_every_hyperparameter_comes_back_and_networks_never_share_an_optimizer()
     assert other.optimizer is not optimizer and other.optimizer == optimizer
     other.optimizer.learning_rate = 0.7
     assert optimizer.learning_rate == 0.1
+
+
+def test_a_reused_workspace_leaks_nothing_into_the_next_fit():
+    # a network keeps its last fit's buffers for the next fit of that
+    # shape; whatever an earlier fit left in them changes no bit of the next
+    X, y = _problem(n=300)
+    used, fresh = _net(dropout=0.0), _net(dropout=0.0)
+    start = used.get_training_state()
+    used.fit(X[::-1], y[::-1], epochs=2, batch_size=64)  # other data through the buffers
+    kept = used._workspace[1]
+    used.set_training_state(start)
+    for model in (used, fresh):
+        model.fit(X, y, epochs=2, batch_size=64)
+    assert used._workspace[1] is kept  # the same buffers, reused
+    assert_same_arrays(used.get_training_state(), fresh.get_training_state())
+    assert "_workspace" not in copy.deepcopy(used).__dict__  # a copy makes its own
