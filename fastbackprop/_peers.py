@@ -322,8 +322,9 @@ def _jax_unit_fn(jax, jnp, workload, n, n_epochs):
 def sklearn_peer(workload: Workload, X, y, epochs: int | None = None):
     """scikit-learn's ``MLPClassifier``, solver ``"sgd"`` without momentum
     (or ``"adam"`` with its defaults, which are torch's), ``alpha=0``, at the
-    workload's rate, one ``partial_fit`` per epoch, with the same initial
-    weights; no shuffling of a full batch.
+    workload's rate, with the same initial weights; one warm-started ``fit``
+    per unit (SGD), or one ``partial_fit`` per epoch (Adam, whose state
+    ``fit`` would restart); no shuffling of a full batch.
 
     Parameters and return value as :func:`numpy_peer`; returns ``None`` when
     scikit-learn is not installed.
@@ -367,13 +368,17 @@ def sklearn_peer(workload: Workload, X, y, epochs: int | None = None):
     # there is none (scikit-learn keeps it in a private attribute)
     del clf._optimizer
 
+    clf.set_params(max_iter=n_epochs)
+    stateless = workload.optimizer == "sgd"  # no momentum: nothing to carry over
+
     def unit():
-        # partial_fit: an epoch each, with the optimizer's state carried on
-        # (fit would start Adam afresh every unit, unlike the other engines)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            for _ in range(n_epochs):
-                clf.partial_fit(inputs, labels)
+            if stateless:  # one fit of every epoch: partial_fit's per-call
+                clf.fit(inputs, labels)  # checks cost tiny 1.3 s instead of 0.17
+            else:  # partial_fit, an epoch each: fit would start Adam afresh
+                for _ in range(n_epochs):
+                    clf.partial_fit(inputs, labels)
         return float(clf.loss_curve_[-1])
 
     return unit
