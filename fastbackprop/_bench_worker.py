@@ -8,8 +8,8 @@ Measured on the ``large`` workload (2-core Xeon): fastbackprop's epoch took
 runs in its own process, and the bench still takes turns between them.
 
 Protocol: one JSON object per line on stdin; each answer is one line on
-stdout starting with ``ANSWER_PREFIX`` (anything else a library prints is
-not an answer).
+stdout starting with ``ANSWER_PREFIX``. The worker's own prints go to
+stderr.
 
 - ``{"build": {"workload", "n_samples", "dtype", "epochs", "engine"}}`` ->
   ``{"ready": true}``, or ``{"ready": false}`` when the engine's library is
@@ -22,19 +22,30 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 import time
 
 ANSWER_PREFIX = "@fastbackprop-bench "
 
 
+_answers = sys.stdout  # serve() gives the answers a descriptor of their own
+
+
 def _answer(message: dict) -> None:
-    sys.stdout.write(ANSWER_PREFIX + json.dumps(message) + "\n")
-    sys.stdout.flush()
+    _answers.write(ANSWER_PREFIX + json.dumps(message) + "\n")
+    _answers.flush()
 
 
 def serve(stream=None) -> None:
-    """Answer requests from ``stream`` (default stdin) until it ends."""
+    """Answer requests from ``stream`` (default stdin) until it ends. The
+    answers keep the original stdout; anything a library prints goes to
+    stderr, so it can never split or hide an answer."""
+    global _answers
+    if stream is None:
+        sys.stdout.flush()
+        _answers = os.fdopen(os.dup(1), "w")
+        os.dup2(2, 1)
     from . import _peers
     from .workloads import WORKLOADS, make_data
 

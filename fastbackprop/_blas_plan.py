@@ -97,7 +97,7 @@ def load_plan() -> dict | None:
     or made for another machine or other library versions)."""
     try:
         plan = json.loads(plan_path().read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RuntimeError):  # RuntimeError: no home directory
         return None
     if not isinstance(plan, dict) or plan.get("machine") != machine_key():
         return None
@@ -108,16 +108,22 @@ def load_plan() -> dict | None:
 
 def default_provider(mkl_installed: bool) -> str:
     """The choice without a plan: MKL on an Intel CPU, else OpenBLAS."""
-    vendor = ""
+    return "mkl" if mkl_installed and _is_intel() else "scipy"
+
+
+def _is_intel() -> bool:
+    """Whether the CPU is Intel's: Linux's vendor id, else what ``platform``
+    says (Windows names the vendor there)."""
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:
                 if line.startswith("vendor_id"):
-                    vendor = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip() == "GenuineIntel"
     except OSError:
         pass
-    return "mkl" if mkl_installed and vendor == "GenuineIntel" else "scipy"
+    import platform
+
+    return "intel" in platform.processor().lower()
 
 
 _gemm = None  # the kernels' gemm, imported when measuring (it binds the BLAS)
@@ -163,15 +169,17 @@ def _measure(provider: str) -> dict | None:
     # one thread, as in training (where each core runs its own products)
     env = {**os.environ, "FASTBACKPROP_BLAS": provider}
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    result = subprocess.run(
-        [sys.executable, "-m", "fastbackprop._blas_plan", "--measure"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "fastbackprop._blas_plan", "--measure"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        return json.loads(result.stdout.strip().splitlines()[-1]) if not result.returncode else None
+    except (subprocess.TimeoutExpired, IndexError, ValueError):
         return None
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def mean_ratio(seconds: dict) -> dict:
@@ -219,14 +227,14 @@ def tune(write: bool = True) -> dict:
     if write:
         from ._atomic import atomic_write
 
-        path = plan_path()
         try:
+            path = plan_path()
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_write(path, "w", encoding="utf-8") as stream:
                 json.dump(plan, stream, indent=1)
             plan["path"] = str(path)
-        except OSError:
-            pass  # a read-only home: the plan holds for this call only
+        except (OSError, RuntimeError):
+            pass  # a read-only home, or none: the plan holds for this call only
     return plan
 
 

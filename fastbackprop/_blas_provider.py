@@ -136,7 +136,10 @@ def _auto_choice() -> str:
     default by CPU vendor (``_blas_plan``)."""
     from . import _blas_plan
 
-    plan = _blas_plan.load_plan()
+    try:
+        plan = _blas_plan.load_plan()
+    except Exception:  # noqa: BLE001 - e.g. no home directory: no plan, never a failed import
+        plan = None
     if plan is not None:
         return plan["provider"]
     return _blas_plan.default_provider(_find_mkl() is not None)

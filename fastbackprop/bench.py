@@ -336,8 +336,11 @@ class EngineProcess:
         self.seconds = None
 
     def _ask(self, request: dict) -> dict:
-        self._process.stdin.write(json.dumps(request) + "\n")
-        self._process.stdin.flush()
+        try:
+            self._process.stdin.write(json.dumps(request) + "\n")
+            self._process.stdin.flush()
+        except BrokenPipeError:
+            raise RuntimeError(f"the bench worker exited (code {self._process.wait()})") from None
         for line in self._process.stdout:
             if line.startswith(self._prefix):
                 return json.loads(line[len(self._prefix) :])
@@ -349,7 +352,10 @@ class EngineProcess:
         return answer["loss"]
 
     def close(self) -> None:
-        self._process.stdin.close()
+        try:
+            self._process.stdin.close()
+        except BrokenPipeError:
+            pass
         self._process.wait()
 
 
@@ -357,18 +363,24 @@ def build_engines(workload, X, y, epochs: int, peers, isolated: bool = True) -> 
     """``{engine: unit}`` for fastbackprop and every requested peer that is
     installed; with ``isolated``, each an ``EngineProcess``."""
     engines = {}
-    for name in ["fastbackprop"] + [p for p in peers if p != "fastbackprop"]:
-        if isolated:
-            unit = EngineProcess(workload, X, epochs, name)
-            if not unit.ready:
+    try:
+        for name in ["fastbackprop"] + [p for p in peers if p != "fastbackprop"]:
+            if isolated:
+                unit = EngineProcess(workload, X, epochs, name)
+                if not unit.ready:
+                    unit.close()
+                    unit = None
+            else:
+                unit = _peers.PEERS[name](workload, X, y, epochs=epochs)
+            if unit is None:
+                print(f"  {name}: not installed, skipped")
+            else:
+                engines[name] = unit
+    except BaseException:  # the workers already started end with the bench
+        for unit in engines.values():
+            if isinstance(unit, EngineProcess):
                 unit.close()
-                unit = None
-        else:
-            unit = _peers.PEERS[name](workload, X, y, epochs=epochs)
-        if unit is None:
-            print(f"  {name}: not installed, skipped")
-        else:
-            engines[name] = unit
+        raise
     return engines
 
 

@@ -89,3 +89,18 @@ def test_tune_measures_each_blas_and_keeps_the_faster(plan_file, capsys):
         assert len(timings) == len(_blas_plan.SHAPES) and min(timings.values()) > 0
     assert plan["provider"] == min(plan["mean_ratio"], key=plan["mean_ratio"].get)
     assert f"chosen: {plan['provider']}" in out and str(plan_file) in out
+
+
+def test_no_home_directory_means_no_plan_not_a_failed_import(monkeypatch):
+    # a container's user without a home: Path.home() raises RuntimeError
+    import pathlib
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("FASTBACKPROP_BLAS_PLAN", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(pathlib.Path, "home", staticmethod(no_home))
+    assert _blas_plan.load_plan() is None
+    mkl = _blas_provider._find_mkl() is not None
+    assert _blas_provider._auto_choice() == _blas_plan.default_provider(mkl)

@@ -445,3 +445,15 @@ def test_a_pointer_table_takes_only_kernels_of_its_slots_signatures():
     float32 = pointer(k_act.relu_forward, *[numba.typeof(np.zeros((1, 1), np.float32))] * 2)
     with pytest.raises(TypeError, match="slot relu_forward"):
         PointerTable(ops.numba_type, {**values, "relu_forward": float32})
+
+
+@pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaExperimentalFeatureWarning")
+def test_a_slot_the_network_never_uses_raises_when_reached():
+    # an unused activation's slot holds a stub that raises, and the error
+    # comes back through the pointer call (Numba's own calling convention)
+    from fastbackprop._codes import RELU, TANH
+
+    ops = k_ops.op_table("float64", [RELU], LOSS_CODES["mse"], 0)
+    x = np.ones((2, 3))
+    with pytest.raises(RuntimeError, match="picked the wrong slot"):
+        _through_op_table(ops.addresses, TANH, np.empty_like(x), np.empty_like(x), x, x)

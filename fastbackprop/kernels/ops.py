@@ -38,27 +38,29 @@ SLOTS = [f"{act.name}_{way}" for way in ("forward", "backward") for act in ACTIV
 
 
 # Stubs for the slots a network never reaches: the same types as the kernels
-# they stand in for, compiled in a fraction of a second.
+# they stand in for, compiled in a fraction of a second. They raise, so a
+# wrong slot fails loudly instead of training on silently.
+_UNREACHABLE = "a stub of an op table was called: a kernel picked the wrong slot"
 
 
 @jit
 def _unused_forward(out, inp):
-    pass
+    raise RuntimeError(_UNREACHABLE)
 
 
 @jit
 def _unused_backward(dinp, dout, out, inp):
-    pass
+    raise RuntimeError(_UNREACHABLE)
 
 
 @jit
 def _unused_dropout(out, inp, rate, key):
-    pass
+    raise RuntimeError(_UNREACHABLE)
 
 
 @jit
 def _unused_update(params, grads, state0, state1, hyper, step, lr):
-    pass
+    raise RuntimeError(_UNREACHABLE)
 
 
 # The activation of a code, called through its slot. The chain is the op

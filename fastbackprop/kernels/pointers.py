@@ -81,6 +81,8 @@ class PointerTable:
         for wrapped in self.values.values():
             library, fndesc = wrapped.cres.library, wrapped.cres.fndesc
             own = library.get_pointer_to_function(fndesc.llvm_func_name)
+            if not own:  # a null one would fall back to the C wrapper, which drops exceptions
+                raise RuntimeError(f"slot {fndesc.qualname}: no address of the compiled function")
             addresses += [wrapped.__wrapper_address__(), id(wrapped), own]
         #: what compiled code reads the table from (``table_reader``)
         self.addresses = np.array(addresses, dtype=np.uint64)

@@ -1059,32 +1059,33 @@ def evaluate(
 # ------------------------------------------------------------ phase pointers
 # Stubs for the phases a fit never calls (``phase_kernels``), one per number
 # of arguments: the same types as the phase they stand in for, compiled in a
-# fraction of a second.
+# fraction of a second. They raise: a wrong split fails loudly.
+_UNREACHABLE_PHASE = "a stub phase was called: the split and the compiled phases disagree"
 
 
 @jit
 def _unused_phase_6(a, b, c, d, e, f):
-    pass
+    raise RuntimeError(_UNREACHABLE_PHASE)
 
 
 @jit
 def _unused_phase_9(a, b, c, d, e, f, g, h, i):
-    pass
+    raise RuntimeError(_UNREACHABLE_PHASE)
 
 
 @jit
 def _unused_phase_10(a, b, c, d, e, f, g, h, i, j):
-    pass
+    raise RuntimeError(_UNREACHABLE_PHASE)
 
 
 @jit
 def _unused_phase_15(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o):  # noqa: E741
-    pass
+    raise RuntimeError(_UNREACHABLE_PHASE)
 
 
 @jit
 def _unused_phase_23(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s, t, u, v, w):  # noqa: E741
-    pass
+    raise RuntimeError(_UNREACHABLE_PHASE)
 
 
 _PHASES = {}
