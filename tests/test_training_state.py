@@ -362,3 +362,28 @@ def test_a_reused_workspace_leaks_nothing_into_the_next_fit():
     assert used._workspace[1] is kept  # the same buffers, reused
     assert_same_arrays(used.get_training_state(), fresh.get_training_state())
     assert "_workspace" not in copy.deepcopy(used).__dict__  # a copy makes its own
+
+
+def test_a_fit_without_callbacks_that_fails_before_training_puts_back_what_it_changed(
+    monkeypatch,
+):
+    # without callbacks only the optimizer and the generator change before
+    # training starts, so only they are saved; a failure there (here: right
+    # after them) must still leave the network exactly as it was
+    X, y = _problem(n=120)
+    net = _net(dropout=0.0)
+    net.fit(X, y, epochs=2, batch_size=32, optimizer="adam", learning_rate=0.01)
+    before = net.get_training_state()
+    optimizer, rng = net.optimizer, net.rng.bit_generator.state
+
+    class Failing(network_module.History):
+        def __init__(self, **kwargs):
+            raise MemoryError("no room for the history")
+
+    monkeypatch.setattr(network_module, "History", Failing)
+    with pytest.raises(MemoryError, match="no room"):
+        # a new optimizer zeroes the state; the split moves the generator
+        net.fit(X, y, epochs=1, optimizer="sgd", learning_rate=0.5, validation_split=0.2)
+    assert net.optimizer is optimizer and net.optimizer.learning_rate == 0.01
+    assert net.rng.bit_generator.state == rng
+    assert_same_arrays(net.get_training_state(), before)
