@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+from ._machine import cpu_model, is_intel, version
+
 #: Products timed, as (m, k, n, transpose_a, transpose_b, dtype), each the
 #: size one core computes in a step of a workload (shards of a batch's rows,
 #: blocks of a weight gradient): mnist, deep, wide and large.
@@ -47,59 +49,42 @@ SHAPES = (
 PROVIDERS = ("mkl", "scipy")
 
 
-def _version(distribution: str) -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "none"
-
-
 def machine_key() -> dict:
     """What a plan holds for: the CPU model and the libraries' versions."""
     from . import __version__
 
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        import platform
-
-        cpu = platform.processor() or platform.machine()
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "fastbackprop": __version__,
-        "numpy": _version("numpy"),
-        "scipy": _version("scipy"),
-        "mkl": _version("mkl"),
+        "numpy": version("numpy"),
+        "scipy": version("scipy"),
+        "mkl": version("mkl"),
     }
 
 
-def plan_path() -> pathlib.Path:
+def plan_path(key: dict | None = None) -> pathlib.Path:
     """The plan file of this machine: ``FASTBACKPROP_BLAS_PLAN`` if set, else
-    one named by a hash of :func:`machine_key` in the user's cache
-    (``$XDG_CACHE_HOME`` or ``~/.cache``, under ``fastbackprop``)."""
+    one named by a hash of ``key`` (default :func:`machine_key`) in the
+    user's cache (``$XDG_CACHE_HOME`` or ``~/.cache``, under
+    ``fastbackprop``)."""
     named = os.environ.get("FASTBACKPROP_BLAS_PLAN")
     if named:
         return pathlib.Path(named)
     base = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
-    digest = hashlib.sha256(json.dumps(machine_key(), sort_keys=True).encode()).hexdigest()
+    key = machine_key() if key is None else key
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     return base / "fastbackprop" / f"blas-plan-{digest[:16]}.json"
 
 
 def load_plan() -> dict | None:
     """This machine's plan, or None when there is none (or it is unreadable,
     or made for another machine or other library versions)."""
+    key = machine_key()  # package metadata: a few ms, read once
     try:
-        plan = json.loads(plan_path().read_text())
+        plan = json.loads(plan_path(key).read_text())
     except (OSError, ValueError, RuntimeError):  # RuntimeError: no home directory
         return None
-    if not isinstance(plan, dict) or plan.get("machine") != machine_key():
+    if not isinstance(plan, dict) or plan.get("machine") != key:
         return None
     if plan.get("provider") not in PROVIDERS:
         return None
@@ -108,22 +93,7 @@ def load_plan() -> dict | None:
 
 def default_provider(mkl_installed: bool) -> str:
     """The choice without a plan: MKL on an Intel CPU, else OpenBLAS."""
-    return "mkl" if mkl_installed and _is_intel() else "scipy"
-
-
-def _is_intel() -> bool:
-    """Whether the CPU is Intel's: Linux's vendor id, else what ``platform``
-    says (Windows names the vendor there)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("vendor_id"):
-                    return line.split(":", 1)[1].strip() == "GenuineIntel"
-    except OSError:
-        pass
-    import platform
-
-    return "intel" in platform.processor().lower()
+    return "mkl" if mkl_installed and is_intel() else "scipy"
 
 
 _gemm = None  # the kernels' gemm, imported when measuring (it binds the BLAS)

@@ -103,9 +103,9 @@ def install() -> str:
     choice = os.environ.get("FASTBACKPROP_BLAS", "auto").strip().lower() or "auto"
     if choice not in CHOICES:
         raise ValueError(f"FASTBACKPROP_BLAS must be one of {', '.join(CHOICES)}, got {choice!r}")
-    if choice == "auto":
-        choice = "auto" if _auto_choice() == "mkl" else "scipy"
     path = _find_mkl() if choice in ("auto", "mkl") else None
+    if choice == "auto" and path is not None and _auto_choice(mkl_installed=True) != "mkl":
+        path = None  # the plan, or the CPU, says OpenBLAS
     if choice == "mkl" and path is None:
         raise ValueError(
             "FASTBACKPROP_BLAS=mkl, but the mkl package is not installed "
@@ -131,9 +131,9 @@ def install() -> str:
     return _provider
 
 
-def _auto_choice() -> str:
+def _auto_choice(mkl_installed: bool | None = None) -> str:
     """What ``auto`` means here: the plan's measured choice, else the
-    default by CPU vendor (``_blas_plan``)."""
+    default by CPU vendor (``_blas_plan``). ``mkl_installed`` None: look."""
     from . import _blas_plan
 
     try:
@@ -142,7 +142,9 @@ def _auto_choice() -> str:
         plan = None
     if plan is not None:
         return plan["provider"]
-    return _blas_plan.default_provider(_find_mkl() is not None)
+    if mkl_installed is None:
+        mkl_installed = _find_mkl() is not None
+    return _blas_plan.default_provider(mkl_installed)
 
 
 def provider() -> str:

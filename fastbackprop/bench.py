@@ -29,6 +29,7 @@ import numpy as np
 from . import _peers
 from ._atomic import atomic_write, check_writable
 from ._blas_provider import provider as blas_provider
+from ._machine import cpu_model, cpu_vendor, vector_isa, version
 from .network import Network
 from .optim import OPTIMIZERS
 from .workloads import WORKLOADS, make_data
@@ -153,54 +154,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # -------------------------------------------------------------- machine facts
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo, else what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-#: vector extensions named on the machine line, widest first (Linux flags)
-_ISA_FLAGS = (
-    ("amx_tile", "AMX"),
-    ("avx512_bf16", "AVX-512 BF16"),
-    ("avx512f", "AVX-512"),
-    ("avx2", "AVX2"),
-    ("avx", "AVX"),
-    ("asimd", "NEON"),
-    ("sve", "SVE"),
-)
-
-
-def cpu_vendor() -> str:
-    """The CPU's vendor id (``GenuineIntel``, ``AuthenticAMD``, ...), or ''."""
-    return _cpuinfo_field("vendor_id")
-
-
-def vector_isa() -> str:
-    """The widest vector extensions the CPU reports, e.g. ``AVX-512, AMX``."""
-    flags = set((_cpuinfo_field("flags") or _cpuinfo_field("Features")).split())
-    names = [name for flag, name in _ISA_FLAGS if flag in flags]
-    wide = [n for n in names if n not in ("AVX", "AVX2")] or names[:1]
-    return ", ".join(wide) or platform.machine()
-
-
-def _cpuinfo_field(field: str) -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.split(":", 1)[0].strip() == field:
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
 def openblas_core_type() -> str:
     """The kernel set OpenBLAS chose (threadpoolctl's ``architecture``), and
     ``OPENBLAS_CORETYPE`` when the environment forces one."""
@@ -214,15 +167,6 @@ def openblas_core_type() -> str:
     chosen = ", ".join(sorted(a for a in found if a)) or "no OpenBLAS loaded"
     forced = os.environ.get("OPENBLAS_CORETYPE")
     return f"{chosen} (OPENBLAS_CORETYPE={forced})" if forced else chosen
-
-
-def _version(distribution: str) -> str:
-    # package metadata, not an import: importing torch or jax just for its
-    # version would cost seconds and load their thread pools
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def _blas() -> list:
@@ -256,9 +200,9 @@ def machine_facts() -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numba": numba.__version__,
-        "torch": _version("torch"),
-        "jax": _version("jax"),
-        "sklearn": _version("scikit-learn"),
+        "torch": version("torch"),
+        "jax": version("jax"),
+        "sklearn": version("scikit-learn"),
         "numba_threading_layer": layer,
         "numba_threads": numba.get_num_threads(),
         "kernel_blas": _kernel_blas(),
@@ -272,7 +216,7 @@ def _kernel_blas() -> str:
     (OpenBLAS 0.3.30)``."""
     name = blas_provider()
     if name == "mkl":
-        return f"mkl {_version('mkl')}"
+        return f"mkl {version('mkl')}"
     try:
         from threadpoolctl import threadpool_info
     except ImportError:

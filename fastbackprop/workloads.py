@@ -9,7 +9,7 @@ architecture at reduced sample counts (``make_data(..., n_samples=...)``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -109,19 +109,15 @@ WORKLOADS = {
         "float32",
         description="three 4096-wide hidden layers: the products dominate",
     ),
-    "mnist_adam": Workload(
-        "mnist_adam",
-        (784, 128, 64, 10),
-        "relu",
-        "cross_entropy",
-        64,
-        60_000,
-        "float32",
-        learning_rate=1e-3,
-        optimizer="adam",
-        description="the mnist network with Adam (lr 1e-3) in every engine",
-    ),
 }
+
+WORKLOADS["mnist_adam"] = replace(
+    WORKLOADS["mnist"],
+    name="mnist_adam",
+    learning_rate=1e-3,
+    optimizer="adam",
+    description="the mnist network with Adam (lr 1e-3) in every engine",
+)
 
 
 def make_data(workload: Workload, n_samples: int | None = None, dtype=None):

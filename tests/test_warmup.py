@@ -93,57 +93,50 @@ def nothing_warm():
     _warmup.WARM.update(saved)
 
 
+@pytest.fixture
+def notices(caplog):
+    """A function giving the messages logged on ``fastbackprop.compile``
+    during the test (the logger does not propagate to the root)."""
+    logger = logging.getLogger("fastbackprop.compile")
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="fastbackprop.compile")
+    yield lambda: [record.getMessage() for record in caplog.records]
+    logger.removeHandler(caplog.handler)
+
+
 def test_the_notice_is_one_line_per_task_and_none_for_short_tasks(
-    caplog, nothing_warm, monkeypatch
+    notices, nothing_warm, monkeypatch
 ):
     monkeypatch.setitem(_warmup.COMPILE_SECONDS, "prediction", 1)  # a short task
-    logger = logging.getLogger("fastbackprop.compile")
-    logger.addHandler(caplog.handler)  # the logger does not propagate to the root
-    try:
-        with caplog.at_level(logging.INFO, logger="fastbackprop.compile"):
-            with _warmup.announcing("training", "float32"):
-                _fake_kernel("train_epochs")(1)
-                _fake_kernel("_shard_forward_backward")(1)  # the same task: no second line
-            with _warmup.announcing("training", "float32"):
-                _fake_kernel("train_epochs")(1)  # the task ran once: nothing to say
-            with _warmup.announcing("prediction", "float32"):
-                _fake_kernel("evaluate")(1)  # under ANNOUNCE_FROM_SECONDS
-    finally:
-        logger.removeHandler(caplog.handler)
-    lines = [record.getMessage() for record in caplog.records]
+    with _warmup.announcing("training", "float32"):
+        _fake_kernel("train_epochs")(1)
+        _fake_kernel("_shard_forward_backward")(1)  # the same task: no second line
+    with _warmup.announcing("training", "float32"):
+        _fake_kernel("train_epochs")(1)  # the task ran once: nothing to say
+    with _warmup.announcing("prediction", "float32"):
+        _fake_kernel("evaluate")(1)  # under ANNOUNCE_FROM_SECONDS
+    lines = notices()
     assert _warmup.COMPILE_SECONDS["prediction"] <= _warmup.ANNOUNCE_FROM_SECONDS
     assert len(lines) == 1 and lines[0].startswith("compiling the training kernels for float32")
 
 
-def test_a_network_s_own_small_kernels_are_not_announced(nothing_warm, caplog):
+def test_a_network_s_own_small_kernels_are_not_announced(nothing_warm, notices):
     # a new activation, loss or optimizer in a dtype whose loop kernels are
     # cached compiles in a fraction of a second: no notice of a long wait
-    logger = logging.getLogger("fastbackprop.compile")
-    logger.addHandler(caplog.handler)  # the logger does not propagate to the root
-    try:
-        with caplog.at_level(logging.INFO, logger="fastbackprop.compile"):
-            with _warmup.announcing("training", "float64"):
-                _fake_kernel("gelu_forward")(1)
-                _fake_kernel("adamw_slice")(1)
-    finally:
-        logger.removeHandler(caplog.handler)
-    assert [record.getMessage() for record in caplog.records] == []
+    with _warmup.announcing("training", "float64"):
+        _fake_kernel("gelu_forward")(1)
+        _fake_kernel("adamw_slice")(1)
+    assert notices() == []
 
 
-def test_a_failed_task_is_announced_again_next_time(nothing_warm, caplog):
-    logger = logging.getLogger("fastbackprop.compile")
-    logger.addHandler(caplog.handler)  # the logger does not propagate to the root
-    try:
-        with caplog.at_level(logging.INFO, logger="fastbackprop.compile"):
-            with pytest.raises(RuntimeError):
-                with _warmup.announcing("gradients", "float64"):
-                    raise RuntimeError("compile failed")
-            assert ("gradients", np.dtype("float64")) not in _warmup.WARM
-            with _warmup.announcing("gradients", "float64"):
-                _fake_kernel("batch_gradients")(1)  # the first compile, after the failure
-    finally:
-        logger.removeHandler(caplog.handler)
-    lines = [record.getMessage() for record in caplog.records]
+def test_a_failed_task_is_announced_again_next_time(nothing_warm, notices):
+    with pytest.raises(RuntimeError):
+        with _warmup.announcing("gradients", "float64"):
+            raise RuntimeError("compile failed")
+    assert ("gradients", np.dtype("float64")) not in _warmup.WARM
+    with _warmup.announcing("gradients", "float64"):
+        _fake_kernel("batch_gradients")(1)  # the first compile, after the failure
+    lines = notices()
     assert len(lines) == 1 and lines[0].startswith("compiling the gradients kernels for float64")
     assert ("gradients", np.dtype("float64")) in _warmup.WARM
 

@@ -20,8 +20,6 @@ only its own loss, not every loss as branches of one kernel.
 import math
 from typing import NamedTuple
 
-import numpy as np
-
 from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, MSE, SIGMOID
 from .._config import jit, jit_inline
 from .activations import identity_forward, sigmoid_forward
@@ -309,15 +307,6 @@ def loss_forward(out, row_loss, logits, targets, weights, loss_code, output_code
     kernels.forward(out, row_loss, logits, targets)
     per_row = 1 if loss_code == CROSS_ENTROPY else logits.shape[1]
     return weighted_mean(row_loss, weights, per_row)
-
-
-def loss_backward(dlogits, out, targets, weights, row_scale, loss_code, output_code):
-    """The gradient of the weighted mean loss; fills ``row_scale`` from the
-    weights first."""
-    kernels = loss_kernels(loss_code, output_code)
-    per_row = 1 if loss_code == CROSS_ENTROPY else dlogits.shape[1]
-    row_scale[:] = weights / (weights.astype(np.float64).sum() * per_row)
-    kernels.backward(dlogits, out, targets, row_scale)
 
 
 def scaled_loss_backward(dlogits, out, targets, row_scale, loss_code, output_code):

@@ -93,15 +93,6 @@ class PointerTable:
         except KeyError:
             raise AttributeError(name) from None
 
-    def __getitem__(self, index: int):
-        return list(self.values.values())[index]
-
-    def __iter__(self):
-        return iter(self.values.values())
-
-    def __len__(self):
-        return len(self.values)
-
 
 def table_reader(type_of_dtype):
     """A compiled-code-only function ``read(addresses, like)`` that turns a
