@@ -96,4 +96,10 @@ HYPER_EPS = 2
 HYPER_WEIGHT_DECAY = 3
 HYPER_NESTEROV = 4  # 1.0 for Nesterov SGD
 HYPER_RMS_MOMENTUM = 5  # RMSprop momentum
-N_HYPER = 6
+# scikit-learn's alpha: the L2 penalty alpha / 2 * sum(W**2) / (batch weight)
+# on the weight matrices (not the biases), whatever the optimizer. The
+# training loop writes each batch's coefficient, alpha / (batch weight),
+# into its own copy of the vector, for the phases that add it.
+HYPER_PENALTY = 6
+HYPER_STEP_PENALTY = 7
+N_HYPER = 8

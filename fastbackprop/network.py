@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _parallel, _persistence, _warmup
 from . import _validation as v
-from ._codes import ACTIVATION_CODES, LOSS_CODES, SIGMOID
+from ._codes import ACTIVATION_CODES, HYPER_PENALTY, LOSS_CODES, SIGMOID
 from ._data import class_weight_per_row, validation_split_indices
 from ._init import default_init, draw_weights
 from ._layout import (
@@ -63,6 +63,7 @@ class _FitPlan(NamedTuple):
     shuffle: bool
     verbose: int
     clip: float  # 0.0: no clipping
+    penalty: float  # scikit-learn's alpha on the weights; 0.0: none
     schedule: object
     validation: tuple | None  # checked (X, Y, W) of the validation rows
     callbacks: object  # a CallbackList
@@ -81,6 +82,7 @@ class _StreamPlan(NamedTuple):
     batch_size: int | None  # None: each block is one batch
     shuffle: bool
     clip: float  # 0.0: no clipping
+    penalty: float  # as _FitPlan's
     batch_rows: int  # the largest batch of any block: the workspace's rows
 
 
@@ -758,6 +760,7 @@ class Network:
         *,
         optimizer=None,
         clip_norm=None,
+        weight_penalty=0.0,
         lr_schedule=None,
         sample_weight=None,
         class_weight=None,
@@ -794,6 +797,13 @@ class Network:
             a new one with fresh state (the same instance keeps its state).
         clip_norm : float or None
             Clip the global gradient norm, as ``torch.nn.utils.clip_grad_norm_``.
+        weight_penalty : float, default 0.0
+            scikit-learn's ``alpha``: each batch's gradient gains
+            ``weight_penalty * W / sum(w)`` on every weight matrix ``W`` (not
+            the biases), ``sum(w)`` being the batch's rows or their weights:
+            the gradient of ``weight_penalty / 2 * sum(W**2) / sum(w)`` added
+            to the batch's loss. Any optimizer; before clipping. (The logged
+            loss does not include the penalty.)
         lr_schedule : None, str or Schedule
             See :mod:`fastbackprop.schedules`.
         sample_weight : array-like (n,), optional
@@ -843,6 +853,7 @@ class Network:
                 verbose,
                 optimizer=optimizer,
                 clip_norm=clip_norm,
+                weight_penalty=weight_penalty,
                 lr_schedule=lr_schedule,
                 sample_weight=sample_weight,
                 class_weight=class_weight,
@@ -865,6 +876,7 @@ class Network:
         *,
         optimizer,
         clip_norm,
+        weight_penalty,
         lr_schedule,
         sample_weight,
         class_weight,
@@ -885,6 +897,7 @@ class Network:
         verbose = v.check_count(verbose, "verbose", 0)
         progress = v.check_bool(progress, "progress")
         clip = 0.0 if clip_norm is None else v.check_positive_float(clip_norm, "clip_norm")
+        penalty = v.check_non_negative_float(weight_penalty, "weight_penalty")
         if learning_rate is not None:
             learning_rate = v.check_positive_float(learning_rate, "learning_rate")
         new_optimizer = None if optimizer is None else make_optimizer(optimizer, learning_rate)
@@ -955,6 +968,7 @@ class Network:
             shuffle,
             verbose,
             clip,
+            penalty,
             schedule,
             validation,
             callback_list,
@@ -1116,7 +1130,16 @@ class Network:
             done += chunk
 
     @_one_fit_at_a_time
-    def partial_fit(self, X, y, batch_size=None, sample_weight=None, shuffle=False, clip_norm=None):
+    def partial_fit(
+        self,
+        X,
+        y,
+        batch_size=None,
+        sample_weight=None,
+        shuffle=False,
+        clip_norm=None,
+        weight_penalty=0.0,
+    ):
         """One pass over the given rows with the current optimizer and its state.
 
         For streaming and out-of-core data: rows are converted and checked
@@ -1124,7 +1147,7 @@ class Network:
         whole. Every block trains one epoch in one workspace, and
         ``history`` records one epoch per block. ``batch_size=None`` takes
         each block as one batch. A block whose rows all weigh 0 is skipped.
-        ``shuffle`` and ``clip_norm`` act as in :meth:`fit`, within each
+        ``shuffle``, ``clip_norm`` and ``weight_penalty`` act as in :meth:`fit`, within each
         block. :attr:`last_pass` then reports the pass's loss.
 
         Returns
@@ -1143,7 +1166,9 @@ class Network:
         RuntimeError
             If this network is training in another thread at the same time.
         """
-        plan = self._plan_stream(X, y, batch_size, sample_weight, shuffle, clip_norm)
+        plan = self._plan_stream(
+            X, y, batch_size, sample_weight, shuffle, clip_norm, weight_penalty
+        )
         saved = self.get_training_state()
         try:
             report = self._run_stream(plan)
@@ -1163,7 +1188,9 @@ class Network:
         and rows, as a :class:`PassReport`; ``None`` before any call."""
         return getattr(self, "_last_pass", None)  # a network pickled before it has none
 
-    def _plan_stream(self, X, y, batch_size, sample_weight, shuffle, clip_norm) -> _StreamPlan:
+    def _plan_stream(
+        self, X, y, batch_size, sample_weight, shuffle, clip_norm, weight_penalty
+    ) -> _StreamPlan:
         """Every check of a ``partial_fit`` call that needs no block of
         ``X`` (the blocks are checked as they are read), changing nothing."""
         if not hasattr(X, "shape") or len(X.shape) != 2:
@@ -1181,6 +1208,7 @@ class Network:
             batch_size = v.check_count(batch_size, "batch_size", 1)
         shuffle = v.check_bool(shuffle, "shuffle")
         clip = 0.0 if clip_norm is None else v.check_positive_float(clip_norm, "clip_norm")
+        penalty = v.check_non_negative_float(weight_penalty, "weight_penalty")
         self.optimizer.check()
         # the weights are one per row, small beside X: checked whole, up front
         weights = (
@@ -1191,7 +1219,7 @@ class Network:
         blocks = stream_blocks(n, batch_size)
         largest = blocks[0].stop - blocks[0].start  # every block but the last is as large
         batch_rows = largest if batch_size is None else min(batch_size, largest)
-        return _StreamPlan(X, y, weights, blocks, batch_size, shuffle, clip, batch_rows)
+        return _StreamPlan(X, y, weights, blocks, batch_size, shuffle, clip, penalty, batch_rows)
 
     def _run_stream(self, plan: _StreamPlan) -> PassReport:
         """Train one epoch on each block of a planned ``partial_fit``, all
@@ -1305,12 +1333,18 @@ class Network:
                 self._model(),
                 self._ops(bool((self._dropout > 0).any()), self.optimizer.code),
                 self.optimizer.code,
-                self.optimizer.hyperparameters(),
+                self._hyperparameters(plan.penalty),
                 plan.clip,
                 self._dropout_seed,
                 phases,
             )
         return epoch_loss, epoch_correct, int(failed)
+
+    def _hyperparameters(self, penalty: float) -> np.ndarray:
+        """The optimizer's hyperparameter vector, with the weight penalty."""
+        hyper = self.optimizer.hyperparameters()
+        hyper[HYPER_PENALTY] = penalty
+        return hyper
 
     @staticmethod
     def _epochs_in_next_call(done, epochs, n, verbose):

@@ -16,7 +16,14 @@ import math
 import numpy as np
 from numba import prange
 
-from .._codes import CROSS_ENTROPY, HYPER_MOMENTUM, HYPER_WEIGHT_DECAY, SGD
+from .._codes import (
+    CROSS_ENTROPY,
+    HYPER_MOMENTUM,
+    HYPER_PENALTY,
+    HYPER_STEP_PENALTY,
+    HYPER_WEIGHT_DECAY,
+    SGD,
+)
 from .._config import jit, jit_inline, jit_parallel
 from .._layout import Counter, Model, OptSlot, Saved, Seg, TableRow
 from .blas import gemm, gemm_scaled
@@ -459,8 +466,13 @@ def _chunk_gradients(
     float32 a fixed error of up to 6e-8 in every step's decay.)"""
     layer_sizes, w_offsets, b_offsets = model.layer_sizes, model.w_offsets, model.b_offsets
     zero = as_int(0)
+    penalty = hyper[HYPER_PENALTY] != 0.0
     sgd_in_gemm = (
-        update and code == SGD and hyper[HYPER_MOMENTUM] == 0.0 and hyper[HYPER_WEIGHT_DECAY] == 0.0
+        update
+        and code == SGD
+        and hyper[HYPER_MOMENTUM] == 0.0
+        and hyper[HYPER_WEIGHT_DECAY] == 0.0
+        and not penalty
     )
     if sgd_in_gemm:
         weights, alpha, beta = params, -float(lr), 1.0
@@ -482,13 +494,33 @@ def _chunk_gradients(
             alpha,
             beta,
         )
+        n_out = layer_sizes[layer + 1]
+        lo, hi = w_offsets[layer] + i0 * n_out, w_offsets[layer] + i1 * n_out
+        if penalty:  # while the block is in cache, before any clipping
+            _add_scaled(grads, params, lo, hi, hyper[HYPER_STEP_PENALTY])
         if update:
             if not sgd_in_gemm:
-                n_out = layer_sizes[layer + 1]
-                lo, hi = w_offsets[layer] + i0 * n_out, w_offsets[layer] + i1 * n_out
                 _update_range(params, grads, opt_state, hyper, step, lr, update_kernel, lo, hi)
             lo, hi = b_offsets[layer] + j0, b_offsets[layer] + j1
             _update_range(params, grads, opt_state, hyper, step, lr, update_kernel, lo, hi)
+
+
+@jit
+def _add_scaled(grads, params, lo, hi, coefficient):
+    """``grads[lo:hi] += coefficient * params[lo:hi]`` (the coefficient
+    rounded to the parameters' dtype): the weight penalty's gradient."""
+    c = params.dtype.type(coefficient)
+    for i in range(lo, hi):
+        grads[i] += c * params[i]
+
+
+@jit
+def _add_weight_penalty(grads, params, model, coefficient):
+    """The weight penalty's gradient on every weight matrix, not the biases."""
+    for layer in range(model.layer_sizes.shape[0] - 1):
+        lo = model.w_offsets[layer]
+        hi = lo + model.layer_sizes[layer] * model.layer_sizes[layer + 1]
+        _add_scaled(grads, params, lo, hi, coefficient)
 
 
 @jit
@@ -753,13 +785,15 @@ def train_epochs(
         borrow(Y),
         borrow(sample_weight),
     )
-    perms, epoch_lrs, epoch_loss, epoch_correct, opt_hyper = (
+    perms, epoch_lrs, epoch_loss, epoch_correct = (
         borrow(perms),
         borrow(epoch_lrs),
         borrow(epoch_loss),
         borrow(epoch_correct),
-        borrow(opt_hyper),
     )
+    # a copy of our own: each batch writes its penalty coefficient into it
+    opt_hyper = opt_hyper.copy()
+    penalty = opt_hyper[HYPER_PENALTY]
     # Built here, by its own name: Numba rebuilds a named tuple inside a
     # prange body from the global that made it (parfor_lowering), which
     # must be the class itself (or an argument), not a helper returning one.
@@ -841,6 +875,7 @@ def train_epochs(
             if weightless:
                 weight = 1.0
             inv_weight = 1.0 / weight
+            opt_hyper[HYPER_STEP_PENALTY] = penalty * inv_weight
             # Each phase has a plain call for one shard or chunk: a prange
             # over a single item still wakes the OpenMP team (a few us a
             # step). Numba's parallel loops cannot take the arguments as a
@@ -920,6 +955,8 @@ def train_epochs(
             if local:
                 if n_shards > 1:
                     _add_rows(grads, shard_grads)
+                if penalty != 0.0:
+                    _add_weight_penalty(grads, params, model, opt_hyper[HYPER_STEP_PENALTY])
                 if not fused:
                     clip_gradients(grads, clip_norm)
                 update_chunk(

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from .._codes import HYPER_PENALTY
 from .._layout import Counter, Model, OptSlot, TableRow
 from .activations import activation_backward, activation_forward
 from .dropout import dropout_backward, dropout_forward, dropout_key
@@ -194,6 +195,12 @@ def train_epochs(
                     diverged = True
                     break
                 losses.append(loss)
+                if opt_hyper[HYPER_PENALTY] != 0.0:
+                    # scikit-learn's alpha: alpha / (batch weight) * W, weights only
+                    total = float(w.sum(dtype=np.float64))
+                    coefficient = X.dtype.type(opt_hyper[HYPER_PENALTY] * (1.0 / total))
+                    for d_w, w_layer in zip(d_weights, weights):
+                        d_w += coefficient * w_layer
                 layer_grads = [g for pair in zip(d_weights, d_biases) for g in pair]
                 if clip_norm > 0:
                     _clip(layer_grads, clip_norm)
