@@ -102,4 +102,7 @@ HYPER_RMS_MOMENTUM = 5  # RMSprop momentum
 # into its own copy of the vector, for the phases that add it.
 HYPER_PENALTY = 6
 HYPER_STEP_PENALTY = 7
-N_HYPER = 8
+# 1.0: Adam adds eps to sqrt(v) before the bias correction (scikit-learn's
+# AdamOptimizer), 0.0: after it (torch's)
+HYPER_EPS_BEFORE_CORRECTION = 8
+N_HYPER = 9

@@ -1,15 +1,20 @@
 """scikit-learn estimators: :class:`MLPClassifier` and :class:`MLPRegressor`.
 
-They wrap :class:`~fastbackprop.Network` in scikit-learn's estimator API, so
-``clone``, ``Pipeline``, ``GridSearchCV``, ``cross_val_score`` and pickling
-work; with their default settings they pass scikit-learn's
-``check_estimator``. Parameter names follow scikit-learn's
-``MLPClassifier`` where the meaning is the same (``hidden_layer_sizes``,
-``batch_size``, ``learning_rate_init``, ``max_iter``, ``tol``,
-``n_iter_no_change``, ``early_stopping``, ``validation_fraction``,
-``random_state``, ``warm_start``, ``verbose``) and :meth:`Network.fit`'s
-otherwise (``optimizer``, ``weight_decay``, ``clip_norm``, ``lr_schedule``,
-``dropout``, ``dtype``).
+Drop-in replacements for ``sklearn.neural_network``'s estimators of the
+same names: change the import, keep the code. They take scikit-learn's
+parameters with its defaults and meanings (``solver`` ``"adam"``,
+``"sgd"`` or ``"lbfgs"``, ``alpha``, ``learning_rate``, ``momentum``, the
+Adam betas, ``max_fun``...), start from scikit-learn's initial weights for
+the same int ``random_state``, and set its fitted attributes (``coefs_``,
+``intercepts_``, ``loss_curve_``, ``validation_scores_``, ``t_``...). The
+training runs in fastbackprop's compiled loop. ``clone``, ``Pipeline``,
+``GridSearchCV`` and pickling work.
+
+Extensions, all off by default: ``optimizer`` (AdamW, RMSprop, or an
+optimizer object), ``weight_decay``, ``lr_schedule``, ``clip_norm``,
+``dropout``, ``dtype``, ``validation_metric`` and, for the classifier,
+``class_weight``. Where one overlaps a scikit-learn parameter, the
+docstring says which wins, and contradictions are refused.
 
 A call that raises (bad input, a diverging loss, an interrupt) leaves the
 estimator and its network as they were before it.
@@ -32,6 +37,7 @@ True
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import numbers
 import warnings
@@ -43,8 +49,15 @@ try:
     from scipy import sparse
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets, type_of_target
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.multiclass import (
+        check_classification_targets,
+        type_of_target,
+        unique_labels,
+    )
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError as error:  # pragma: no cover - the test extra installs it
     raise ImportError(
@@ -52,123 +65,112 @@ except ImportError as error:  # pragma: no cover - the test extra installs it
     ) from error
 
 from . import _validation as v
-from ._data import balanced_class_weights, split_rows
-from .callbacks import Callback
+from ._data import balanced_class_weights
+from ._lbfgs import fit_lbfgs
+from ._sklearn_rules import (
+    EpochRule,
+    LossUnits,
+    RuleRate,
+    RuleState,
+    Validation,
+    glorot_uniform,
+    in_network_units,
+    set_parameters,
+)
+from .history import NonFiniteLossError
 from .network import Network, stream_blocks
-from .optim import OPTIMIZERS, Optimizer
+from .optim import OPTIMIZERS, SGD, Adam, AdamW, Optimizer, RMSprop
 from .schedules import SCHEDULES, ReduceLROnPlateau, Schedule
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 _DEFAULT_BATCH = 200  # scikit-learn's batch_size="auto": min(200, n_samples)
+_SOLVERS = ("lbfgs", "sgd", "adam")
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_LEARNING_RATES = ("constant", "invscaling", "adaptive")
+_VALIDATION_METRICS = ("score", "loss")
+#: scikit-learn's words, which its tests match
+_NON_FINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain large values "
+    "and need to be preprocessed."
+)
+#: what a new fit forgets (scikit-learn's _initialize sets them afresh)
+_FITTED = (
+    "network_",
+    "classes_",
+    "n_outputs_",
+    "n_layers_",
+    "out_activation_",
+    "n_iter_",
+    "t_",
+    "loss_",
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+    "validation_loss_curve_",
+    "_rule_state",
+)
 
 
 @dataclass
 class _Targets:
-    """What ``y`` becomes for the network: its targets, their loss and
-    output activation, and the classifier's ``classes_``."""
+    """What ``y`` becomes for the network: its targets, loss and output, the
+    classifier's ``classes_``, each row's class index (single-label only,
+    for ``class_weight``) and what scikit-learn's validation split
+    stratifies on (binary labels only, as scikit-learn)."""
 
     targets: np.ndarray
     n_outputs: int
     loss: str
     output: str
+    out_activation: str
     classes: np.ndarray | None = None
-
-    @property
-    def labels(self):
-        """Each row's class index, for stratifying (None unless single-label)."""
-        return self.targets if self.loss == "cross_entropy" else None
-
-
-class _StoppingRule(Callback):
-    """scikit-learn's MLP stopping rule on one logged loss.
-
-    An epoch counts as no improvement unless its value is below the best
-    so far by more than ``tol``; training stops once more than ``patience``
-    such epochs come in a row. The best value moves on any decrease. With
-    ``restore_best``, training ends with the weights of the epoch of the
-    best value. A warm-started fit goes on from where the last one left
-    the rule, as scikit-learn's does: ``baseline`` is the best value to
-    beat (with ``restore_best``, the starting weights are its weights) and
-    ``count`` the epochs without improvement so far. ``best`` and
-    ``count`` hold the rule's state after training.
-    """
-
-    def __init__(self, monitor, patience, tol, restore_best, baseline=None, count=0):
-        self.monitor = monitor
-        self.patience = patience
-        self.tol = tol
-        self.restore_best = restore_best
-        self.baseline = baseline
-        self.start_count = count
-        self.stopped_epoch = 0
-
-    def monitored_metrics(self):
-        return (self.monitor,)
-
-    def on_train_begin(self, network):
-        self._network = network
-        self.best = math.inf if self.baseline is None else self.baseline
-        self.count = self.start_count
-        self.stopped_epoch = 0
-        start_is_best = self.restore_best and self.baseline is not None
-        self._best_state = network.get_training_state() if start_is_best else None
-
-    def on_epoch_end(self, epoch, logs):
-        value = logs[self.monitor]
-        improved = value < self.best
-        self.best, self.count = _rule_step(self.best, self.count, value, self.tol)
-        if improved and self.restore_best:
-            self._best_state = self._network.get_training_state()
-        if self.count > self.patience:
-            self.stopped_epoch = epoch
-            return True
-        return False
-
-    def on_train_end(self):
-        if self._best_state is not None:
-            self._network.set_training_state(self._best_state, parameters_only=True)
-        self._network = None
-        self._best_state = None
-
-
-def _rule_step(best: float, count: int, value: float, tol: float) -> tuple:
-    """One epoch of scikit-learn's rule (``_update_no_improvement_count``):
-    the new best value and count of epochs without an improvement by more
-    than ``tol``."""
-    return min(best, value), (count + 1 if value > best - tol else 0)
+    labels: np.ndarray | None = None
+    stratify: np.ndarray | None = None
 
 
 @dataclass
 class _Settings:
-    """Every parameter, checked, as the network and ``Network.fit`` take it."""
+    """Every parameter, checked, as the training takes it."""
 
     hidden: tuple
+    solver: str
     epochs: int
-    batch_size: int
+    batch_size: object  # "auto" or an int: resolved on the training rows
     shuffle: bool
-    verbose: int
-    clip_norm: float | None
-    schedule: object
+    verbose: bool
+    tol: float
+    patience: float  # math.inf: never stops
+    alpha: float
     early_stopping: bool
     validation_fraction: float
-    tol: float
-    patience: int | None
-    optimizer: Optimizer
+    watch_loss: bool
+    learning_rate: str
+    power_t: float
+    max_fun: int
+    optimizer: Optimizer | None  # None for lbfgs
+    schedule: object  # the user's lr_schedule, or None for scikit-learn's rates
+    clip_norm: float | None
     dtype: np.dtype | None
 
-    @property
-    def monitor(self) -> str:
-        """The loss the stopping rule (and a "plateau" schedule) watches."""
-        return "val_loss" if self.early_stopping else "loss"
+
+def _check_unit(value, argument: str, *, closed: bool) -> float:
+    """A float in [0, 1] (``closed``) or [0, 1)."""
+    value = v.check_non_negative_float(value, argument)
+    if value > 1.0 or (not closed and value == 1.0):
+        bound = "1" if closed else "1 (excluded)"
+        raise ValueError(f"{argument} must be between 0 and {bound}; got {value!r}")
+    return value
 
 
 class _BaseMLP(BaseEstimator):
     """What the classifier and the regressor share: parameters, checks,
     building the network, training it, and undoing a call that fails.
     Subclasses say how ``y`` becomes the network's targets
-    (``_encode_targets``) and how rows are weighted (``_row_weights``)."""
+    (``_encode_targets``), how rows are weighted (``_row_weights``) and how
+    the held-out rows are scored (``_validation_scorer``)."""
 
     _is_classifier = False
 
@@ -177,77 +179,115 @@ class _BaseMLP(BaseEstimator):
         hidden_layer_sizes=(100,),
         activation="relu",
         *,
-        optimizer="adam",
-        learning_rate_init=None,
-        weight_decay=None,
+        solver="adam",
+        alpha=0.0001,
         batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
         max_iter=200,
         shuffle=True,
+        random_state=None,
         tol=1e-4,
-        n_iter_no_change=10,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
         early_stopping=False,
         validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        optimizer=None,
+        weight_decay=None,
         lr_schedule=None,
         clip_norm=None,
         dropout=0.0,
         dtype=None,
-        random_state=None,
-        warm_start=False,
-        verbose=0,
+        validation_metric="score",
     ):
         # scikit-learn's rule: store the arguments as given, check them in fit
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
-        self.optimizer = optimizer
-        self.learning_rate_init = learning_rate_init
-        self.weight_decay = weight_decay
+        self.solver = solver
+        self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
+        self.random_state = random_state
         self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
         self.clip_norm = clip_norm
         self.dropout = dropout
         self.dtype = dtype
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
+        self.validation_metric = validation_metric
 
     # ------------------------------------------------------------- checks
-    def _settings(self, n_samples: int, incremental: bool) -> _Settings:
+    def _settings(self) -> _Settings:
         """Check every parameter, on every call: a later ``fit`` or
-        ``partial_fit`` sees ``set_params``' changes too. (``partial_fit``
-        uses neither the schedule nor the stopping rule, but checks them.)"""
+        ``partial_fit`` sees ``set_params``' changes too."""
         self._check_random_state()
-        epochs = v.check_count(self.max_iter, "max_iter", 1)
-        early = v.check_bool(self.early_stopping, "early_stopping")
-        fraction = v.check_fraction(self.validation_fraction, "validation_fraction")
+        solver = v.check_name(self.solver, _SOLVERS, "solver")
         verbose = self.verbose
-        if isinstance(verbose, (bool, np.bool_)):
-            verbose = int(verbose)  # scikit-learn's verbose=True: every epoch
+        if not isinstance(verbose, (bool, np.bool_)):
+            verbose = v.check_count(verbose, "verbose", 0)
         settings = _Settings(
             hidden=self._hidden_sizes(),
-            epochs=epochs,
-            batch_size=self._batch_size(n_samples),
+            solver=solver,
+            epochs=v.check_count(self.max_iter, "max_iter", 1),
+            batch_size=self._batch_size(),
             shuffle=v.check_bool(self.shuffle, "shuffle"),
-            verbose=v.check_count(verbose, "verbose", 0),
+            verbose=bool(verbose),
+            tol=v.check_non_negative_float(self.tol, "tol"),
+            patience=self._patience(),
+            alpha=v.check_non_negative_float(self.alpha, "alpha"),
+            early_stopping=v.check_bool(self.early_stopping, "early_stopping"),
+            validation_fraction=v.check_fraction(self.validation_fraction, "validation_fraction"),
+            watch_loss=v.check_name(
+                self.validation_metric, _VALIDATION_METRICS, "validation_metric"
+            )
+            == "loss",
+            learning_rate=v.check_name(self.learning_rate, _LEARNING_RATES, "learning_rate"),
+            power_t=v.check_non_negative_float(self.power_t, "power_t"),
+            max_fun=v.check_count(self.max_fun, "max_fun", 1),
+            optimizer=None,
+            schedule=None,
             clip_norm=None
             if self.clip_norm is None
             else v.check_positive_float(self.clip_norm, "clip_norm"),
-            schedule=None,  # set below: it depends on the others
-            early_stopping=early,
-            validation_fraction=fraction,
-            tol=v.check_non_negative_float(self.tol, "tol"),
-            patience=None
-            if self.n_iter_no_change is None
-            else v.check_count(self.n_iter_no_change, "n_iter_no_change", 1),
-            optimizer=self._make_optimizer(),
             dtype=None if self.dtype is None else v.check_dtype(self.dtype),
         )
-        settings.schedule = self._schedule(settings, incremental)
+        # scikit-learn checks every parameter, whatever the solver uses
+        v.check_positive_float(self.learning_rate_init, "learning_rate_init")
+        _check_unit(self.momentum, "momentum", closed=True)
+        v.check_bool(self.nesterovs_momentum, "nesterovs_momentum")
+        _check_unit(self.beta_1, "beta_1", closed=False)
+        _check_unit(self.beta_2, "beta_2", closed=False)
+        self._epsilon()
+        v.check_dropout(self.dropout, len(settings.hidden))
+        if solver == "lbfgs":
+            self._refuse_stochastic_extras()
+        else:
+            settings.optimizer = self._make_optimizer(solver)
+            settings.schedule = self._schedule(settings)
         return settings
 
     def _hidden_sizes(self) -> tuple[int, ...]:
@@ -267,79 +307,121 @@ class _BaseMLP(BaseEstimator):
                     f"hidden_layer_sizes must hold ints; got {self.hidden_layer_sizes!r}"
                 )
             if size < 1:
-                raise ValueError(
-                    f"hidden_layer_sizes must hold ints >= 1; got {self.hidden_layer_sizes!r}"
-                )
+                raise ValueError(f"hidden_layer_sizes must be > 0, got {list(sizes)}.")
         return tuple(int(size) for size in sizes)
 
-    def _batch_size(self, n_samples: int) -> int:
+    def _batch_size(self):
         if isinstance(self.batch_size, str) and self.batch_size == "auto":
-            return min(_DEFAULT_BATCH, n_samples)
+            return "auto"
         return v.check_count(self.batch_size, "batch_size", 1)
 
-    def _make_optimizer(self) -> Optimizer:
-        """A fresh optimizer: a copy of the given object (fit never changes
-        the estimator's parameters), or one made from the name, the rate and
-        the weight decay."""
-        if isinstance(self.optimizer, Optimizer):
-            for name in ("learning_rate_init", "weight_decay"):
-                if getattr(self, name) is not None:
-                    raise ValueError(
-                        f"{name} was given together with an optimizer object; set it on "
-                        "the optimizer instead (e.g. Adam(learning_rate=0.01))"
-                    )
-            return copy.deepcopy(self.optimizer)
-        name = v.check_name(self.optimizer, tuple(OPTIMIZERS), "optimizer")
-        settings = {}
-        if self.learning_rate_init is not None:
-            settings["learning_rate"] = v.check_positive_float(
-                self.learning_rate_init, "learning_rate_init"
-            )
-        if self.weight_decay is not None:
-            settings["weight_decay"] = v.check_non_negative_float(self.weight_decay, "weight_decay")
-        return OPTIMIZERS[name](**settings)
+    def _patience(self) -> float:
+        """``n_iter_no_change``: an int >= 1, or ``np.inf`` (or None) for a
+        rule that never stops."""
+        value = self.n_iter_no_change
+        if value is None or (isinstance(value, float) and value == math.inf):
+            return math.inf
+        return v.check_count(value, "n_iter_no_change", 1)
 
-    def _schedule(self, settings: _Settings, incremental: bool):
-        """``lr_schedule`` for ``Network.fit``: an object is copied (a plateau
-        schedule keeps state); ``"plateau"`` watches the validation loss with
-        ``early_stopping`` and the training loss without."""
+    def _refuse_stochastic_extras(self) -> None:
+        """lbfgs minimises the full-batch loss: the extensions that shape
+        stochastic steps have no meaning there."""
+        extras = {
+            "optimizer": self.optimizer is not None,
+            "weight_decay": self.weight_decay is not None,
+            "lr_schedule": self.lr_schedule is not None,
+            "clip_norm": self.clip_norm is not None,
+            "dropout": np.any(np.asarray(self.dropout, dtype=float) > 0),
+        }
+        given = [name for name, is_set in extras.items() if is_set]
+        if given:
+            raise ValueError(
+                f"solver='lbfgs' minimises the full-batch loss; {', '.join(given)} apply only "
+                "to solver='sgd' or 'adam'"
+            )
+
+    def _make_optimizer(self, solver: str) -> Optimizer:
+        """The stochastic rule, in scikit-learn's units: ``solver``'s, or the
+        ``optimizer`` extension's (which wins: a name takes
+        ``learning_rate_init`` and the matching scikit-learn settings, an
+        object its own). ``solver`` must then be its default ``"adam"`` or
+        name the same rule."""
+        chosen = self.optimizer
+        if chosen is None:
+            name = solver
+        elif isinstance(chosen, Optimizer):
+            name = None
+        else:
+            name = v.check_name(chosen, tuple(OPTIMIZERS), "optimizer")
+        family = name if name is not None else type(chosen).__name__.lower()
+        if chosen is not None and solver != "adam" and family != solver:
+            raise ValueError(
+                f"solver={solver!r} contradicts optimizer={chosen!r}; set one of them (the "
+                "optimizer extension needs solver='adam', the default, or the same rule)"
+            )
+        decay = self.weight_decay
+        if decay is not None:
+            decay = v.check_non_negative_float(decay, "weight_decay")
+        if name is None:
+            if decay is not None:
+                raise ValueError(
+                    "weight_decay was given together with an optimizer object; set it on "
+                    "the optimizer instead (e.g. Adam(learning_rate=0.01, weight_decay=0.1))"
+                )
+            return copy.deepcopy(chosen)
+        rate = v.check_positive_float(self.learning_rate_init, "learning_rate_init")
+        if name == "sgd":
+            momentum = _check_unit(self.momentum, "momentum", closed=True)
+            nesterov = v.check_bool(self.nesterovs_momentum, "nesterovs_momentum")
+            return SGD(rate, momentum, nesterov and momentum > 0, decay or 0.0)
+        if name == "rmsprop":
+            return RMSprop(rate, eps=self._epsilon(), weight_decay=decay or 0.0)
+        betas = (
+            _check_unit(self.beta_1, "beta_1", closed=False),
+            _check_unit(self.beta_2, "beta_2", closed=False),
+        )
+        # scikit-learn adds epsilon before Adam's bias correction
+        if name == "adamw":
+            extra = {} if decay is None else {"weight_decay": decay}
+            return AdamW(rate, *betas, self._epsilon(), eps_before_correction=True, **extra)
+        return Adam(rate, *betas, self._epsilon(), decay or 0.0, eps_before_correction=True)
+
+    def _epsilon(self) -> float:
+        return v.check_positive_float(self.epsilon, "epsilon")
+
+    def _schedule(self, settings: _Settings):
+        """The ``lr_schedule`` extension for ``Network.fit`` (copied: a
+        plateau schedule keeps state), or None for scikit-learn's
+        ``learning_rate``, which it replaces: the two are refused together."""
         schedule = self.lr_schedule
-        early_stopping = settings.early_stopping
+        if schedule is None:
+            return None
+        if settings.learning_rate != "constant":
+            raise ValueError(
+                f"lr_schedule replaces learning_rate={settings.learning_rate!r}; set one of them"
+            )
         if isinstance(schedule, str) and schedule == "plateau":
-            return ReduceLROnPlateau(monitor=settings.monitor)
+            return ReduceLROnPlateau(monitor="loss")
         if isinstance(schedule, Schedule):
-            # what fit logs for the schedule to watch (partial_fit uses none)
             logged = {"loss", "learning_rate"} | ({"accuracy"} if self._is_classifier else set())
-            if early_stopping or incremental:
+            if settings.early_stopping:
                 logged |= {"val_" + name for name in logged - {"learning_rate"}}
             unknown = [name for name in schedule.monitored_metrics() if name not in logged]
             if unknown:
-                needs = " (val_ metrics need early_stopping=True)" if not early_stopping else ""
+                needs = (
+                    "" if settings.early_stopping else " (val_ metrics need early_stopping=True)"
+                )
                 raise ValueError(
                     f"lr_schedule watches {unknown[0]!r}, which this fit does not log; it logs "
                     f"{', '.join(sorted(logged))}{needs}"
                 )
             return copy.deepcopy(schedule)
-        if schedule is not None and not (isinstance(schedule, str) and schedule in SCHEDULES):
+        if not (isinstance(schedule, str) and schedule in SCHEDULES):
             raise (TypeError if not isinstance(schedule, str) else ValueError)(
                 f"lr_schedule must be None, a Schedule or one of {', '.join(SCHEDULES)}; "
                 f"got {schedule!r}"
             )
         return schedule
-
-    def _stopper(self, settings: _Settings, baseline: float | None, count: int):
-        """The stopping rule for ``fit`` (see ``_StoppingRule``): on the
-        validation loss with ``early_stopping``, which always ends with the
-        best epoch's weights (also with ``n_iter_no_change=None``: it then
-        never stops), else on the training loss. ``None`` when nothing is
-        watched."""
-        early = settings.early_stopping
-        patience = settings.patience
-        if patience is None:
-            if not early:
-                return None
-            patience = math.inf  # never stops, even with a count carried on
-        return _StoppingRule(settings.monitor, patience, settings.tol, early, baseline, count)
 
     def _check_random_state(self) -> None:
         state = self.random_state
@@ -353,71 +435,51 @@ class _BaseMLP(BaseEstimator):
         if state < 0:
             raise ValueError(f"random_state must be an int >= 0; got {state}")
 
-    def _seed(self):
-        """``Network``'s seed: an int ``random_state`` as it is (so the
-        estimator matches ``Network(seed=random_state)``), a draw from a
-        ``RandomState`` (only when a network is built), or ``None``."""
-        state = self.random_state
-        if state is None or isinstance(state, numbers.Integral):
-            return state if state is None else int(state)
-        return int(check_random_state(state).randint(np.iinfo(np.int32).max))
-
     @staticmethod
     def _sample_weight(sample_weight, n_samples: int):
         """``sample_weight`` checked, as float64 ``(n,)``, or None. A scalar
-        weighs every row alike, as in scikit-learn. (The network checks them
-        again in its dtype, where a tiny weight may become 0.)"""
+        weighs every row alike, as in scikit-learn."""
         if sample_weight is None:
             return None
         if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
             sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
         return v.check_sample_weight(sample_weight, n_samples, np.dtype(np.float64))[:, 0]
 
-    def _validation_split(self, encoding: _Targets, weights, fraction: float, network):
-        """(train_rows, validation_rows) for ``early_stopping``: the nearest
-        whole number to ``validation_fraction`` of each class's rows (of all
-        rows for regression and multilabel). With an int ``random_state`` the
-        split is the same in every fit, as scikit-learn's, so a warm start
-        validates on the rows it validated on before; otherwise it is drawn
-        from the network's generator."""
-        state = self.random_state
-        if isinstance(state, numbers.Integral):
-            # its own stream: not the one that drew the initial weights
-            rng = np.random.default_rng([int(state), 1])
-        else:
-            rng = network.rng
-        n = encoding.targets.shape[0]
-        train, held = split_rows(encoding.labels, n, fraction, rng, "validation_fraction")
-        if weights is not None:
-            for rows, side in ((train, "training"), (held, "validation")):
-                if not weights[rows].sum() > 0:
-                    raise ValueError(
-                        f"early_stopping with validation_fraction={fraction} leaves only rows "
-                        f"of weight 0 on the {side} side; weigh more rows (sample_weight, "
-                        "class_weight) or hold out another fraction"
-                    )
-        return train, held
-
     # ------------------------------------------------------------ the network
     def _activation(self):
         """``activation`` with scikit-learn's name ``"logistic"`` read as
-        ``"sigmoid"``, so grids written for scikit-learn's MLP work."""
+        ``"sigmoid"``."""
         if isinstance(self.activation, str):
             return "sigmoid" if self.activation == "logistic" else self.activation
         if isinstance(self.activation, (list, tuple)):
             return ["sigmoid" if name == "logistic" else name for name in self.activation]
         return self.activation
 
-    def _build_network(self, n_features: int, encoding: _Targets, settings, dtype) -> Network:
-        return Network(
-            [n_features, *settings.hidden, encoding.n_outputs],
+    def _logistic(self) -> bool:
+        """scikit-learn's smaller initial weights for logistic units: for
+        ``"logistic"`` (or ``"sigmoid"``) hidden layers, all of them."""
+        names = [self._activation()] if isinstance(self._activation(), str) else self._activation()
+        return len(names) > 0 and all(name == "sigmoid" for name in names)
+
+    def _build_network(self, n_features, encoding, settings, dtype, random_state) -> Network:
+        """A new network with scikit-learn's initial weights, drawn first
+        from ``random_state`` (as scikit-learn's ``_initialize``)."""
+        sizes = [n_features, *settings.hidden, encoding.n_outputs]
+        initial = glorot_uniform(sizes, random_state, self._logistic())
+        state = self.random_state
+        # the network's own generator shuffles and draws dropout masks
+        seed = int(state) if isinstance(state, numbers.Integral) else None
+        network = Network(
+            sizes,
             activation=self._activation(),
             output=encoding.output,
             loss=encoding.loss,
             dtype=dtype if settings.dtype is None else settings.dtype,
-            seed=self._seed(),
+            seed=seed if seed is not None else int(random_state.randint(np.iinfo(np.int32).max)),
             dropout=self.dropout,
         )
+        set_parameters(network, initial)
+        return network
 
     def _check_same_network(self, network: Network, settings: _Settings) -> None:
         """``warm_start`` and ``partial_fit`` continue the fitted network: its
@@ -440,23 +502,11 @@ class _BaseMLP(BaseEstimator):
                 "a new one"
             )
 
-    @staticmethod
-    def _same_rule(current: Optimizer, wanted: Optimizer) -> bool:
-        """Whether ``wanted`` is ``current`` but for the learning rate: then
-        training continues with the current optimizer's state."""
-        if type(current) is not type(wanted):
-            return False
-        mine, theirs = current.get_config(), wanted.get_config()
-        mine.pop("learning_rate")
-        theirs.pop("learning_rate")
-        return mine == theirs
-
     # ---------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
         """``fit`` (``incremental=False``) or ``partial_fit``. A failure puts
-        back the estimator's attributes (``validate_data`` may have set some),
-        a ``RandomState`` it drew from, and the state of a network that was
-        being continued."""
+        back the estimator's attributes, a ``RandomState`` it drew from, and
+        the state of a network that was being continued."""
         warm_start = v.check_bool(self.warm_start, "warm_start")
         continuing = hasattr(self, "network_") and (incremental or warm_start)
         saved = dict(self.__dict__)
@@ -480,18 +530,15 @@ class _BaseMLP(BaseEstimator):
                 self.__dict__.clear()
                 self.__dict__.update(saved)
             raise
-        if not converged:  # after the fit stands: an error filter keeps the model
-            warnings.warn(
-                f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached and "
-                "the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=3,  # the caller of fit
-            )
+        if converged is not True:  # after the fit stands: an error filter keeps the model
+            warnings.warn(converged, ConvergenceWarning, stacklevel=3)  # the caller of fit
         return self
 
-    def _fit_unguarded(self, X, y, sample_weight, incremental, classes, continuing) -> bool:
-        """Train; returns False when ``fit`` ran out of ``max_iter`` before
-        its stopping rule was met."""
+    def _fit_unguarded(self, X, y, sample_weight, incremental, classes, continuing):
+        """Train; returns True, or the ``ConvergenceWarning``'s words when
+        the solver ran out of iterations."""
+        if incremental and v.check_bool(self.early_stopping, "early_stopping"):
+            raise ValueError("partial_fit does not support early_stopping=True")
         if sparse.issparse(y):
             y = y.toarray()  # a sparse multilabel indicator; the network's targets are dense
         X, y = validate_data(
@@ -499,163 +546,327 @@ class _BaseMLP(BaseEstimator):
             X,
             y,
             reset=not continuing,
+            accept_sparse=["csr", "csc", "coo"],
             dtype=_FLOAT_DTYPES,
             multi_output=True,
             y_numeric=not self._is_classifier,
         )
-        settings = self._settings(X.shape[0], incremental)
-        encoding = self._encode_targets(y, continuing, classes)
+        if sparse.issparse(X):
+            X = X.toarray()  # the compiled loop reads dense rows
+        settings = self._settings()
+        encoding = self._encode_targets(y, continuing, classes, incremental)
         weights = self._row_weights(
             self._sample_weight(sample_weight, X.shape[0]), encoding, incremental
         )
+        random_state = check_random_state(self.random_state)  # per call, as scikit-learn
         if continuing:
             network = self.network_
             self._check_same_network(network, settings)
+            state = copy.deepcopy(self._rule_state)
         else:
-            network = self._build_network(X.shape[1], encoding, settings, X.dtype)
-        same_rule = continuing and self._same_rule(network.optimizer, settings.optimizer)
-        history_before = network.history.lengths()
+            network = self._build_network(X.shape[1], encoding, settings, X.dtype, random_state)
+            state = RuleState()
+        units = LossUnits.of(encoding.loss, encoding.n_outputs)
+        if settings.solver == "lbfgs":
+            result = fit_lbfgs(
+                network,
+                X,
+                encoding.targets,
+                weights,
+                units=units,
+                alpha=settings.alpha,
+                max_iter=settings.epochs,
+                max_fun=settings.max_fun,
+                tol=settings.tol,
+                verbose=settings.verbose,
+            )
+            if not np.isfinite(network.get_training_state().parameters).all():
+                raise ValueError(_NON_FINITE)
+            converged = (
+                True
+                if result.converged
+                else f"lbfgs failed to converge after {result.n_iter} iteration(s): "
+                f"{result.message}. Increase the number of iterations (max_iter) or the "
+                "number of function evaluations (max_fun), or scale the data."
+            )
+            self._adopt(network, encoding, state, continuing, settings, n_iter=result.n_iter)
+            self.loss_ = result.loss
+            return converged
         if incremental:
-            pass_loss = self._partial_pass(
-                network, X, encoding, weights, settings, continuing, same_rule
+            n_iter, converged = self._partial_pass(
+                network, X, encoding, weights, settings, units, state, continuing
             )
-            converged = True
-            stopping_state = self._rule_after_pass(pass_loss, settings, continuing)
         else:
-            converged, stopping_state = self._train(
-                network, X, encoding, weights, settings, continuing, same_rule
+            n_iter, converged = self._train(
+                network, X, encoding, weights, settings, units, state, random_state
             )
-        # training succeeded: only now does the estimator change
-        if incremental:  # one value per call, as scikit-learn's
-            losses, val_losses = [pass_loss], []
-        else:
-            losses = network.history.loss[history_before["loss"] :]
-            val_losses = network.history.val_loss[history_before["val_loss"] :]
-        curve = self.loss_curve_ if continuing else []
-        val_curve = self.validation_loss_curve_ if continuing else []
+        self._adopt(network, encoding, state, continuing, settings, n_iter=n_iter)
+        return converged
+
+    def _adopt(self, network, encoding, state, continuing, settings, n_iter) -> None:
+        """Training succeeded: only now does the estimator change. A new
+        fit forgets the attributes of the last one."""
+        if not continuing:
+            for name in _FITTED:
+                self.__dict__.pop(name, None)
         self.network_ = network
         if encoding.classes is not None:
             self.classes_ = encoding.classes
         self.n_outputs_ = encoding.n_outputs
-        self._stopping_state = stopping_state
-        self.best_loss_ = None if stopping_state is None else stopping_state[1]
-        self.loss_curve_ = curve + losses
-        self.validation_loss_curve_ = val_curve + val_losses
+        self.n_layers_ = len(settings.hidden) + 2
+        self.out_activation_ = encoding.out_activation
+        self.n_iter_ = n_iter
+        self.t_ = state.t
+        self._rule_state = state
+        if settings.solver == "lbfgs":
+            return
+        self.loss_curve_ = list(state.loss_curve)
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
-        self.n_iter_ = (self.n_iter_ if continuing else 0) + len(losses)
-        return converged
+        if settings.early_stopping or state.validation_scores:
+            self.best_loss_ = None
+            self.validation_scores_ = list(state.validation_scores)
+            self.best_validation_score_ = self._best_validation_score(state)
+            if state.validation_losses:
+                self.validation_loss_curve_ = list(state.validation_losses)
+        else:
+            self.best_loss_ = state.best_loss
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
 
-    def _train(self, network, X, encoding, weights, settings, continuing, same_rule) -> tuple:
-        """``fit``'s training: ``Network.fit`` with the stopping rule, and
-        with ``early_stopping`` on a validation split made here (see
-        ``_validation_split``). Returns ``(converged, the rule's state)``:
-        whether the rule stopped it (or there is none), and ``(monitor, best,
-        count)`` or None."""
+    @staticmethod
+    def _best_validation_score(state: RuleState) -> float:
+        """The score of the epoch whose parameters the fit ended with: the
+        best score, or with ``validation_metric="loss"`` the score of the
+        epoch of the lowest validation loss."""
+        scores = state.validation_scores
+        if state.validation_losses:
+            return scores[int(np.nanargmin(state.validation_losses))]
+        finite = [s for s in scores if not math.isnan(s)]
+        return max(finite) if finite else math.nan
+
+    def _resolve_batch(self, settings: _Settings, n_rows: int) -> int:
+        """scikit-learn's batch size on the training rows: ``"auto"`` is
+        ``min(200, n)``, and a larger one is clipped, with its warning."""
+        if settings.batch_size == "auto":
+            return min(_DEFAULT_BATCH, n_rows)
+        if settings.batch_size > n_rows:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going to be "
+                "clipped",
+                stacklevel=5,
+            )
+        return min(settings.batch_size, n_rows)
+
+    def _split(self, X, encoding, weights, settings, random_state):
+        """scikit-learn's ``early_stopping`` split: ``train_test_split`` with
+        its ``RandomState`` (after the initial weights were drawn), stratified
+        on binary labels only. Returns the training and held-out row indices."""
+        rows = np.arange(X.shape[0])
+        train, held = train_test_split(
+            rows,
+            random_state=random_state,
+            test_size=settings.validation_fraction,
+            stratify=encoding.stratify,
+        )
+        if held.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size "
+                "of your dataset."
+            )
+        if weights is not None and not weights[train].sum() > 0:
+            raise ValueError(
+                "early_stopping leaves only rows of weight 0 for training; weigh more rows "
+                "(sample_weight, class_weight) or hold out another validation_fraction"
+            )
+        return train, held
+
+    @staticmethod
+    def _penalty_share(weights, n_rows: int, batch: int, shuffle: bool) -> float:
+        """``sum over batches of (rows / n) / (batch weight)``: the factor of
+        ``alpha / 2 * sum(W**2)`` in scikit-learn's epoch loss, which adds
+        each batch's penalty over its weight and averages batches by rows.
+        Exact for batches in order; shuffled, with the batches' expected
+        weight."""
+        if weights is None:
+            return math.ceil(n_rows / batch) / n_rows
+        if shuffle:
+            return math.ceil(n_rows / batch) / float(weights.sum())
+        share = 0.0
+        for start in range(0, n_rows, batch):
+            block = weights[start : start + batch]
+            if block.sum() > 0:
+                share += block.shape[0] / n_rows / float(block.sum())
+        return share
+
+    def _rule(self, state, settings, units, network, n_rows, batch, share, validation):
+        """The ``EpochRule`` of a fit or a ``partial_fit`` pass."""
+        optimizer = settings.optimizer
+        scikit_rates = settings.schedule is None and isinstance(optimizer, SGD)
+        if state.learning_rate is None:
+            state.learning_rate = optimizer.learning_rate
+        return EpochRule(
+            state,
+            units=units,
+            alpha=settings.alpha,
+            penalty_share=share,
+            n_rows=n_rows,
+            tol=settings.tol,
+            patience=settings.patience,
+            validation=validation,
+            schedule=settings.learning_rate if scikit_rates else "constant",
+            initial_rate=optimizer.learning_rate,
+            power_t=settings.power_t,
+            rate_scale=units.gradient if isinstance(optimizer, SGD) else 1.0,
+            verbose=settings.verbose,
+        )
+
+    def _train(self, network, X, encoding, weights, settings, units, state, random_state):
+        """``fit`` with ``sgd`` or ``adam``: ``Network.fit`` with a fresh
+        optimizer (as scikit-learn makes one per fit) and scikit-learn's
+        rule after every epoch. Returns ``(n_iter, converged)``."""
         targets = encoding.targets
         validation = None
-        baseline = None
+        network_validation = None
         if settings.early_stopping:
-            train, held = self._validation_split(
-                encoding, weights, settings.validation_fraction, network
-            )
+            train, held = self._split(X, encoding, weights, settings, random_state)
             held_weights = None if weights is None else weights[held]
-            validation = (X[held], targets[held], held_weights)
+            validation = Validation(
+                X[held],
+                targets[held],
+                held_weights,
+                self._validation_scorer(X[held], encoding, held, held_weights),
+                settings.watch_loss,
+            )
+            if settings.watch_loss or settings.schedule is not None:
+                network_validation = (X[held], targets[held], held_weights)
             X, targets = X[train], targets[train]
             weights = None if weights is None else weights[train]
-        # a warm start goes on with the rule's state (scikit-learn's best loss
-        # and no-improvement count) when it watches the same loss
-        count = 0
-        carried = getattr(self, "_stopping_state", None) if continuing else None
-        if carried is not None and carried[0] == settings.monitor:
-            baseline, count = carried[1], carried[2]
-        if settings.early_stopping and continuing:
-            # the same rows as before (int random_state) or new ones: either
-            # way, the weights it starts from are measured on these
-            baseline = network.compute_loss(*validation)
-        stopper = self._stopper(settings, baseline, count)
-        network.fit(
-            X,
-            targets,
-            epochs=settings.epochs,
-            batch_size=settings.batch_size,
-            learning_rate=settings.optimizer.learning_rate if same_rule else None,
-            shuffle=settings.shuffle,
-            verbose=settings.verbose,
-            optimizer=None if same_rule else settings.optimizer,
-            clip_norm=settings.clip_norm,
-            lr_schedule=settings.schedule,
-            sample_weight=weights,
-            validation_data=validation,
-            callbacks=None if stopper is None else [stopper],
-        )
-        state = None if stopper is None else (stopper.monitor, stopper.best, stopper.count)
-        return settings.patience is None or stopper.stopped_epoch > 0, state
-
-    def _rule_after_pass(self, pass_loss: float, settings: _Settings, continuing: bool):
-        """The stopping rule's state after a ``partial_fit`` pass: as
-        scikit-learn's, each call counts as an epoch of the training-loss
-        rule (its best loss and no-improvement count), which a later warm
-        start goes on with. A validation-loss state from ``fit`` is kept."""
-        state = getattr(self, "_stopping_state", None) if continuing else None
-        if state is not None and state[0] != "loss":
-            return state
-        best, count = (math.inf, 0) if state is None else state[1:]
-        return ("loss", *_rule_step(best, count, pass_loss, settings.tol))
-
-    def _partial_pass(self, network, X, encoding, weights, settings, continuing, same_rule):
-        """``partial_fit``'s one pass, with the optimizer of the first call.
-        Returns its loss: the mean of its blocks' losses (each the mean over
-        the block's batches), weighted by their rows."""
-        if continuing and not same_rule:
-            raise ValueError(
-                "partial_fit continues with the optimizer of its first call; optimizer or "
-                "weight_decay changed since: call fit to start afresh"
+        n_rows = X.shape[0]
+        batch = self._resolve_batch(settings, n_rows)
+        share = self._penalty_share(weights, n_rows, batch, settings.shuffle)
+        state.learning_rate = None  # a fit starts from learning_rate_init
+        rule = self._rule(state, settings, units, network, n_rows, batch, share, validation)
+        if validation is not None and state.best_parameters is None:
+            # scikit-learn's _initialize: the starting weights until an epoch scores
+            state.best_parameters = network.get_training_state().parameters
+        clip = None if settings.clip_norm is None else settings.clip_norm * units.gradient
+        try:
+            network.fit(
+                X,
+                targets,
+                epochs=settings.epochs,
+                batch_size=batch,
+                shuffle=settings.shuffle,
+                optimizer=in_network_units(settings.optimizer, units),
+                clip_norm=clip,
+                weight_penalty=settings.alpha * units.gradient,
+                lr_schedule=RuleRate(rule) if settings.schedule is None else settings.schedule,
+                sample_weight=weights,
+                validation_data=network_validation,
+                callbacks=[rule],
             )
-        if same_rule:  # learning_rate_init may change between calls
-            network.optimizer.learning_rate = settings.optimizer.learning_rate
+        except NonFiniteLossError as error:
+            if validation is None:
+                raise ValueError(_NON_FINITE) from error
+            # scikit-learn scores the diverged epoch as NaN and ends with the
+            # best epoch's weights; the loop here stops at it
+            state.validation_scores.append(math.nan)
+            rule.iteration += 1
+            rule.stopped = True
+        if validation is not None:
+            self._restore(network, state.best_parameters)
+        if rule.stopped:
+            return rule.iteration, True
+        return rule.iteration, (
+            f"Stochastic Optimizer: Maximum iterations ({settings.epochs}) reached and the "
+            "optimization hasn't converged yet."
+        )
+
+    @staticmethod
+    def _restore(network, parameters) -> None:
+        state = network.get_training_state()
+        network.set_training_state(
+            dataclasses.replace(state, parameters=parameters), parameters_only=True
+        )
+
+    def _partial_pass(self, network, X, encoding, weights, settings, units, state, continuing):
+        """``partial_fit``'s one pass, with the optimizer of the first call
+        and the rate scikit-learn's rule left it (``invscaling``,
+        ``adaptive``); then the rule's step, as one epoch."""
+        rule_rate = settings.optimizer.learning_rate
+        if continuing:
+            if not self._same_rule(network.optimizer, settings.optimizer, units):
+                raise ValueError(
+                    "partial_fit continues with the optimizer of its first call; optimizer, "
+                    "solver or their settings changed since: call fit to start afresh"
+                )
         else:
-            # a new network's optimizer state is zero and its step count 0,
-            # as fit's swap to a new optimizer leaves them
-            network.optimizer = settings.optimizer
+            # a new network's optimizer state is zero and its step count 0
+            network.optimizer = in_network_units(settings.optimizer, units)
+            state.learning_rate = rule_rate
+        n_rows = X.shape[0]
+        batch = self._resolve_batch(settings, n_rows)
+        share = self._penalty_share(weights, n_rows, batch, settings.shuffle)
+        rule = self._rule(state, settings, units, network, n_rows, batch, share, None)
+        network.optimizer.learning_rate = rule.network_rate()
         # One pass of Network.partial_fit, which streams the rows block by
-        # block (skipping a block whose rows all weigh 0) and reports the
-        # pass's loss. One block shuffles as Network.partial_fit does, so the
-        # estimator is its twin bit for bit; several share one order over
-        # the whole call, drawn here from the network's generator.
-        n = X.shape[0]
+        # block. One block shuffles as Network.partial_fit does; several
+        # share one order over the whole call, drawn from the network's
+        # generator.
         targets = encoding.targets
-        if settings.shuffle and len(stream_blocks(n, settings.batch_size)) > 1:
-            order = network.rng.permutation(n)
+        if settings.shuffle and len(stream_blocks(n_rows, batch)) > 1:
+            order = network.rng.permutation(n_rows)
             X, targets = X[order], targets[order]
             weights = None if weights is None else weights[order]
             shuffle_blocks = False
         else:
             shuffle_blocks = settings.shuffle
-        network.partial_fit(
-            X,
-            targets,
-            batch_size=settings.batch_size,
-            sample_weight=weights,
-            shuffle=shuffle_blocks,
-            clip_norm=settings.clip_norm,
-        )
-        return network.last_pass.loss
+        clip = None if settings.clip_norm is None else settings.clip_norm * units.gradient
+        rule.on_train_begin(network)
+        try:
+            network.partial_fit(
+                X,
+                targets,
+                batch_size=batch,
+                sample_weight=weights,
+                shuffle=shuffle_blocks,
+                clip_norm=clip,
+                weight_penalty=settings.alpha * units.gradient,
+            )
+        except NonFiniteLossError as error:
+            raise ValueError(_NON_FINITE) from error
+        rule.on_epoch_end(1, {"loss": network.last_pass.loss})
+        rule.on_train_end()
+        return 1, True
+
+    @staticmethod
+    def _same_rule(current: Optimizer, wanted: Optimizer, units: LossUnits) -> bool:
+        """Whether ``wanted`` (scikit-learn's units) is the network's
+        ``current`` optimizer but for the learning rate."""
+        if type(current) is not type(wanted):
+            return False
+        mine = current.get_config()
+        theirs = in_network_units(wanted, units).get_config()
+        mine.pop("learning_rate")
+        theirs.pop("learning_rate")
+        return mine == theirs
 
     def _row_weights(self, sample_weight, encoding, incremental: bool):
-        """The weight of each row for ``Network.fit``."""
+        """The weight of each row for the network."""
         return sample_weight
 
     def fit(self, X, y, sample_weight=None):
-        """Train on ``(X, y)`` for up to ``max_iter`` epochs.
+        """Train on ``(X, y)``: up to ``max_iter`` epochs (``sgd``, ``adam``)
+        or iterations (``lbfgs``).
 
         With ``warm_start`` and a fitted estimator, training continues from
-        the current network and optimizer state (a changed
-        ``learning_rate_init`` applies; a changed optimizer starts afresh);
+        the current weights (with a fresh optimizer, as scikit-learn's);
         otherwise a new network is built.
 
         Parameters
         ----------
-        X : array-like (n_samples, n_features)
+        X : {array-like, sparse matrix} (n_samples, n_features)
+            Sparse input is made dense.
         y : array-like (n_samples,) or (n_samples, n_outputs)
         sample_weight : float or array-like (n_samples,), optional
             Per-row weights >= 0; the loss is ``sum(w * l) / sum(w)``.
@@ -667,124 +878,190 @@ class _BaseMLP(BaseEstimator):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
+    def _stochastic(self) -> bool:
+        """``partial_fit`` exists only for the stochastic solvers, as in scikit-learn."""
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} is "
+                "not stochastic."
+            )
+        return True
+
     # ------------------------------------------------------------ predict
     def _outputs(self, X):
         """The network's outputs for ``X``, in the network's precision, and
         the dtype to return values in: the input's, as scikit-learn's
-        estimators do. (Decisions and logs use the network's precision.)"""
+        estimators do."""
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        X = validate_data(
+            self, X, reset=False, accept_sparse=["csr", "csc", "coo"], dtype=_FLOAT_DTYPES
+        )
+        if sparse.issparse(X):
+            X = X.toarray()
         return self.network_.forward(X.astype(self.network_.dtype, copy=False)), X.dtype
+
+    @property
+    def coefs_(self) -> list:
+        """Weight matrices ``(n_in, n_out)``, one per layer: live views of
+        the network's parameters (writing into them changes the model;
+        assigning a list copies it in)."""
+        check_is_fitted(self, "network_")
+        return self.network_.weights
+
+    @coefs_.setter
+    def coefs_(self, values):
+        self._write_parameters(values, self.network_.weights, "coefs_")
+
+    @property
+    def intercepts_(self) -> list:
+        """Bias vectors ``(n_out,)``, one per layer, as live views."""
+        check_is_fitted(self, "network_")
+        return self.network_.biases
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        self._write_parameters(values, self.network_.biases, "intercepts_")
+
+    @staticmethod
+    def _write_parameters(values, views, name) -> None:
+        values = list(values)
+        if len(values) != len(views) or any(
+            np.shape(value) != view.shape for value, view in zip(values, views)
+        ):
+            raise ValueError(
+                f"{name} must hold one array per layer shaped "
+                f"{[view.shape for view in views]}; got {[np.shape(x) for x in values]}"
+            )
+        for value, view in zip(values, views):
+            view[...] = value
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # an int random_state fixes every draw: the same fit, bit for bit
         tags.non_deterministic = self.random_state is None
+        tags.input_tags.sparse = True
         return tags
 
 
-class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """A multilayer perceptron classifier, trained by fastbackprop.
-
-    Softmax cross-entropy over the classes of ``y`` (two or more); with a
-    multilabel indicator ``y``, one sigmoid output and binary cross-entropy
-    per label.
-
-    Parameters
-    ----------
+_SHARED_PARAMETERS = """
     hidden_layer_sizes : int or sequence of int, default (100,)
         Widths of the hidden layers; ``()`` for none.
-    activation : str or list of str, default "relu"
-        Hidden activation (see :class:`~fastbackprop.Network`);
-        scikit-learn's ``"logistic"`` is ``"sigmoid"``.
-    optimizer : str or Optimizer, default "adam"
-        ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"`` or an object from
-        :mod:`fastbackprop.optim` (copied, so fitting never changes it).
-    learning_rate_init : float or None, default None
-        The optimizer's rate; ``None`` is its default (0.001 for Adam and
-        AdamW, 0.01 for SGD and RMSprop). Not allowed with an object.
-    weight_decay : float or None, default None
-        The optimizer's weight decay, as torch.optim's (L2 added to the
-        gradient; decoupled for AdamW); ``None`` is its default (0.01 for
-        AdamW, else 0). Not allowed with an object.
+    activation : {"identity", "logistic", "tanh", "relu"} or str or list, default "relu"
+        Hidden activation; also fastbackprop's others (``"leaky_relu"``,
+        ``"elu"``, ``"gelu"``, ``"silu"``, ``"sigmoid"`` = ``"logistic"``)
+        and one name per hidden layer.
+    solver : {"lbfgs", "sgd", "adam"}, default "adam"
+        ``"lbfgs"`` runs SciPy's L-BFGS-B on the full-batch loss and
+        gradient; ``"sgd"`` and ``"adam"`` train minibatches.
+    alpha : float, default 0.0001
+        L2 penalty ``alpha / 2 * sum(W**2) / sum(w)`` added to each batch's
+        loss, on the weights, not the biases.
     batch_size : int or "auto", default "auto"
-        Rows per step; ``"auto"`` is ``min(200, n_samples)``.
+        ``min(200, n_samples)`` for "auto"; larger than the rows: clipped,
+        with a warning. Not used by lbfgs.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        For ``solver="sgd"``: ``invscaling`` is ``learning_rate_init / (t_ +
+        1) ** power_t`` after each epoch; ``adaptive`` divides the rate by 5
+        whenever the stopping rule fires, and stops below 1e-6.
+    learning_rate_init : float, default 0.001
+    power_t : float, default 0.5
     max_iter : int, default 200
-        Most epochs per ``fit``.
+        Epochs (sgd, adam) or iterations (lbfgs) per ``fit``.
     shuffle : bool, default True
-        Visit the rows in a fresh random order every epoch.
-    tol : float, default 1e-4
-        Smallest improvement of the monitored loss that counts.
-    n_iter_no_change : int or None, default 10
-        scikit-learn's rule: stop once more than this many epochs in a row
-        have not brought the watched loss below its best so far by more
-        than ``tol``. It watches the training loss, or the validation loss
-        with ``early_stopping`` (where scikit-learn watches the validation
-        accuracy or R^2). ``None`` always runs ``max_iter`` epochs. Running
-        out of ``max_iter`` before stopping warns ``ConvergenceWarning``.
-    early_stopping : bool, default False
-        Hold out ``validation_fraction`` of the rows (of each class, for
-        single-label classification), stop on their loss (weighted by
-        ``sample_weight`` and ``class_weight``), and end with the weights of
-        the epoch where it was lowest. With an int ``random_state`` every
-        fit holds out the same rows, and a warm-started fit counts its
-        starting weights as an epoch, so it never ends worse on those rows.
-    validation_fraction : float, default 0.1
-        Rounded to the nearest whole number of rows (per class).
-    lr_schedule : None, str or Schedule, default None
-        See :mod:`fastbackprop.schedules` (copied, so fitting never changes
-        it). ``"plateau"`` watches the validation loss with
-        ``early_stopping``, else the training loss. Each ``fit`` starts the
-        schedule at its epoch 0, also a warm-started one; ``partial_fit``
-        uses none.
-    clip_norm : float or None, default None
-        Clip the global gradient norm, as ``torch.nn.utils.clip_grad_norm_``.
-    dropout : float or list of float, default 0.0
-        Inverted dropout after each hidden layer, while training only.
-    dtype : {None, "float32", "float64"}, default None
-        Precision of the network; ``None`` is float32 for float32 ``X`` and
-        float64 otherwise when a network is built, and the network's own
-        when one is continued (``warm_start``, ``partial_fit``).
-    class_weight : None, "balanced" or dict, default None
-        Per-class weights keyed by the labels of ``y``, by scikit-learn's
-        rule: a class without a key weighs 1, and a key for a label ``y``
-        lacks (a cross-validation fold may lack a class) is allowed only
-        when every class of ``y`` has a key. ``"balanced"`` is
-        scikit-learn's ``n / (n_classes * count)``, with ``n`` and the counts
-        summing ``sample_weight`` when given; not for ``partial_fit``.
     random_state : int, RandomState or None, default None
-        Seeds initialisation, shuffling, dropout and the validation split.
-        An int gives the same network as ``Network(seed=random_state)``.
+        Draws the initial weights (scikit-learn's, for an int), the
+        validation split, shuffling and dropout.
+    tol : float, default 1e-4
+        Smallest improvement that counts (lbfgs: its ``gtol``).
+    verbose : bool, default False
+        Print scikit-learn's ``Iteration N, loss = ...`` lines.
     warm_start : bool, default False
-        ``fit`` continues from the current network and optimizer state.
-    verbose : int or bool, default 0
-        Print a line every ``verbose`` epochs (``True``: every epoch).
+        ``fit`` continues from the fitted weights.
+    momentum : float, default 0.9
+        For sgd (torch's form, equal to scikit-learn's at a constant rate).
+    nesterovs_momentum : bool, default True
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the rows (stratified for binary
+        labels, as scikit-learn), stop when their score (accuracy, or R^2)
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs, and end
+        with the best epoch's weights. A diverging loss then ends training
+        with a NaN score instead of an error.
+    validation_fraction : float, default 0.1
+    beta_1, beta_2, epsilon : float, default 0.9, 0.999, 1e-8
+        Adam's (epsilon also RMSprop's, for the ``optimizer`` extension).
+    n_iter_no_change : int or np.inf, default 10
+        Epochs without improvement before the rule fires (``None`` is
+        ``np.inf``: it never does).
+    max_fun : int, default 15000
+        lbfgs's most loss evaluations.
+    optimizer : None, str or Optimizer, default None
+        Extension: ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"`` (with
+        ``learning_rate_init`` and the matching settings above) or an object
+        from :mod:`fastbackprop.optim`, copied, with its own settings. It
+        wins over ``solver``, which must then be left at "adam" or name the
+        same rule.
+    weight_decay : float or None, default None
+        Extension: torch's weight decay (on biases too), besides ``alpha``.
+    lr_schedule : None, str or Schedule, default None
+        Extension: see :mod:`fastbackprop.schedules`; replaces
+        ``learning_rate``, which must then be "constant".
+    clip_norm : float or None, default None
+        Extension: clip the gradient's global norm.
+    dropout : float or list of float, default 0.0
+        Extension: inverted dropout after each hidden layer.
+    dtype : {None, "float32", "float64"}, default None
+        Extension: the network's precision; None is the input's.
+    validation_metric : {"score", "loss"}, default "score"
+        Extension: what ``early_stopping`` watches; "loss" is the held-out
+        rows' loss.
+"""
 
-    Attributes
-    ----------
-    classes_ : ndarray (n_classes,)
-        The labels, sorted; for multilabel ``y``, ``arange(n_labels)``.
+_SHARED_ATTRIBUTES = """
+    coefs_, intercepts_ : list of ndarray
+        Weights and biases per layer (live views of ``network_``).
     network_ : Network
         The trained network.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         When ``X`` was a DataFrame with string column names.
-    n_outputs_ : int
-        Outputs of the network.
+    n_outputs_, n_layers_ : int
+    out_activation_ : str
     n_iter_ : int
-        Epochs trained by ``fit`` (added up with ``warm_start``), plus one
-        per ``partial_fit`` call.
+        Epochs (or lbfgs iterations) of the last ``fit``; 1 after ``partial_fit``.
+    t_ : int
+        Rows trained on, over every call.
     loss_ : float
-        The last value of ``loss_curve_``.
-    best_loss_ : float or None
-        The best value of the loss the stopping rule watches (the training
-        loss, or the validation loss with ``early_stopping``; each
-        ``partial_fit`` call counts as an epoch of the training loss); None
-        without a rule.
     loss_curve_ : list of float
-        Each epoch's mean training loss, and each ``partial_fit`` call's.
-    validation_loss_curve_ : list of float
-        Each epoch's validation loss (with ``early_stopping``).
+        scikit-learn's loss after each epoch (sgd, adam).
+    best_loss_ : float or None
+        None with ``early_stopping``.
+    validation_scores_ : list of float or None
+        With ``early_stopping``.
+    best_validation_score_ : float or None
+"""
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """A multilayer perceptron classifier: scikit-learn's ``MLPClassifier``,
+    trained by fastbackprop.
+
+    Softmax over three or more classes, one logistic output for two (or
+    one), one logistic output per label for a multilabel indicator ``y``.
+
+    Parameters
+    ----------
+    __PARAMETERS__
+    class_weight : None, "balanced" or dict, default None
+        Extension: per-class weights keyed by the labels of ``y``, by
+        scikit-learn's rule (a class without a key weighs 1; keys for labels
+        ``y`` lacks are allowed only when every class has a key).
+        ``"balanced"`` is ``n / (n_classes * count)``; not for ``partial_fit``.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The labels, sorted; for multilabel ``y``, ``arange(n_labels)``.
+    __ATTRIBUTES__
 
     Examples
     --------
@@ -792,8 +1069,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     >>> from fastbackprop.estimators import MLPClassifier
     >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     >>> y = np.array(["no", "yes", "yes", "no"])
-    >>> clf = MLPClassifier((8,), activation="tanh", learning_rate_init=0.05,
-    ...                     max_iter=1000, n_iter_no_change=None, random_state=0)
+    >>> clf = MLPClassifier((8,), activation="tanh", solver="lbfgs", random_state=0)
     >>> clf.fit(X, y).predict(X).tolist()
     ['no', 'yes', 'yes', 'no']
     """
@@ -805,53 +1081,75 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         hidden_layer_sizes=(100,),
         activation="relu",
         *,
-        optimizer="adam",
-        learning_rate_init=None,
-        weight_decay=None,
+        solver="adam",
+        alpha=0.0001,
         batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
         max_iter=200,
         shuffle=True,
+        random_state=None,
         tol=1e-4,
-        n_iter_no_change=10,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
         early_stopping=False,
         validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        optimizer=None,
+        weight_decay=None,
         lr_schedule=None,
         clip_norm=None,
         dropout=0.0,
         dtype=None,
+        validation_metric="score",
         class_weight=None,
-        random_state=None,
-        warm_start=False,
-        verbose=0,
     ):
         super().__init__(
             hidden_layer_sizes,
             activation,
-            optimizer=optimizer,
-            learning_rate_init=learning_rate_init,
-            weight_decay=weight_decay,
+            solver=solver,
+            alpha=alpha,
             batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
             max_iter=max_iter,
             shuffle=shuffle,
+            random_state=random_state,
             tol=tol,
-            n_iter_no_change=n_iter_no_change,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
             lr_schedule=lr_schedule,
             clip_norm=clip_norm,
             dropout=dropout,
             dtype=dtype,
-            random_state=random_state,
-            warm_start=warm_start,
-            verbose=verbose,
+            validation_metric=validation_metric,
         )
         self.class_weight = class_weight
 
     # ------------------------------------------------------------ targets
-    def _encode_targets(self, y, continuing: bool, classes) -> _Targets:
-        """Labels become class indices (softmax cross-entropy); a multilabel
-        indicator stays 0/1 (sigmoid, binary cross-entropy). Continuing, the
-        labels must be among ``classes_``."""
+    def _encode_targets(self, y, continuing: bool, classes, incremental: bool) -> _Targets:
+        """scikit-learn's label binarisation: class indices and softmax for
+        three or more classes, a 0/1 column and one logistic output for two
+        (or one), the indicator itself for multilabel ``y``."""
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -862,61 +1160,82 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 "labels); give one column of labels or a 0/1 multilabel indicator"
             )
         multilabel = kind == "multilabel-indicator"
-        given = None if classes is None else self._check_classes(classes)
-        if continuing:
-            fitted_multilabel = self.network_.loss == "binary_cross_entropy"
-            if multilabel != fitted_multilabel:
-                fitted = "a multilabel indicator" if fitted_multilabel else "single labels"
-                raise ValueError(
-                    f"y must be {fitted}, as when the estimator was first fitted; "
-                    "fit with warm_start=False to change that"
-                )
-            known = self.classes_
-            if given is not None and not np.array_equal(given, known):
-                raise ValueError(
-                    f"classes={given.tolist()} is not the same as the classes_ the estimator "
-                    f"was fitted with ({known.tolist()})"
-                )
-        elif multilabel:
-            known = np.arange(y.shape[1])
-            if given is not None and not np.array_equal(given, known):
-                raise ValueError(
-                    "for a multilabel indicator y, classes must be None or "
-                    f"range({y.shape[1]}), one per column; got {given.tolist()}"
-                )
-        else:
-            known = np.unique(y) if given is None else given
+        known = self._known_classes(y, multilabel, continuing, classes, incremental)
         if multilabel:
             if y.shape[1] != len(known):
                 raise ValueError(
                     f"y has {y.shape[1]} labels (columns) but the estimator has {len(known)}"
                 )
+            targets = np.asarray(y, dtype=np.float64)
             return _Targets(
-                targets=np.asarray(y, dtype=np.float64),
-                n_outputs=len(known),
-                loss="binary_cross_entropy",
-                output="sigmoid",
-                classes=known,
-            )
-        if len(known) < 2:
-            source = "classes" if given is not None else "y"
-            raise ValueError(
-                f"{source} has 1 class ({known.tolist()[0]!r}); MLPClassifier needs at least 2"
+                targets, len(known), "binary_cross_entropy", "sigmoid", "logistic", known
             )
         index = np.searchsorted(known, y)
         index[index == len(known)] = 0  # out of range: caught just below
         unknown = known[index] != y
         if unknown.any():
             raise ValueError(
-                f"y holds labels not in classes_ {known.tolist()}: {np.unique(y[unknown]).tolist()}"
+                f"`y` has classes not in `self.classes_`. `self.classes_` has {known}. "
+                f"'y' has {unique_labels(y)}."
+            )
+        if len(known) <= 2:  # one logistic output, positive class classes_[1]
+            positive = (index == 1).reshape(-1, 1)
+            return _Targets(
+                positive.astype(np.float64),
+                1,
+                "binary_cross_entropy",
+                "sigmoid",
+                "logistic",
+                known,
+                labels=index.astype(np.int64),
+                stratify=positive,
             )
         return _Targets(
-            targets=index.astype(np.int64),
-            n_outputs=len(known),
-            loss="cross_entropy",
-            output="softmax",
-            classes=known,
+            index.astype(np.int64),
+            len(known),
+            "cross_entropy",
+            "softmax",
+            "softmax",
+            known,
+            labels=index.astype(np.int64),
         )
+
+    def _known_classes(self, y, multilabel, continuing, classes, incremental) -> np.ndarray:
+        """``classes_`` for this call: new ones for a new fit (``classes`` on
+        ``partial_fit``'s first call), else the fitted ones, checked against
+        ``y`` as scikit-learn checks them."""
+        given = None if classes is None else self._check_classes(classes)
+        if not continuing:
+            if multilabel:
+                known = np.arange(y.shape[1])
+                if given is not None and not np.array_equal(given, known):
+                    raise ValueError(
+                        "for a multilabel indicator y, classes must be None or "
+                        f"range({y.shape[1]}), one per column; got {given.tolist()}"
+                    )
+                return known
+            return np.unique(y) if given is None else given
+        fitted_multilabel = self.out_activation_ == "logistic" and self.n_outputs_ > 1
+        if multilabel != fitted_multilabel:
+            fitted = "a multilabel indicator" if fitted_multilabel else "single labels"
+            raise ValueError(
+                f"y must be {fitted}, as when the estimator was first fitted; "
+                "fit with warm_start=False to change that"
+            )
+        known = self.classes_
+        if given is not None and not np.array_equal(given, known):
+            raise ValueError(
+                f"classes={given.tolist()} is not the same as the classes_ the estimator "
+                f"was fitted with ({known.tolist()})"
+            )
+        if not incremental and not multilabel:
+            present = unique_labels(y)
+            if set(present.tolist()) != set(known.tolist()):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {known}, `y` has {present}"
+                )
+        return known
 
     @staticmethod
     def _check_classes(classes) -> np.ndarray:
@@ -930,14 +1249,37 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError("classes must not hold NaN")
         return np.unique(given)
 
+    def _validation_scorer(self, X_held, encoding, held, weights):
+        """Accuracy of the held-out rows (subset accuracy for multilabel),
+        NaN when the outputs are not finite, as scikit-learn's ``_score``."""
+        truth = self._decide(encoding.targets[held].astype(np.float64), encoding)
+
+        def score(network):
+            outputs = network.forward(X_held)
+            if not np.isfinite(outputs).all():
+                return math.nan
+            return float(
+                accuracy_score(truth, self._decide(outputs, encoding), sample_weight=weights)
+            )
+
+        return score
+
+    @staticmethod
+    def _decide(outputs, encoding):
+        """Class indices (or a 0/1 indicator) from outputs or targets."""
+        if encoding.loss == "cross_entropy":
+            return outputs if outputs.ndim == 1 else outputs.argmax(axis=1)
+        decided = (outputs > 0.5).astype(np.int64)
+        return decided[:, 0] if decided.shape[1] == 1 else decided
+
     def _row_weights(self, sample_weight, encoding, incremental: bool):
         """``sample_weight`` times ``class_weight``'s weight of each row's
         class."""
         if self.class_weight is None:
             return sample_weight
-        if encoding.loss != "cross_entropy":
+        if encoding.labels is None:
             raise ValueError("class_weight needs single-label y, not a multilabel indicator")
-        classes, labels = encoding.classes, encoding.targets
+        classes, labels = encoding.classes, encoding.labels
         if isinstance(self.class_weight, str):
             if self.class_weight != "balanced":
                 raise ValueError(
@@ -991,24 +1333,25 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return per_class
 
     # ------------------------------------------------------------ methods
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One pass over ``(X, y)`` with the current optimizer state.
+    @available_if(_BaseMLP._stochastic)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One pass over ``(X, y)`` with the current optimizer state, then
+        scikit-learn's rule for one epoch (its ``invscaling`` and
+        ``adaptive`` rates).
 
         The first call builds the network and its optimizer; later calls
-        continue them (a changed ``learning_rate_init`` applies, a changed
-        optimizer or network shape is refused). ``clip_norm`` applies;
-        ``max_iter``, ``tol``, ``n_iter_no_change``, ``early_stopping``,
-        ``lr_schedule`` and ``verbose`` play no part (they are still checked).
+        continue them (a changed optimizer or network shape is refused).
+        ``clip_norm`` and ``alpha`` apply.
 
         Parameters
         ----------
-        X : array-like (n_samples, n_features)
+        X : {array-like, sparse matrix} (n_samples, n_features)
         y : array-like (n_samples,) or multilabel indicator
+        sample_weight : float or array-like (n_samples,), optional
         classes : array-like, optional
             Every label ``y`` may ever hold; needed on the first call (a batch
             need not show every class), unless ``y`` is a multilabel
             indicator. Later calls may repeat it.
-        sample_weight : float or array-like (n_samples,), optional
 
         Returns
         -------
@@ -1016,28 +1359,36 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         if not hasattr(self, "network_") and classes is None:
             if y is None or type_of_target(y) != "multilabel-indicator":
-                raise ValueError("classes must be given on the first call to partial_fit")
+                raise ValueError("classes must be passed on the first call to partial_fit.")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities ``(n, n_classes)``: softmax rows, or each
-        label's sigmoid for a multilabel fit."""
-        proba, dtype = self._outputs(X)
-        return proba.astype(dtype, copy=False)
+        """Class probabilities ``(n, n_classes)`` (two columns for binary
+        labels); for multilabel, each label's probability."""
+        outputs, dtype = self._outputs(X)
+        if self.n_outputs_ == 1:
+            positive = outputs[:, 0]
+            outputs = np.column_stack([1 - positive, positive])
+        return outputs.astype(dtype, copy=False)
 
     def predict_log_proba(self, X) -> np.ndarray:
-        """``log(predict_proba(X))``."""
-        proba, dtype = self._outputs(X)
+        """``log(predict_proba(X))``, as scikit-learn's (so a probability
+        that rounds to 0 in the input's dtype gives ``-inf``)."""
+        proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):
-            return np.log(proba).astype(dtype, copy=False)
+            return np.log(proba, out=proba)
 
     def predict(self, X) -> np.ndarray:
         """Labels ``(n,)`` (of ``classes_``), or a 0/1 indicator ``(n,
         n_labels)`` for a multilabel fit."""
-        proba, _ = self._outputs(X)
-        if self.network_.loss == "binary_cross_entropy":
-            return (proba > 0.5).astype(np.int64)
-        return self.classes_[proba.argmax(axis=1)]
+        outputs, _ = self._outputs(X)
+        if self.out_activation_ == "softmax":
+            return self.classes_[outputs.argmax(axis=1)]
+        if self.n_outputs_ > 1:
+            return (outputs > 0.5).astype(np.int64)
+        if len(self.classes_) == 1:
+            return np.repeat(self.classes_, outputs.shape[0])
+        return self.classes_[(outputs[:, 0] > 0.5).astype(np.int64)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1046,53 +1397,129 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """A multilayer perceptron regressor, trained by fastbackprop.
+    """A multilayer perceptron regressor: scikit-learn's ``MLPRegressor``,
+    trained by fastbackprop.
 
-    Mean squared error (as torch's ``MSELoss``) with identity outputs, one
-    per column of ``y``.
+    Squared error, with identity outputs, one per column of ``y``.
 
     Parameters
     ----------
-    hidden_layer_sizes, activation, optimizer, learning_rate_init, weight_decay
-        As :class:`MLPClassifier`'s.
-    batch_size, max_iter, shuffle, tol, n_iter_no_change
-        As :class:`MLPClassifier`'s.
-    early_stopping, validation_fraction, lr_schedule, clip_norm, dropout
-        As :class:`MLPClassifier`'s; the validation rows are a random
-        ``validation_fraction`` of all rows.
-    dtype, random_state, warm_start, verbose
-        As :class:`MLPClassifier`'s.
+    loss : {"squared_error"}, default "squared_error"
+        scikit-learn's ``"poisson"`` is not supported yet.
+    __PARAMETERS__
 
     Attributes
     ----------
-    network_ : Network
-        The trained network.
-    n_features_in_, n_outputs_, n_iter_, loss_, best_loss_
-        As :class:`MLPClassifier`'s.
-    feature_names_in_, loss_curve_, validation_loss_curve_
-        As :class:`MLPClassifier`'s.
+    __ATTRIBUTES__
 
     Examples
     --------
     >>> import numpy as np
     >>> from fastbackprop.estimators import MLPRegressor
     >>> X = np.linspace(-1, 1, 64).reshape(-1, 1)
-    >>> reg = MLPRegressor((16,), activation="tanh", learning_rate_init=0.01,
-    ...                    max_iter=500, n_iter_no_change=None, random_state=0)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(16,), activation="tanh", solver="lbfgs",
+    ...                    random_state=0)
     >>> reg = reg.fit(X, X[:, 0] ** 2)
     >>> bool(reg.score(X, X[:, 0] ** 2) > 0.9)
     True
     """
 
-    def _encode_targets(self, y, continuing: bool, classes) -> _Targets:
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        optimizer=None,
+        weight_decay=None,
+        lr_schedule=None,
+        clip_norm=None,
+        dropout=0.0,
+        dtype=None,
+        validation_metric="score",
+    ):
+        super().__init__(
+            hidden_layer_sizes,
+            activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            lr_schedule=lr_schedule,
+            clip_norm=clip_norm,
+            dropout=dropout,
+            dtype=dtype,
+            validation_metric=validation_metric,
+        )
+        self.loss = loss
+
+    def _encode_targets(self, y, continuing: bool, classes, incremental: bool) -> _Targets:
+        loss = v.check_name(self.loss, ("squared_error", "poisson"), "loss")
+        if loss == "poisson":
+            raise ValueError(
+                "loss='poisson' is not supported by fastbackprop yet; use 'squared_error'"
+            )
         targets = y.reshape(-1, 1) if y.ndim == 1 else y
         if continuing and targets.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {targets.shape[1]} outputs but the estimator was fitted with "
                 f"{self.n_outputs_}"
             )
-        return _Targets(targets=targets, n_outputs=targets.shape[1], loss="mse", output="identity")
+        return _Targets(targets, targets.shape[1], "mse", "identity", "identity")
 
+    def _validation_scorer(self, X_held, encoding, held, weights):
+        """R^2 of the held-out rows, NaN when the outputs are not finite."""
+        truth = encoding.targets[held]
+
+        def score(network):
+            outputs = network.forward(X_held)
+            if not np.isfinite(outputs).all():
+                return math.nan
+            return float(r2_score(truth, outputs, sample_weight=weights))
+
+        return score
+
+    @available_if(_BaseMLP._stochastic)
     def partial_fit(self, X, y, sample_weight=None):
         """One pass over ``(X, y)`` with the current optimizer state.
 
@@ -1100,7 +1527,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array-like (n_samples, n_features)
+        X : {array-like, sparse matrix} (n_samples, n_features)
         y : array-like (n_samples,) or (n_samples, n_outputs)
         sample_weight : float or array-like (n_samples,), optional
 
@@ -1121,3 +1548,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+
+for _estimator in (MLPClassifier, MLPRegressor):
+    _estimator.__doc__ = _estimator.__doc__.replace(
+        "__PARAMETERS__", _SHARED_PARAMETERS.strip()
+    ).replace("__ATTRIBUTES__", _SHARED_ATTRIBUTES.strip())

@@ -14,7 +14,8 @@ class History:
     Attributes
     ----------
     loss : list of float
-        Mean of the batch losses seen during each epoch.
+        Mean of the batch losses seen during each epoch, each batch weighing
+        its rows (a short last batch counts less), as scikit-learn's.
     accuracy : list of float or None
         Fraction of training rows predicted right during each epoch, for the
         classification losses; ``None`` for ``mse``.

@@ -725,6 +725,50 @@ class Network:
         _, grads = self._batch_gradients(X, Y, W)
         return self._layout.weight_views(grads), self._layout.bias_views(grads)
 
+    def weight_mask(self) -> np.ndarray:
+        """True for each weight and False for each bias, in the layout of
+        ``get_training_state().parameters``."""
+        mask = np.zeros(self._layout.n_params, dtype=bool)
+        for view in self._layout.weight_views(mask):
+            view[...] = True
+        return mask
+
+    def flat_objective(self, X, y, sample_weight=None):
+        """The full-batch loss as a function of the flat parameters, for
+        optimisers such as SciPy's ``minimize`` (the estimators' lbfgs).
+
+        ``X``, ``y`` and ``sample_weight`` are checked once, here.
+
+        Returns
+        -------
+        objective : callable
+            ``objective(theta)`` sets the parameters to ``theta`` (shaped
+            ``(count_parameters(),)``, in the layout of
+            ``get_training_state().parameters``, rounded to the network's
+            dtype) and returns ``(loss, gradient)``: the weighted mean loss
+            and its gradient as float64, in the same layout. One compiled
+            pass (the training loop's forward and backward, no dropout).
+        """
+        X, Y, W = self._check_Xy(X, y, sample_weight)
+        ws = TrainingWorkspace(self._layout, X.shape[0], self.dtype)
+        model, ops, phases = self._model(dropout=False), self._ops(), self._phases()
+
+        def objective(theta):
+            theta = np.asarray(theta)
+            if theta.shape != self._params.shape:
+                raise ValueError(
+                    f"theta must have shape {self._params.shape} (the flat parameters); "
+                    f"got {theta.shape}"
+                )
+            self._params[...] = theta
+            with _warmup.announcing("gradients", self.dtype):
+                loss = self._train.batch_gradients(
+                    ws.arena, ws.bounds, ws.grads, self._params, X, Y, W, model, ops, phases
+                )
+            return float(loss), ws.grads.astype(np.float64)
+
+        return objective
+
     def gradient_stats(self, X, y) -> list:
         """Per-layer weight norm, gradient norm and their ratio (one dict per
         layer), as plotted by :func:`fastbackprop.plotting.plot_gradient_flow`."""
@@ -1298,7 +1342,7 @@ class Network:
     def _train_call(self, plan, ws, split, X, Y, W, perms, rates, batch_size) -> tuple:
         """One compiled call: an epoch per row of ``perms`` over ``(X, Y, W)``
         at ``rates``, in the workspace ``ws``, with ``plan.clip``. Returns each
-        epoch's mean batch loss and correct rows, and -1 or the index of the
+        epoch's loss (batch losses weighted by rows) and correct rows, and -1 or the index of the
         epoch whose loss became non-finite (whose start the kernel restored)."""
         n_shards, n_chunks, input_chunks = split
         epoch_loss = np.zeros(perms.shape[0], dtype=np.float64)

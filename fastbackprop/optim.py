@@ -117,21 +117,44 @@ class Adam(Optimizer):
         Decay rates of the first and second moment estimates, in [0, 1).
     eps : float, default 1e-8
     weight_decay : float, default 0.0
+    eps_before_correction : bool, default False
+        Add ``eps`` to ``sqrt(v)`` before the bias correction, as
+        scikit-learn's ``AdamOptimizer`` (``m / (sqrt(v) + eps) *
+        sqrt(1 - beta2**t) / (1 - beta1**t)``), instead of after it, as torch.
+        The two differ where ``v`` is tiny (a unit that rarely fires).
     """
 
     code = c.ADAM
     name = "adam"
-    _config_keys = ("learning_rate", "beta1", "beta2", "eps", "weight_decay")
+    _config_keys = (
+        "learning_rate",
+        "beta1",
+        "beta2",
+        "eps",
+        "weight_decay",
+        "eps_before_correction",
+    )
 
-    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        weight_decay=0.0,
+        eps_before_correction=False,
+    ):
         super().__init__(learning_rate, weight_decay)
-        self._set_checked(beta1=beta1, beta2=beta2, eps=eps)
+        self._set_checked(
+            beta1=beta1, beta2=beta2, eps=eps, eps_before_correction=eps_before_correction
+        )
 
     def hyperparameters(self):
         hyper = super().hyperparameters()
         hyper[c.HYPER_MOMENTUM] = self.beta1
         hyper[c.HYPER_BETA2] = self.beta2
         hyper[c.HYPER_EPS] = self.eps
+        hyper[c.HYPER_EPS_BEFORE_CORRECTION] = float(self.eps_before_correction)
         return hyper
 
 
@@ -145,8 +168,16 @@ class AdamW(Adam):
     code = c.ADAMW
     name = "adamw"
 
-    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
-        super().__init__(learning_rate, beta1, beta2, eps, weight_decay)
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        weight_decay=0.01,
+        eps_before_correction=False,
+    ):
+        super().__init__(learning_rate, beta1, beta2, eps, weight_decay, eps_before_correction)
 
 
 class RMSprop(Optimizer):
@@ -219,4 +250,5 @@ _ATTRIBUTE_CHECKS = {
     "beta2": _check_unit_interval,
     "alpha": _check_unit_interval,
     "eps": v.check_positive_float,
+    "eps_before_correction": v.check_bool,
 }

@@ -105,3 +105,28 @@ def test_gradients_leave_parameters_unchanged(rng):
     before = net.get_training_state().parameters
     net.gradients(rng.standard_normal((5, 3)), rng.integers(0, 2, 5))
     np.testing.assert_array_equal(net.get_training_state().parameters, before)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_flat_objective_is_the_loss_and_gradient_at_the_given_parameters(backend, rng):
+    X = rng.standard_normal((30, 3))
+    y = rng.integers(0, 2, 30)
+    w = rng.uniform(0.5, 2.0, 30)
+    net = Network([3, 5, 2], activation="tanh", seed=1, backend=backend)
+    objective = net.flat_objective(X, y, sample_weight=w)
+    theta = net.get_training_state().parameters + 0.1
+    loss, gradient = objective(theta)
+    # the network now holds theta: its own loss and gradients agree
+    np.testing.assert_array_equal(net.get_training_state().parameters, theta)
+    assert loss == pytest.approx(net.compute_loss(X, y, sample_weight=w), rel=1e-12)
+    gw, gb = net.gradients(X, y, sample_weight=w)
+    expected = np.concatenate([a.ravel() for pair in zip(gw, gb) for a in pair])
+    np.testing.assert_allclose(gradient, expected, rtol=1e-12, atol=1e-15)
+    assert gradient.dtype == np.float64
+    with pytest.raises(ValueError, match="theta must have shape"):
+        objective(theta[:-1])
+    mask = net.weight_mask()
+    assert mask.sum() == 3 * 5 + 5 * 2 and (~mask).sum() == 5 + 2
+    flat = np.arange(mask.size, dtype=float)
+    objective(flat)  # the parameters are now 0, 1, 2, ...
+    np.testing.assert_array_equal(flat[mask], np.concatenate([w.ravel() for w in net.weights]))

@@ -155,14 +155,18 @@ def test_score_is_accuracy_and_r2(rng):
     assert mse.score(X, Y) == pytest.approx(0.0, abs=1e-12)
 
 
-def test_history_loss_is_mean_of_batch_losses(rng):
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_history_loss_is_the_row_weighted_mean_of_batch_losses(rng, backend):
+    # batches of 4, 4 and 2 rows: the short last batch counts half, as in
+    # scikit-learn's loss_curve_
     X = rng.standard_normal((10, 3))
     y = rng.integers(0, 2, 10)
-    net = Network([3, 4, 2], seed=0, backend="numpy")
-    twin = Network([3, 4, 2], seed=0, backend="numpy")
+    net = Network([3, 4, 2], seed=0, backend=backend)
+    twin = Network([3, 4, 2], seed=0, backend=backend)
     history = net.fit(X, y, epochs=1, batch_size=4, shuffle=False, learning_rate=0.1)
     losses = [twin.train_step(X[s : s + 4], y[s : s + 4], 0.1) for s in (0, 4, 8)]
-    assert history.loss[0] == pytest.approx(np.mean(losses))
+    assert history.loss[0] == pytest.approx(np.average(losses, weights=[4, 4, 2]), rel=1e-12)
+    assert history.loss[0] != pytest.approx(np.mean(losses), rel=1e-6)
     np.testing.assert_allclose(
         net.get_training_state().parameters, twin.get_training_state().parameters
     )

@@ -80,6 +80,9 @@ class TorchStyleOptimizer:
             self.v = o.beta2 * self.v + (1 - o.beta2) * g * g
             bc1 = 1 - o.beta1**self.t
             bc2 = 1 - o.beta2**self.t
+            if o.eps_before_correction:  # scikit-learn's AdamOptimizer, from its source
+                learning_rate = lr * np.sqrt(bc2) / bc1
+                return p - learning_rate * self.m / (np.sqrt(self.v) + o.eps)
             denom = np.sqrt(self.v) / np.sqrt(bc2) + o.eps
             return p - (lr / bc1) * self.m / denom
         assert isinstance(o, RMSprop)
@@ -130,6 +133,24 @@ def test_matches_hand_written_torch_update(name, backend):
         net.get_training_state().parameters, expected, rtol=1e-10, atol=1e-13
     )
     assert int(net.get_training_state().counters[0]) == STEPS
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_adam_can_add_eps_before_the_bias_correction_as_scikit_learn(backend):
+    # a large eps, so that where it goes shows
+    X, y = _data()
+    net = _net(backend)
+    rule = Adam(0.01, eps=1e-3, eps_before_correction=True)
+    expected = _hand_trajectory(net, X, y, rule, STEPS)
+    torch_form = _hand_trajectory(net, X, y, Adam(0.01, eps=1e-3), STEPS)
+    net.fit(X, y, epochs=STEPS, shuffle=False, optimizer=rule)
+    np.testing.assert_allclose(
+        net.get_training_state().parameters, expected, rtol=1e-10, atol=1e-13
+    )
+    assert not np.allclose(expected, torch_form, rtol=1e-6)
+    assert Adam(eps_before_correction=True).get_config()["eps_before_correction"] is True
+    with pytest.raises(TypeError, match="eps_before_correction"):
+        Adam(eps_before_correction="yes")
 
 
 def _torch_model(net, torch):

@@ -7,6 +7,7 @@ from conftest import make_targets
 from threadpoolctl import threadpool_info
 
 from fastbackprop import Network, _parallel
+from fastbackprop._codes import N_HYPER
 from fastbackprop.kernels import dropout as k_drop
 from fastbackprop.kernels import optim as k_opt
 from fastbackprop.optim import SGD, Adam, RMSprop
@@ -101,7 +102,8 @@ def test_float32_rmsprop_rounds_one_minus_alpha_like_torch():
     rng = np.random.default_rng(0)
     params = rng.standard_normal(64).astype(np.float32)
     grads = rng.standard_normal(64).astype(np.float32)
-    hyper = np.array([0.99, 0.0, 1e-8, 0.0, 0.0, 0.0])
+    hyper = np.zeros(N_HYPER)
+    hyper[:3] = [0.99, 0.0, 1e-8]
     fast, reference = np.zeros((2, 64), np.float32), np.zeros((2, 64), np.float32)
     k_opt.optimizer_update(params.copy(), grads, fast, hyper, 0, np.float32(0.01), 3)
     r_opt.optimizer_update(params.copy(), grads, reference, hyper, 0, np.float32(0.01), 3)
@@ -129,7 +131,8 @@ def test_update_slices_make_the_whole_update(module, code):
     params = rng.standard_normal(n)
     grads = rng.standard_normal(n)
     state = np.abs(rng.standard_normal((2, n)))
-    hyper = np.array([0.9, 0.999, 1e-8, 0.01, 1.0, 0.3])
+    hyper = np.zeros(N_HYPER)
+    hyper[:6] = [0.9, 0.999, 1e-8, 0.01, 1.0, 0.3]
     whole = params.copy(), state.copy()
     module.optimizer_update(whole[0], grads, whole[1], hyper, 4, 0.01, code)
     sliced = params.copy(), state.copy()

@@ -15,6 +15,7 @@ from .._codes import (
     ADAMW,
     HYPER_BETA2,
     HYPER_EPS,
+    HYPER_EPS_BEFORE_CORRECTION,
     HYPER_MOMENTUM,
     HYPER_NESTEROV,
     HYPER_RMS_MOMENTUM,
@@ -108,7 +109,12 @@ def _adam_slice(params, grads, m, v, lr, hyper, step, decoupled):
     l2 = real(0.0) if decoupled else real(wd)
     b1, c1 = real(beta1), real(1.0 - beta1)
     b2, c2 = real(beta2), real(1.0 - beta2)
-    eps = real(hyper[HYPER_EPS])
+    if hyper[HYPER_EPS_BEFORE_CORRECTION] != 0.0:
+        # scikit-learn's m / (sqrt(v) + eps) * sqrt(bc2) / bc1 is torch's form
+        # with eps / sqrt(bc2) in place of eps
+        eps = real(hyper[HYPER_EPS] * (1.0 / math.sqrt(1.0 - beta2**t)))
+    else:
+        eps = real(hyper[HYPER_EPS])
     for i in range(params.shape[0]):
         g = grads[i]
         _adam_element(i, g, params, m, v, b1, c1, b2, c2, eps, decay, l2, step_size, inv_sc2)

@@ -764,10 +764,11 @@ def train_epochs(
     learning rate. ``counters`` is ``[optimizer step, global step]``, both
     advanced here (the first drives Adam's bias correction and restarts with
     a new optimizer; the second keys the dropout masks). ``clip_norm`` <= 0
-    means no clipping. Writes each epoch's mean batch loss and number of
-    correct predictions. ``phases`` is ``phase_kernels(dtype)``: the step's
-    phases as function pointers (see there). Returns -1, or the index of the first epoch whose
-    loss or parameters became non-finite; the parameters and optimizer state
+    means no clipping. Writes each epoch's loss (its batches' losses,
+    weighted by their rows) and number of correct predictions. ``phases``
+    is ``phase_kernels(dtype)``: the step's phases as function pointers (see
+    there). Returns -1, or the index of the first epoch whose loss or
+    parameters became non-finite; the parameters and optimizer state
     are then restored to that epoch's start.
     """
     # every array below is a view of these, and the caller holds them
@@ -857,7 +858,7 @@ def train_epochs(
         start_global = counters[Counter.GLOBAL_STEP]
         total = 0.0
         correct = 0
-        n_batches = 0
+        trained_rows = 0  # of the batches that took a step
         diverged = False
         perm = perms[epoch]
         lr = epoch_lrs[epoch]
@@ -950,8 +951,8 @@ def train_epochs(
             if not (weight > 0.0 and math.isfinite(loss)):
                 diverged = True
                 break
-            total += loss
-            n_batches += 1
+            total += loss * nb  # the epoch's loss is the mean over its rows
+            trained_rows += nb
             if local:
                 if n_shards > 1:
                     _add_rows(grads, shard_grads)
@@ -1010,7 +1011,7 @@ def train_epochs(
             counters[Counter.OPTIMIZER_STEP] = start_step
             counters[Counter.GLOBAL_STEP] = start_global
             return epoch
-        epoch_loss[epoch] = total / n_batches
+        epoch_loss[epoch] = total / trained_rows
         epoch_correct[epoch] = correct
     return -1
 

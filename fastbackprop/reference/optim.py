@@ -10,6 +10,7 @@ from .._codes import (
     ADAMW,
     HYPER_BETA2,
     HYPER_EPS,
+    HYPER_EPS_BEFORE_CORRECTION,
     HYPER_MOMENTUM,
     HYPER_NESTEROV,
     HYPER_RMS_MOMENTUM,
@@ -62,6 +63,8 @@ def optimizer_update(params, grads, state, hyper, step, learning_rate, code):
         beta1, beta2 = float(hyper[HYPER_MOMENTUM]), float(hyper[HYPER_BETA2])
         eps = float(hyper[HYPER_EPS])
         t = step + 1
+        if hyper[HYPER_EPS_BEFORE_CORRECTION]:  # scikit-learn's placement, as the kernel
+            eps = eps * (1.0 / math.sqrt(1.0 - beta2**t))
         g = grads
         if code == ADAMW:
             params *= dtype(1.0 - lr * wd)

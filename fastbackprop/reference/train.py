@@ -194,7 +194,7 @@ def train_epochs(
                 if not math.isfinite(loss):
                     diverged = True
                     break
-                losses.append(loss)
+                losses.append((loss, len(rows)))
                 if opt_hyper[HYPER_PENALTY] != 0.0:
                     # scikit-learn's alpha: alpha / (batch weight) * W, weights only
                     total = float(w.sum(dtype=np.float64))
@@ -221,7 +221,9 @@ def train_epochs(
                 params[:], opt_state[:], counters[:] = saved
                 return epoch
             # no batch with weight: NaN, as the kernel's 0 / 0
-            epoch_loss[epoch] = sum(losses) / len(losses) if losses else math.nan
+            # the mean over the rows of the batches that took a step
+            rows = sum(n for _, n in losses)
+            epoch_loss[epoch] = sum(loss * n for loss, n in losses) / rows if losses else math.nan
             epoch_correct[epoch] = correct
     return -1
 
