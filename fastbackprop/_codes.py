@@ -23,6 +23,7 @@ class Loss(NamedTuple):
     name: str
     code: int
     per_row_outputs: bool  # its mean is over every output (bce, mse), not per row
+    regression: bool  # no accuracy; scored by R^2
 
 
 #: THE table of hidden activations: validation, both backends' dispatch and
@@ -42,9 +43,11 @@ ACTIVATION_TABLE = (
 
 #: THE table of losses (kernels/losses.py and reference/losses.py: ``LOSSES``)
 LOSS_TABLE = (
-    Loss("cross_entropy", 0, False),
-    Loss("binary_cross_entropy", 1, True),
-    Loss("mse", 2, True),
+    Loss("cross_entropy", 0, False, False),
+    Loss("binary_cross_entropy", 1, True, False),
+    Loss("mse", 2, True, True),
+    # torch's PoissonNLLLoss(log_input=True): exp(z) - y z, the log link
+    Loss("poisson", 3, True, True),
 )
 
 ACTIVATION_CODES = {act.name: act.code for act in ACTIVATION_TABLE}
@@ -64,6 +67,9 @@ N_ACTIVATIONS = len(ACTIVATION_TABLE)
 CROSS_ENTROPY = LOSS_CODES["cross_entropy"]
 BINARY_CROSS_ENTROPY = LOSS_CODES["binary_cross_entropy"]
 MSE = LOSS_CODES["mse"]
+POISSON = LOSS_CODES["poisson"]
+#: the losses of regression: no accuracy, scored by R^2
+REGRESSION_LOSSES = tuple(loss.name for loss in LOSS_TABLE if loss.regression)
 N_LOSSES = len(LOSS_TABLE)
 
 #: the output activation each loss implies when ``output=None``
@@ -71,6 +77,7 @@ NATURAL_OUTPUT = {
     "cross_entropy": "softmax",
     "binary_cross_entropy": "sigmoid",
     "mse": "identity",
+    "poisson": "exp",
 }
 
 #: the output activations each loss accepts
@@ -78,6 +85,7 @@ ALLOWED_OUTPUTS = {
     "cross_entropy": ("softmax",),
     "binary_cross_entropy": ("sigmoid",),
     "mse": ("identity", "sigmoid"),
+    "poisson": ("exp",),
 }
 
 #: slope of leaky_relu for negative inputs, as in PyTorch's default

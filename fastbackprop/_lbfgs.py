@@ -45,7 +45,7 @@ def fit_lbfgs(
 
     def objective(theta):
         loss, gradient = network_objective(theta)
-        value = units.loss * loss
+        value = units.loss * loss + units.offset
         gradient *= units.loss
         if alpha:
             # the penalty at the parameters as the network holds them

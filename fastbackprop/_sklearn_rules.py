@@ -49,20 +49,23 @@ class LossUnits:
 
     gradient: float = 1.0
     loss: float = 1.0
+    offset: float = 0.0  # added to scikit-learn's loss (its Poisson deviance's constant)
 
     @classmethod
     def of(cls, network_loss: str, n_outputs: int) -> LossUnits:
         """For a network's loss with ``n_outputs`` outputs.
 
         - softmax cross-entropy: the same;
-        - binary cross-entropy, one per output: the network averages the
-          outputs, scikit-learn sums them;
+        - binary cross-entropy, one per output, and Poisson: the network
+          averages the outputs, scikit-learn sums them (and adds to
+          ``exp(z) - y z`` the constant ``y log y - y``: ``offset``, set
+          by the caller from the targets);
         - squared error: the network averages ``err**2`` over the outputs,
           scikit-learn reports half that mean and steps on ``err`` summed
           over the outputs (its gradient is not its loss's for several
           outputs; the network's and these units keep the pair consistent).
         """
-        if network_loss == "binary_cross_entropy":
+        if network_loss in ("binary_cross_entropy", "poisson"):
             return cls(gradient=1.0 / n_outputs, loss=float(n_outputs))
         if network_loss == "mse":
             return cls(gradient=2.0 / n_outputs, loss=0.5)
@@ -200,7 +203,7 @@ class EpochRule(Callback):
     def on_epoch_end(self, epoch, logs):
         network, state = self._network, self.state
         self.iteration += 1
-        loss = self.units.loss * logs["loss"]
+        loss = self.units.loss * logs["loss"] + self.units.offset
         if self.alpha:
             loss += 0.5 * self.alpha * self._start_squares * self.penalty_share
             self._start_squares = weight_squares(network)
@@ -234,7 +237,7 @@ class EpochRule(Callback):
         if self.verbose:
             print(f"Validation score: {score:f}")
         if validation.watch_loss:
-            value = self.units.loss * network.compute_loss(
+            value = self.units.offset + self.units.loss * network.compute_loss(
                 validation.X, validation.targets, validation.weights
             )
             state.validation_losses.append(value)

@@ -19,7 +19,7 @@ from ._codes import ACTIVATION_CODES, ALLOWED_OUTPUTS, LOSS_CODES, NATURAL_OUTPU
 INITS = ("he", "xavier", "glorot_uniform", "lecun", "small")
 BACKENDS = ("numba", "numpy")
 DTYPES = ("float32", "float64")
-OUTPUTS = ("identity", "sigmoid", "softmax")
+OUTPUTS = ("identity", "sigmoid", "softmax", "exp")
 
 
 def _is_int(value) -> bool:
@@ -252,6 +252,8 @@ def check_targets(y, n_samples: int, loss: str, n_outputs: int, dtype: np.dtype)
         raise ValueError(f"y has {array.shape[1]} columns but the network has {n_outputs} outputs")
     if loss == "binary_cross_entropy" and ((array < 0).any() or (array > 1).any()):
         raise ValueError("y for binary_cross_entropy must hold 0/1 labels or values in [0, 1]")
+    if loss == "poisson" and (array < 0).any():
+        raise ValueError("y for poisson must hold counts or rates >= 0")
     return _in_dtype(array, dtype, "y")
 
 

@@ -47,6 +47,7 @@ import numpy as np
 
 try:
     from scipy import sparse
+    from scipy.special import xlogy
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
@@ -566,7 +567,7 @@ class _BaseMLP(BaseEstimator):
         else:
             network = self._build_network(X.shape[1], encoding, settings, X.dtype, random_state)
             state = RuleState()
-        units = LossUnits.of(encoding.loss, encoding.n_outputs)
+        units = self._units(encoding, weights)
         if settings.solver == "lbfgs":
             result = fit_lbfgs(
                 network,
@@ -602,6 +603,18 @@ class _BaseMLP(BaseEstimator):
             )
         self._adopt(network, encoding, state, continuing, settings, n_iter=n_iter)
         return converged
+
+    @staticmethod
+    def _units(encoding, weights) -> LossUnits:
+        """scikit-learn's loss against the network's (``LossUnits``); for
+        Poisson with its constant ``y log y - y``, summed over the outputs
+        and averaged over the (weighted) rows."""
+        units = LossUnits.of(encoding.loss, encoding.n_outputs)
+        if encoding.loss != "poisson":
+            return units
+        targets = encoding.targets
+        constant = (xlogy(targets, targets) - targets).sum(axis=1)
+        return dataclasses.replace(units, offset=float(np.average(constant, weights=weights)))
 
     def _adopt(self, network, encoding, state, continuing, settings, n_iter) -> None:
         """Training succeeded: only now does the estimator change. A new
@@ -1400,12 +1413,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """A multilayer perceptron regressor: scikit-learn's ``MLPRegressor``,
     trained by fastbackprop.
 
-    Squared error, with identity outputs, one per column of ``y``.
+    Squared error with identity outputs, or Poisson with exp outputs (the
+    log link), one per column of ``y``.
 
     Parameters
     ----------
-    loss : {"squared_error"}, default "squared_error"
-        scikit-learn's ``"poisson"`` is not supported yet.
+    loss : {"squared_error", "poisson"}, default "squared_error"
+        scikit-learn's half squared error, or half Poisson deviance for
+        counts or rates ``y >= 0``.
     __PARAMETERS__
 
     Attributes
@@ -1495,16 +1510,21 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _encode_targets(self, y, continuing: bool, classes, incremental: bool) -> _Targets:
         loss = v.check_name(self.loss, ("squared_error", "poisson"), "loss")
-        if loss == "poisson":
-            raise ValueError(
-                "loss='poisson' is not supported by fastbackprop yet; use 'squared_error'"
-            )
         targets = y.reshape(-1, 1) if y.ndim == 1 else y
         if continuing and targets.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {targets.shape[1]} outputs but the estimator was fitted with "
                 f"{self.n_outputs_}"
             )
+        if continuing and (loss == "poisson") != (self.out_activation_ == "exp"):
+            raise ValueError(
+                "loss changed since the network was fitted; warm_start and partial_fit "
+                "continue that network, so fit with warm_start=False to build a new one"
+            )
+        if loss == "poisson":  # the log link: exp outputs, counts or rates >= 0
+            if (targets < 0).any():
+                raise ValueError("y must hold counts or rates >= 0 for loss='poisson'")
+            return _Targets(targets, targets.shape[1], "poisson", "exp", "exp")
         return _Targets(targets, targets.shape[1], "mse", "identity", "identity")
 
     def _validation_scorer(self, X_held, encoding, held, weights):

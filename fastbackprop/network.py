@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _parallel, _persistence, _warmup
 from . import _validation as v
-from ._codes import ACTIVATION_CODES, HYPER_PENALTY, LOSS_CODES, SIGMOID
+from ._codes import ACTIVATION_CODES, HYPER_PENALTY, LOSS_CODES, REGRESSION_LOSSES, SIGMOID
 from ._data import class_weight_per_row, validation_split_indices
 from ._init import default_init, draw_weights
 from ._layout import (
@@ -162,13 +162,14 @@ class Network:
         Hidden-layer activation, one name for all or one per hidden layer:
         ``identity``, ``sigmoid``, ``tanh``, ``relu``, ``leaky_relu`` (slope
         0.01), ``elu`` (alpha 1), ``gelu`` (exact erf form), ``silu``.
-    output : {None, "softmax", "sigmoid", "identity"}, default None
+    output : {None, "softmax", "sigmoid", "identity", "exp"}, default None
         Output activation; ``None`` picks the loss's natural one. ``mse``
-        also accepts ``"sigmoid"``.
-    loss : {"cross_entropy", "binary_cross_entropy", "mse"}
+        also accepts ``"sigmoid"``; ``poisson``'s is ``"exp"``.
+    loss : {"cross_entropy", "binary_cross_entropy", "mse", "poisson"}
         PyTorch's definitions: mean over samples of -log softmax; mean over
         all elements of BCE (from logits); mean over all elements of the
-        squared error.
+        squared error; mean over all elements of ``exp(z) - y z``
+        (``PoissonNLLLoss(log_input=True)``, counts ``y >= 0``).
     init : {None, "he", "xavier", "glorot_uniform", "lecun", "small"}
         Weight initialisation; ``None`` means ``he`` before relu-family
         activations and ``xavier`` otherwise. Biases start at zero.
@@ -250,7 +251,12 @@ class Network:
             W[...] = draw_weights(self._rng, scheme, *W.shape)
 
     def _empty_accuracy(self):
-        return None if self.loss == "mse" else []
+        return None if self._regression else []
+
+    @property
+    def _regression(self) -> bool:
+        """A regression loss (mse, poisson): no accuracy; scored by R^2."""
+        return self.loss in REGRESSION_LOSSES
 
     @property
     def weights(self) -> list:
@@ -676,7 +682,7 @@ class Network:
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities: softmax rows for ``cross_entropy``, the sigmoid
         outputs for ``binary_cross_entropy``."""
-        if self.loss == "mse":
+        if self._regression:
             raise ValueError("predict_proba needs a classification loss; this network uses mse")
         return self.forward(X)
 
@@ -702,7 +708,7 @@ class Network:
         outputs) for mse."""
         X, Y, _ = self._check_Xy(X, y)
         out, _, correct = self._evaluate(X, Y)
-        if self.loss != "mse":
+        if not self._regression:
             return correct / X.shape[0]
         residual = ((Y - out) ** 2).sum(axis=0, dtype=np.float64)
         total = ((Y - Y.mean(axis=0, dtype=np.float64)) ** 2).sum(axis=0, dtype=np.float64)
@@ -1097,10 +1103,10 @@ class Network:
         as ``"los"``). A user's own callback may add names to the logs, so
         with one present other names are checked as the logs arrive."""
         logged = ["loss", "learning_rate"]
-        if self.loss != "mse":
+        if not self._regression:
             logged.append("accuracy")
         if validated:
-            logged += ["val_loss", "val_accuracy"] if self.loss != "mse" else ["val_loss"]
+            logged += ["val_loss", "val_accuracy"] if not self._regression else ["val_loss"]
         for metric in metrics:
             # fit's own names that it does not log here get their own words below
             if builtin_only and metric not in _FIT_METRICS:
@@ -1112,8 +1118,8 @@ class Network:
                     f"monitor={metric!r} needs validation data: pass validation_data "
                     "or validation_split to fit"
                 )
-            if metric in ("accuracy", "val_accuracy") and self.loss == "mse":
-                raise ValueError(f"monitor={metric!r}: an mse network logs no accuracy")
+            if metric in ("accuracy", "val_accuracy") and self._regression:
+                raise ValueError(f"monitor={metric!r}: a {self.loss} network logs no accuracy")
 
     def _run_epochs(self, plan: _FitPlan, history: History) -> None:
         X, Y, W = plan.X, plan.Y, plan.W
@@ -1145,7 +1151,7 @@ class Network:
                     logs = self._epoch_logs(e, epoch_loss, epoch_correct, rates, n)
                     if validation:
                         _, logs["val_loss"], correct = self._evaluate(*validation)
-                        if self.loss != "mse":
+                        if not self._regression:
                             logs["val_accuracy"] = correct / validation[0].shape[0]
                     history.append(logs)
                     self.history.append(logs)
@@ -1403,14 +1409,14 @@ class Network:
     def _epoch_logs(self, e, epoch_loss, epoch_correct, rates, n):
         """Epoch ``e`` of a compiled call's results, as callbacks see it."""
         logs = {"loss": float(epoch_loss[e]), "learning_rate": float(rates[e])}
-        if self.loss != "mse":
+        if not self._regression:
             logs["accuracy"] = float(epoch_correct[e]) / n
         return logs
 
     def _record_epochs(self, history, epoch_loss, epoch_correct, rates, completed, n):
         """Append the first ``completed`` epochs of a compiled call to both
         histories; the same values ``_epoch_logs`` gives one at a time."""
-        accuracy = None if self.loss == "mse" else (epoch_correct[:completed] / n).tolist()
+        accuracy = None if self._regression else (epoch_correct[:completed] / n).tolist()
         chunk = History(
             loss=epoch_loss[:completed].tolist(),
             accuracy=accuracy,

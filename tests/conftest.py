@@ -15,6 +15,8 @@ def make_targets(loss, n, n_out, rng):
         return rng.integers(0, n_out, n)
     if loss == "binary_cross_entropy":
         return rng.integers(0, 2, (n, n_out)).astype(float)
+    if loss == "poisson":
+        return rng.poisson(1.5, (n, n_out)).astype(float)
     return rng.standard_normal((n, n_out))
 
 

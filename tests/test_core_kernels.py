@@ -7,7 +7,7 @@ import pytest
 from conftest import ACTIVATIONS, TOLERANCE
 
 from fastbackprop import kernels, reference  # noqa: F401
-from fastbackprop._codes import LOSS_CODES, SIGMOID
+from fastbackprop._codes import LOSS_CODES, N_LOSSES, SIGMOID
 from fastbackprop.kernels import activations as k_act
 from fastbackprop.kernels import elementary as k_elem
 from fastbackprop.kernels import linear as k_lin
@@ -269,7 +269,7 @@ def test_an_op_table_holds_only_the_kernels_its_network_uses():
     "codes, match",
     [
         (([9], 0, 0, None), "unknown activation code"),
-        (([1], 3, 0, None), "unknown loss code"),
+        (([1], N_LOSSES, 0, None), "unknown loss code"),
         (([1], 0, 0, 4), "unknown optimizer code"),
     ],
     ids=["activation", "loss", "optimizer"],
@@ -286,13 +286,15 @@ def test_an_unknown_loss_code_is_refused(backend):
     targets = np.eye(3)[:2]
     weights = np.ones(2)
     with pytest.raises(ValueError, match="unknown loss code"):
-        backend.loss_forward(np.empty_like(logits), np.empty(2), logits, targets, weights, 3, 0)
+        backend.loss_forward(
+            np.empty_like(logits), np.empty(2), logits, targets, weights, N_LOSSES, 0
+        )
     with pytest.raises(ValueError, match="unknown loss code"):
-        backend.scaled_loss_backward(np.empty_like(logits), logits, targets, weights, 3, 0)
+        backend.scaled_loss_backward(np.empty_like(logits), logits, targets, weights, N_LOSSES, 0)
     with pytest.raises(ValueError, match="unknown loss code"):
-        backend.output_forward(np.empty_like(logits), logits, 3, 0)
+        backend.output_forward(np.empty_like(logits), logits, N_LOSSES, 0)
     with pytest.raises(ValueError, match="unknown loss code"):
-        backend.count_correct(logits, targets, 3)
+        backend.count_correct(logits, targets, N_LOSSES)
 
 
 @pytest.mark.parametrize("backend", [k_opt, r_opt])

@@ -785,7 +785,14 @@ def test_decisions_use_the_networks_precision_whatever_the_input_dtype():
         np.testing.assert_array_equal(clf.predict_log_proba(X32), np.log(proba32))
 
 
-def test_poisson_loss_is_refused_clearly():
+def test_poisson_regression_refuses_negative_targets_and_a_changed_loss():
     X, y = _blobs()
-    with pytest.raises(ValueError, match="loss='poisson' is not supported"):
-        MLPRegressor(loss="poisson").fit(X, y.astype(float))
+    with pytest.raises(ValueError, match=r"y must hold counts or rates >= 0 for loss='poisson'"):
+        MLPRegressor(loss="poisson").fit(X, y - 1.0)
+    reg = MLPRegressor(loss="poisson", solver="lbfgs", max_iter=5, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y.astype(float))
+    assert reg.out_activation_ == "exp" and (reg.predict(X) > 0).all()
+    with pytest.raises(ValueError, match="loss changed since the network was fitted"):
+        reg.set_params(loss="squared_error").fit(X, y.astype(float))

@@ -79,6 +79,12 @@ SGD_CASES = {
         dict(momentum=0.9, alpha=1e-2, batch_size=20, sample_weight=True),
         1e-3,
     ),
+    "poisson-counts": (
+        "MLPRegressor",
+        "counts",
+        dict(loss="poisson", momentum=0.9, alpha=1e-3, learning_rate_init=0.01, batch_size=60),
+        1e-9,
+    ),
     "regression-two-outputs-adaptive": (
         "MLPRegressor",
         "regression2",
@@ -97,6 +103,8 @@ def _targets(kind, score):
         return (score > 0).astype(int)
     if kind == "regression1":
         return score[:, 0]
+    if kind == "counts":
+        return np.random.default_rng(5).poisson(np.exp(0.3 * score[:, 0]))
     return score[:, :2]
 
 
@@ -108,7 +116,8 @@ def test_sgd_takes_scikit_learns_steps(case):
     y = _targets(kind, score)
     weights = np.linspace(0.5, 1.5, len(X)) if params.pop("sample_weight", False) else None
     params = dict(
-        dict(hidden_layer_sizes=(7,), solver="sgd", learning_rate_init=0.05, max_iter=25),
+        dict(hidden_layer_sizes=(7,), solver="sgd", max_iter=25),
+        learning_rate_init=params.pop("learning_rate_init", 0.05),
         shuffle=False,
         random_state=3,
         **params,
@@ -166,12 +175,23 @@ def test_early_stopping_holds_out_scikit_learns_rows_and_scores_them_alike():
     assert mine.best_loss_ is None and theirs.best_loss_ is None
 
 
-@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor"])
+@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor", "poisson"])
 def test_lbfgs_iterates_as_scikit_learns(name):
     X, score = _data()
-    y = score.argmax(axis=1) if name == "MLPClassifier" else score[:, 0]
+    y = {"MLPClassifier": score.argmax(axis=1), "MLPRegressor": score[:, 0]}.get(name)
+    extra = {}
+    if name == "poisson":
+        name, y, extra = "MLPRegressor", _targets("counts", score), {"loss": "poisson"}
     mine, theirs = _both(
-        name, X, y, hidden_layer_sizes=(6,), solver="lbfgs", alpha=1e-2, max_iter=8, random_state=2
+        name,
+        X,
+        y,
+        hidden_layer_sizes=(6,),
+        solver="lbfgs",
+        alpha=1e-2,
+        max_iter=8,
+        random_state=2,
+        **extra,
     )
     _assert_same_model(mine, theirs, rtol=1e-7)
     assert mine.loss_ == pytest.approx(theirs.loss_, rel=1e-9)

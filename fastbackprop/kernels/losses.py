@@ -20,7 +20,7 @@ only its own loss, not every loss as branches of one kernel.
 import math
 from typing import NamedTuple
 
-from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, MSE, SIGMOID
+from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, MSE, POISSON, SIGMOID
 from .._config import jit, jit_inline
 from .activations import identity_forward, sigmoid_forward
 from .elementary import exp_nonpositive, log1p_unit, sigmoid_fast
@@ -134,6 +134,26 @@ def _mse_backward_row(i, dlogits, out, targets, row_scale, sigmoid_output):
         dlogits[i, j] = g
 
 
+@jit_inline
+def _poisson_forward_row(i, out, row_loss, logits, targets):
+    # torch's PoissonNLLLoss with log_input: exp(z) - y z per output
+    loss = 0.0
+    for j in range(logits.shape[1]):
+        z = logits[i, j]
+        rate = math.exp(z)
+        out[i, j] = rate
+        loss += rate - targets[i, j] * z
+    row_loss[i] = loss
+
+
+@jit_inline
+def _poisson_backward_row(i, dlogits, out, targets, row_scale):
+    # dL/dz = (exp(z) - y) * row_scale
+    scale = row_scale[i]
+    for j in range(dlogits.shape[1]):
+        dlogits[i, j] = (out[i, j] - targets[i, j]) * scale
+
+
 # One thread each: inside the training loop every shard already has its own
 # core, and a parallel region per op cost more to compile (a gufunc each)
 # than it ever saved (docs/decisions.md).
@@ -192,6 +212,26 @@ def mse_sigmoid_forward(out, row_loss, logits, targets):
 def mse_sigmoid_backward(dlogits, out, targets, row_scale):
     for i in range(dlogits.shape[0]):
         _mse_backward_row(i, dlogits, out, targets, row_scale, True)
+
+
+@jit
+def poisson_forward(out, row_loss, logits, targets):
+    for i in range(logits.shape[0]):
+        _poisson_forward_row(i, out, row_loss, logits, targets)
+
+
+@jit
+def poisson_backward(dlogits, out, targets, row_scale):
+    for i in range(dlogits.shape[0]):
+        _poisson_backward_row(i, dlogits, out, targets, row_scale)
+
+
+@jit
+def exp_forward(out, logits):
+    """The Poisson loss's output: the rate exp(z)."""
+    for i in range(logits.shape[0]):
+        for j in range(logits.shape[1]):
+            out[i, j] = math.exp(logits[i, j])
 
 
 @jit
@@ -274,6 +314,7 @@ _LOSS_KERNELS = {
     (MSE, True): LossKernels(
         mse_sigmoid_forward, mse_sigmoid_backward, no_matches, sigmoid_forward
     ),
+    (POISSON, False): LossKernels(poisson_forward, poisson_backward, no_matches, exp_forward),
 }
 
 
@@ -293,6 +334,7 @@ LOSSES = {
     "cross_entropy": (softmax_cross_entropy_forward, softmax_cross_entropy_backward),
     "binary_cross_entropy": (sigmoid_bce_forward, sigmoid_bce_backward),
     "mse": (mse_forward, mse_backward),
+    "poisson": (poisson_forward, poisson_backward),
 }
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, MSE, SIGMOID
+from .._codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY, MSE, POISSON, SIGMOID
 from .activations import sigmoid_values
 
 
@@ -60,6 +60,19 @@ def mse_sigmoid_backward(dlogits, out, targets, row_scale):
     _mse_backward(dlogits, out, targets, row_scale, SIGMOID)
 
 
+def poisson_forward(out, row_loss, logits, targets):
+    exp_forward(out, logits)
+    row_loss[...] = (out - targets * logits).sum(axis=1)
+
+
+def poisson_backward(dlogits, out, targets, row_scale):
+    dlogits[...] = (out - targets) * row_scale[:, None]
+
+
+def exp_forward(out, logits):
+    out[...] = np.exp(logits)
+
+
 def argmax_matches(out, targets):
     return int(np.sum(out.argmax(axis=1) == targets.argmax(axis=1)))
 
@@ -81,6 +94,7 @@ LOSSES = {
     "cross_entropy": (softmax_cross_entropy_forward, softmax_cross_entropy_backward),
     "binary_cross_entropy": (sigmoid_bce_forward, sigmoid_bce_backward),
     "mse": (mse_forward, mse_backward),
+    "poisson": (poisson_forward, poisson_backward),
 }
 
 
@@ -93,6 +107,9 @@ def loss_forward(out, row_loss, logits, targets, weights, loss_code, output_code
         per_row = logits.shape[1]
     elif loss_code == MSE:
         _mse_forward(out, row_loss, logits, targets, output_code)
+        per_row = logits.shape[1]
+    elif loss_code == POISSON:
+        poisson_forward(out, row_loss, logits, targets)
         per_row = logits.shape[1]
     else:
         raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
@@ -112,6 +129,8 @@ def scaled_loss_backward(dlogits, out, targets, row_scale, loss_code, output_cod
         sigmoid_bce_backward(dlogits, out, targets, row_scale)
     elif loss_code == MSE:
         _mse_backward(dlogits, out, targets, row_scale, output_code)
+    elif loss_code == POISSON:
+        poisson_backward(dlogits, out, targets, row_scale)
     else:
         raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
 
@@ -121,7 +140,7 @@ def count_correct(out, targets, loss_code):
         return argmax_matches(out, targets)
     if loss_code == BINARY_CROSS_ENTROPY:
         return threshold_matches(out, targets)
-    if loss_code == MSE:
+    if loss_code in (MSE, POISSON):
         return no_matches(out, targets)
     raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
 
@@ -138,5 +157,7 @@ def output_forward(out, logits, loss_code, output_code):
         out[...] = sigmoid_values(logits)
     elif loss_code == MSE:
         out[...] = logits
+    elif loss_code == POISSON:
+        exp_forward(out, logits)
     else:
         raise ValueError("unknown loss code (see _codes.LOSS_TABLE)")
