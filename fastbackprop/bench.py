@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from . import _peers
+from . import _bench_estimators, _peers
 from ._atomic import atomic_write, check_writable
 from ._blas_provider import provider as blas_provider
 from ._machine import cpu_model, cpu_vendor, vector_isa, version
@@ -139,6 +139,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--skip-startup",
         action="store_true",
         help="skip the cold-compile and warm-start subprocesses",
+    )
+    parser.add_argument(
+        "--skip-estimators",
+        action="store_true",
+        help="skip the scikit-learn section (the swapped import against scikit-learn's MLP)",
     )
     args = parser.parse_args(argv)
     if args.repeats < 1:
@@ -640,6 +645,12 @@ def main(argv=None) -> int:
         f"(median of {200 if args.quick else 1000} calls, best of {args.repeats} rounds; "
         f"worst round {latency['worst']:.1f} us)"
     )
+    estimators = None
+    if not args.skip_estimators:
+        estimators = _bench_estimators.compare(args.repeats)
+        if estimators is not None:
+            print()
+            print(_bench_estimators.format_rows(estimators))
     startup = None
     if not args.skip_startup:
         startup = startup_seconds()
@@ -659,6 +670,7 @@ def main(argv=None) -> int:
             "optimizer_costs": costs,
             "predict_latency_us": latency,
             "startup": startup,
+            "estimators": estimators,
         }
         with atomic_write(args.json, "w", encoding="utf-8", durable=False) as handle:
             json.dump(report, handle, indent=2)

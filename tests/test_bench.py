@@ -70,6 +70,14 @@ def test_quick_bench_prints_a_table(tmp_path):
     assert set(costs["update_arithmetic_ms"]) == {"sgd", "adam"}
     assert min(costs["update_arithmetic_ms"].values()) > 0
     assert "the update arithmetic alone, per unit: sgd" in result.stdout
+    # the scikit-learn section: both estimators, both solvers, in one run
+    rows = report["estimators"]
+    assert [row["solver"] for row in rows] == ["adam", "lbfgs"]
+    for row in rows:
+        assert row["speed-up"] == pytest.approx(row["scikit-learn ms"] / row["fastbackprop ms"])
+        # the same initial weights and rules: both learn the digits
+        assert min(row["scikit-learn accuracy"], row["fastbackprop accuracy"]) > 0.95
+    assert "| lbfgs |" in result.stdout
 
 
 @pytest.mark.parametrize("peer", PEER_NAMES)
