@@ -46,7 +46,9 @@ def fit_lbfgs(
     def objective(theta):
         loss, gradient = network_objective(theta)
         value = units.loss * loss + units.offset
-        gradient *= units.loss
+        # scikit-learn's gradient, which is its loss's but for several
+        # squared-error outputs (it sums them where the loss averages)
+        gradient /= units.gradient
         if alpha:
             # the penalty at the parameters as the network holds them
             weights = theta[mask].astype(network.dtype).astype(np.float64)

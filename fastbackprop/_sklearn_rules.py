@@ -23,6 +23,7 @@ behaviour from the pieces here:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -111,6 +112,22 @@ def set_parameters(network, layers) -> None:
         b[...] = biases
 
 
+def rescale_momentum(network, factor: float) -> None:
+    """Keep SGD's momentum scikit-learn's across a change of rate.
+
+    The network's SGD is torch's, ``b = m b + g; p -= lr b``; scikit-learn's
+    keeps a velocity ``v = m v - lr g; p += v``. They agree while
+    ``v = -lr b``, so a new rate ``lr'`` needs ``b' = b lr / lr'``:
+    ``factor`` is ``lr / lr'``."""
+    optimizer = network.optimizer
+    if not isinstance(optimizer, SGD) or optimizer.momentum == 0.0:
+        return
+    state = network.get_training_state()
+    buffers = state.optimizer_state.copy()
+    buffers[0] *= factor  # OptSlot.FIRST: the momentum buffer
+    network.set_training_state(dataclasses.replace(state, optimizer_state=buffers))
+
+
 def weight_squares(network) -> float:
     """``sum(W**2)`` over every weight matrix (not the biases), in float64."""
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging fit: inf
@@ -150,10 +167,9 @@ class Validation:
 class EpochRule(Callback):
     """scikit-learn's ``_fit_stochastic`` bookkeeping after every epoch.
 
-    Records scikit-learn's epoch loss (the network's, in its units, plus the
-    ``alpha`` penalty ``alpha / 2 * sum(W**2)`` per batch over the batch's
-    weight, measured on the weights the epoch started from), the validation score,
-    and steps scikit-learn's rule: an epoch that does not beat the best by
+    Records scikit-learn's epoch loss (the network's, which includes the
+    ``alpha`` penalty at each batch's weights, in scikit-learn's units), the
+    validation score, and steps scikit-learn's rule: an epoch that does not beat the best by
     more than ``tol`` counts; more than ``patience`` such epochs in a row
     stop training, or with ``adaptive`` divide the rate by 5 until it falls
     to 1e-6. ``invscaling`` sets the rate to ``init / (t + 1) ** power_t``
@@ -165,7 +181,7 @@ class EpochRule(Callback):
         state: RuleState,
         *,
         units: LossUnits,
-        alpha: float,
+        residual_penalty: float,
         penalty_share: float,
         n_rows: int,
         tol: float,
@@ -180,7 +196,7 @@ class EpochRule(Callback):
     ):
         self.state = state
         self.units = units
-        self.alpha = alpha
+        self.residual_penalty = residual_penalty
         self.penalty_share = penalty_share
         self.n_rows = n_rows
         self.tol = tol
@@ -196,16 +212,16 @@ class EpochRule(Callback):
 
     def on_train_begin(self, network):
         self._network = network
-        # scikit-learn adds each batch's penalty at the weights it starts
-        # from: here, those the epoch starts from (exact for full batches)
-        self._start_squares = weight_squares(network) if self.alpha else 0.0
+        # the part of the penalty the units do not carry over (several
+        # squared-error outputs only): at the epoch's starting weights
+        self._start_squares = weight_squares(network) if self.residual_penalty else 0.0
 
     def on_epoch_end(self, epoch, logs):
         network, state = self._network, self.state
         self.iteration += 1
         loss = self.units.loss * logs["loss"] + self.units.offset
-        if self.alpha:
-            loss += 0.5 * self.alpha * self._start_squares * self.penalty_share
+        if self.residual_penalty:
+            loss += 0.5 * self.residual_penalty * self._start_squares * self.penalty_share
             self._start_squares = weight_squares(network)
         state.loss_curve.append(loss)
         state.t += self.n_rows
@@ -217,6 +233,7 @@ class EpochRule(Callback):
             improved = not loss > state.best_loss - self.tol
             state.best_loss = min(state.best_loss, loss)
         state.count = 0 if improved else state.count + 1
+        rate = state.learning_rate
         if self.schedule == "invscaling":
             state.learning_rate = self.initial_rate / (state.t + 1) ** self.power_t
         if state.count > self.patience:
@@ -225,6 +242,8 @@ class EpochRule(Callback):
                 state.count = 0
             else:
                 self.stopped = True
+        if state.learning_rate != rate:
+            rescale_momentum(network, rate / state.learning_rate)
         return self.stopped
 
     def _validate(self, network) -> bool:

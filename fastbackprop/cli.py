@@ -13,12 +13,13 @@ import importlib.util
 import io
 import os
 import sys
+import warnings
 import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import __version__, _persistence, datasets
+from . import __version__, _persistence, _tables, datasets
 from ._atomic import atomic_write, check_writable
 from ._blas_provider import provider as blas_provider
 from ._codes import ACTIVATION_CODES, LOSS_CODES
@@ -193,40 +194,6 @@ def _cmd_demo(args) -> int:
 
 
 # ======================================================================= data
-def _read_csv(path):
-    # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first name
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
-    rows = [row for row in rows if row]  # tolerate blank lines, e.g. at the end
-    if len(rows) < 2:
-        raise CLIError(f"{path}: a CSV needs a header row and at least one data row")
-    header, body = [name.strip() for name in rows[0]], rows[1:]
-    for number, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise CLIError(
-                f"{path}: line {number} has {len(row)} fields but the header has {len(header)}"
-            )
-    try:
-        values = np.array([[float(cell) for cell in row] for row in body])
-    except ValueError as error:
-        raise CLIError(f"{path}: every field must be a number ({error})") from None
-    return header, values
-
-
-def _column_index(header, target) -> int:
-    if target in header:
-        return header.index(target)
-    try:
-        index = int(target)
-    except ValueError:
-        raise CLIError(
-            f"--target {target!r} is not a column; columns: {', '.join(header)}"
-        ) from None
-    if not -len(header) <= index < len(header):
-        raise CLIError(f"--target {index} is out of range for {len(header)} columns")
-    return index % len(header)
-
-
 def _np_load(path, kind):
     """``np.load`` whose failures name the file and say what it is not."""
     try:
@@ -241,24 +208,6 @@ def _np_load(path, kind):
     return loaded
 
 
-def _load_npz(path):
-    with _np_load(path, ".npz") as archive:
-        missing = [key for key in ("X", "y") if key not in archive.files]
-        if "X" in missing:
-            raise CLIError(f"{path}: an .npz needs an array named X (found {archive.files})")
-        return np.asarray(archive["X"]), (None if missing else np.asarray(archive["y"]))
-
-
-def _load_npy(path):
-    array = _np_load(path, ".npy")
-    if array.ndim != 2 or array.shape[1] < 2:
-        raise CLIError(
-            f"{path}: an .npy must be 2-D with the target as the last column; "
-            f"got shape {array.shape}"
-        )
-    return array
-
-
 def _check_file(path):
     if not os.path.isfile(path):
         raise CLIError(f"{path}: no such file")
@@ -268,42 +217,43 @@ def _check_file(path):
     return suffix
 
 
-def load_training_data(path, target=None):
-    """``(X, y, target_name)`` from a CSV (``target`` names or numbers the
-    column), an .npz (arrays ``X`` and ``y``) or an .npy (last column is y).
-    ``target_name`` is the CSV column's name, None for the other formats:
-    their target has no name for ``predict`` to drop from a CSV."""
+def load_table(path, n_features=None) -> _tables.Table:
+    """A CSV (with a header), an .npz (arrays ``X`` and, optionally, ``y``)
+    or an .npy (2-D; its last column is ``y``, unless it has exactly a
+    model's ``n_features`` columns) as a :class:`~fastbackprop._tables.Table`."""
     suffix = _check_file(path)
+    if suffix == ".csv":
+        return _tables.read_csv(path)
     if suffix == ".npz":
-        X, y = _load_npz(path)
-        if y is None:
-            raise CLIError(f"{path}: an .npz for training needs arrays X and y")
-        return X, y, None
-    if suffix == ".npy":
-        array = _load_npy(path)
-        return array[:, :-1], array[:, -1], None
-    if target is None:
-        raise CLIError("--target is required for a CSV file (a column name or index)")
-    header, values = _read_csv(path)
-    column = _column_index(header, target)
-    return np.delete(values, column, axis=1), values[:, column], header[column]
-
-
-def load_features(path, n_features, target=None):
-    """The feature matrix of ``path`` for prediction; a target column is
-    dropped when named, or when the file has exactly one column too many."""
-    suffix = _check_file(path)
-    if suffix == ".npz":
-        return _load_npz(path)[0]
-    if suffix == ".npy":
+        with _np_load(path, ".npz") as archive:
+            if "X" not in archive.files:
+                raise CLIError(f"{path}: an .npz needs an array named X (found {archive.files})")
+            X = np.asarray(archive["X"])
+            y = np.asarray(archive["y"]) if "y" in archive.files else None
+    else:
         array = _np_load(path, ".npy")
-        return (
-            array[:, :n_features] if array.ndim == 2 and array.shape[1] == n_features + 1 else array
+        if array.ndim == 2 and array.shape[1] == n_features:
+            return _tables.from_arrays(path, array)  # features only
+        if array.ndim != 2 or array.shape[1] < 2:
+            raise CLIError(
+                f"{path}: an .npy must be 2-D with the target as the last column; "
+                f"got shape {array.shape}"
+            )
+        X, y = array[:, :-1], array[:, -1]
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise CLIError(
+            f"{path}: the features must be a 2-D table with at least one row and one "
+            f"column besides the target; got shape {X.shape}"
         )
-    header, values = _read_csv(path)
-    if target is not None and target in header:
-        return np.delete(values, header.index(target), axis=1)
-    return values
+    if X.dtype.kind not in "biuf":
+        raise CLIError(f"{path}: the features must be numbers; got {X.dtype} values")
+    return _tables.from_arrays(path, X, y)
+
+
+def _table_rows(table: _tables.Table, model: _tables.TableModel) -> np.ndarray:
+    """The model's feature columns of ``table``, by name; an .npy without
+    its target column names its features ``x0 ...`` like one with it."""
+    return table.features(list(model.features))
 
 
 # ===================================================================== models
@@ -321,50 +271,25 @@ def _parse_layers(spec) -> list[int]:
     return sizes
 
 
-def _encode_labels(y, loss):
-    """``(targets, classes)``: labels become 0..k-1 for the classification
-    losses, and ``classes`` maps them back; mse keeps the values.
-
-    Class labels are whole numbers (a CSV's ``1.0`` is class ``1``),
-    booleans or strings; a NaN or fractional label is refused rather than
-    made a class of its own."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:  # a column vector, as .npz files often hold
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise CLIError(f"the target must be one column; got shape {y.shape}")
-    if loss == "mse":
-        if y.dtype.kind not in "biuf":
-            raise CLIError(f"loss mse needs a numeric target; got {y.dtype} values")
-        return y.astype(np.float64), None
-    if y.dtype.kind == "f":
-        if not np.isfinite(y).all():
-            raise CLIError("the target has NaN or infinite labels")
-        if not (y == np.round(y)).all():
-            raise CLIError(
-                f"loss {loss} needs whole-number class labels; the target has fractional "
-                "values (for a continuous target use --loss mse)"
-            )
-        if not (np.abs(y) < 2**53).all():
-            raise CLIError(f"class labels must be below 2**53 in magnitude for loss {loss}")
-        y = y.astype(np.int64)
-    elif y.dtype.kind not in "biuU":
-        raise CLIError(f"class labels must be numbers or strings; got {y.dtype} values")
-    classes, codes = np.unique(y, return_inverse=True)
-    if loss == "binary_cross_entropy" and len(classes) > 2:
-        raise CLIError(f"loss binary_cross_entropy needs 2 classes; the target has {len(classes)}")
-    if len(classes) < 2:
-        only = classes[0] if len(classes) else "none"
-        raise CLIError(f"the target has only one class ({only}); nothing to learn")
-    return codes.astype(np.int64), classes
+def _batch_size(text):
+    """``--batch-size``: "auto" (min(200, rows)) or a positive int."""
+    if text == "auto":
+        return text
+    return _positive_int(text)
 
 
-def _n_outputs(loss, classes) -> int:
-    return len(classes) if loss == "cross_entropy" else 1
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie in [0, 1)")
+    return value
 
 
 def save_model(net, path, meta):
-    """Write ``net`` and the CLI's ``meta`` (label classes, target name) to
+    """Write ``net`` and the CLI's ``meta`` (the table's description) to
     ``path``: one ``Network.save`` file with the meta arrays beside the
     model's, written once and atomically, so a failed save leaves any
     earlier model at ``path`` whole."""
@@ -386,93 +311,211 @@ def load_model(path):
             for key in archive.files
             if key.startswith(META_PREFIX)
         }
-    classes = meta.get("classes")
-    if classes is not None:
-        expected = net.n_outputs if net.loss == "cross_entropy" else 2
-        if classes.ndim != 1 or len(classes) != expected:
-            raise CLIError(
-                f"{path}: the stored classes do not fit the network "
-                f"({classes.size} classes for {expected})"
-            )
     return net, meta
 
 
-def _fit_kwargs(net, args):
-    """``fit`` keywords from the command line."""
-    return {
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
-        "verbose": args.verbose if args.verbose is not None else max(1, args.epochs // 10),
-        "optimizer": args.optimizer,
-    }
+def _table_model(net, meta, path) -> _tables.TableModel:
+    if "task" not in meta:
+        raise CLIError(
+            f"{path}: a model from an older fastbackprop train (before tables); train it "
+            "again with this version"
+        )
+    model = _tables.TableModel.from_meta(meta, net.n_features, path)
+    if model.task == "classification":
+        n_outputs = 1 if len(model.classes) <= 2 else len(model.classes)
+        if model.classes is None or model.classes.ndim != 1 or net.n_outputs != n_outputs:
+            raise CLIError(f"{path}: the stored classes do not fit the network")
+    return model
+
+
+def _say(message):
+    """A message for the user: stderr, so stdout holds only results."""
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _need_sklearn():
+    if importlib.util.find_spec("sklearn") is None:
+        raise CLIError("train needs scikit-learn: pip install 'fastbackprop[sklearn]'")
+
+
+def _estimator(task, args):
+    """The scikit-learn-style estimator ``train`` fits."""
+    from .estimators import MLPClassifier, MLPRegressor
+
+    params = dict(
+        hidden_layer_sizes=tuple(_parse_layers(args.layers)),
+        activation=args.activation,
+        solver=args.solver,
+        alpha=args.alpha,
+        batch_size=args.batch_size,
+        learning_rate_init=args.learning_rate,
+        max_iter=args.epochs,
+        early_stopping=not args.no_early_stopping,
+        # the held-out loss, not scikit-learn's score: on a few dozen rows the
+        # accuracy plateaus within a few epochs and stops training far too soon
+        validation_metric="loss",
+        validation_fraction=args.validation_fraction,
+        n_iter_no_change=args.patience,
+        random_state=args.seed,
+        verbose=args.verbose,
+    )
+    return (MLPClassifier if task == "classification" else MLPRegressor)(**params)
+
+
+def _held_out(task, y, fraction, seed):
+    """``(train_rows, test_rows)``: scikit-learn's ``train_test_split``,
+    stratified for classes that have two rows or more; no test rows for
+    ``fraction`` 0."""
+    rows = np.arange(len(y))
+    if fraction == 0:
+        return rows, rows[:0]
+    from sklearn.model_selection import train_test_split
+
+    stratify = None
+    if task == "classification":
+        _, counts = np.unique(y, return_counts=True)
+        stratify = y if counts.min() >= 2 else None
+    return train_test_split(rows, test_size=fraction, random_state=seed, stratify=stratify)
 
 
 def _cmd_train(args) -> int:
     _check_output(args.save, "--save")
     _check_plot_output(args.plot)
-    X, y, target_name = load_training_data(args.data, args.target)
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+    _need_sklearn()
+    table = load_table(args.data)
+    if args.target is None and os.path.splitext(args.data)[1].lower() == ".csv":
         raise CLIError(
-            f"{args.data}: the features must be a 2-D table with at least one row and one "
-            f"column besides the target; got shape {X.shape}"
+            f"--target is required for a CSV file (a column name or index); the columns of "
+            f"{args.data}: {', '.join(table.names)}"
         )
-    targets, classes = _encode_labels(y, args.loss)
-    hidden = _parse_layers(args.layers)
-    net = Network(
-        [X.shape[1], *hidden, _n_outputs(args.loss, classes)],
-        activation=args.activation,
-        loss=args.loss,
-        seed=args.seed,
+    if args.target is None and "y" not in table.names:
+        raise CLIError(f"{args.data}: an .npz for training needs arrays X and y")
+    target = table.target_name("y" if args.target is None else args.target)
+    task, reason = _tables.infer_task(table.column(target))
+    if args.task != "auto":
+        task, reason = args.task, "as --task says"
+    else:
+        reason += "; --task overrides"
+    _say(f"task: {task} for the target {target!r}: {reason}")
+    features = [name for name in table.names if name != target]
+    if not features:
+        raise CLIError(f"{args.data}: the table has no feature columns besides {target!r}")
+    X = table.features(features)
+    y = _tables.target_values(table.column(target), task, target, table.path)
+    train, test = _held_out(task, y, args.test_fraction, args.seed)
+    model = _tables.TableModel.fit_scaling(task, target, features, X[train], y[train])
+    estimator = _estimator(task, args)
+    held = int(np.ceil(args.validation_fraction * len(train)))
+    if estimator.early_stopping and held < 2:
+        # scikit-learn needs two validation rows; a tiny table trains without
+        estimator.set_params(early_stopping=False)
+        _say(
+            f"early stopping is off: --validation-fraction {args.validation_fraction} of "
+            f"{len(train)} training rows leaves {held} for validation, fewer than 2"
+        )
+    fit_target = y[train] if task == "classification" else model.scaled_target(y[train])
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator.fit(model.inputs(X[train]), fit_target)
+    ran_out = False
+    for warning in caught:  # said on stderr in one line each, never a traceback
+        if issubclass(warning.category, ConvergenceWarning):
+            ran_out = True
+        else:
+            _say(f"warning: {_one_line(warning.message)}")
+    if task == "classification":
+        model.classes = estimator.classes_
+    net = estimator.network_
+    stopped = "early stopping on the validation rows" if estimator.early_stopping else "its rule"
+    _say(
+        f"trained {estimator.n_iter_} epochs on {len(train)} rows"
+        + (
+            f" (stopped at --epochs {args.epochs} before converging)"
+            if ran_out
+            else f" ({stopped})"
+        )
     )
-    history = net.fit(X, targets, **_fit_kwargs(net, args))
-    metric = "accuracy" if args.loss != "mse" else "R^2"
-    print(
-        f"Final loss: {net.compute_loss(X, targets):.4f} - "
-        f"train {metric}: {net.score(X, targets):.4f}"
-    )
+    metric = "accuracy" if task == "classification" else "R^2"
+    if len(test):
+        score = model.score(net, X[test], y[test])
+        print(f"held-out {metric}: {score:.4f} ({len(test)} rows)")
+    else:
+        print(f"training {metric}: {model.score(net, X[train], y[train]):.4f} (no held-out rows)")
     if args.save:
-        meta = {} if target_name is None else {"target": target_name}
-        if classes is not None:
-            meta["classes"] = classes
-        save_model(net, args.save, meta)
-        print(f"Saved model to {args.save}")
+        save_model(net, args.save, model.meta())
+        _say(f"saved the model to {args.save}")
     if args.plot:
-        _save_plot(DemoRun(net, X, targets, history), args.plot)
-        print(f"Saved plot to {args.plot}")
+        _save_curves(net, args.plot)
+        _say(f"saved the training curves to {args.plot}")
     return 0
+
+
+def _save_curves(net, path):
+    """The training curves of ``net``'s history."""
+    import matplotlib.pyplot as plt
+
+    from . import plotting
+
+    axes = plotting.plot_history(net.history)
+    figure = axes[0].figure
+    try:
+        figure.suptitle(f"{list(net.layer_sizes)} network, {net.loss}: training curves")
+        plotting._save_figure(figure, path)
+    finally:
+        plt.close(figure)
+
+
+def _write_rows(header, rows, out):
+    """CSV rows to stdout, or atomically to ``out`` (with ``header``)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    if out or header[0] != "prediction":
+        writer.writerow(header)
+    writer.writerows(rows)
+    if out:
+        with atomic_write(out, "w", encoding="utf-8", durable=False) as handle:
+            handle.write(text.getvalue())
+        _say(f"wrote {len(rows)} rows to {out}")
+    else:
+        sys.stdout.write(text.getvalue())
 
 
 def _cmd_predict(args) -> int:
     _check_output(args.out, "--out")
     net, meta = load_model(args.model)
-    target = args.target if args.target is not None else meta.get("target")
-    X = load_features(args.data, net.n_features, None if target is None else str(target))
-    predictions = net.predict(X)
-    if "classes" in meta:
-        classes = meta["classes"]
-        # older versions stored a CSV's classes as floats: print 3.0 as 3
-        if classes.dtype.kind == "f" and np.isfinite(classes).all():
-            if (classes == np.round(classes)).all() and (np.abs(classes) < 2**53).all():
-                classes = classes.astype(np.int64)
-        predictions = classes[predictions]
-    rows = np.asarray(predictions).reshape(len(X), -1)  # mse with several outputs: a row each
-    # str() of a NumPy scalar is exact: a label as stored, an output's
-    # shortest round-trip digits (not "%g"'s six, which turned 1234567 into
-    # 1.23457e+06); csv quotes a string label that holds a comma
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    if args.out:  # one column per output (an mse network may have several)
-        width = rows.shape[1]
-        writer.writerow(["prediction"] if width == 1 else [f"prediction_{j}" for j in range(width)])
-    writer.writerows([str(value) for value in row] for row in rows)
-    if args.out:
-        with atomic_write(args.out, "w", encoding="utf-8", durable=False) as handle:
-            handle.write(text.getvalue())
-        print(f"Wrote {len(rows)} predictions to {args.out}")
-    else:
-        print(text.getvalue(), end="")
+    model = _table_model(net, meta, args.model)
+    X = _table_rows(load_table(args.data, net.n_features), model)
+    if args.proba:
+        if model.task != "classification":
+            raise CLIError("--proba needs a classification model; this one is a regression")
+        proba = model.probabilities(net, X)
+        # str() of a NumPy scalar is exact: the shortest round-trip digits
+        rows = [[str(value) for value in row] for row in proba]
+        _write_rows([str(label) for label in model.classes], rows, args.out)
+        return 0
+    # a label as the table wrote it; a number's shortest round-trip digits;
+    # csv quotes a label that holds a comma
+    rows = [[str(value)] for value in model.predict(net, X)]
+    _write_rows(["prediction"], rows, args.out)
+    return 0
+
+
+def _cmd_score(args) -> int:
+    net, meta = load_model(args.model)
+    model = _table_model(net, meta, args.model)
+    table = load_table(args.data)
+    X = _table_rows(table, model)
+    target = model.target if args.target is None else table.target_name(args.target)
+    if target not in table.names:
+        raise CLIError(
+            f"{args.data} has no target column {target!r} to score against; its columns: "
+            f"{', '.join(table.names)}"
+        )
+    y = _tables.target_values(table.column(target), model.task, target, table.path)
+    metric = "accuracy" if model.task == "classification" else "R^2"
+    print(f"{metric}: {model.score(net, X, y):.4f} ({table.n_rows} rows)")
     return 0
 
 
@@ -609,31 +652,104 @@ def _add_demo(commands):
     demo.set_defaults(handler=_cmd_demo)
 
 
+#: the hidden activations ``train`` offers (scikit-learn's, and the network's others)
+TRAIN_ACTIVATIONS = (
+    "relu",
+    "tanh",
+    "logistic",
+    "identity",
+    *(name for name in ACTIVATION_CODES if name not in ("relu", "tanh", "sigmoid", "identity")),
+)
+
+
 def _add_train(commands):
-    train = commands.add_parser("train", help="train a network on a CSV/.npz/.npy file")
+    train = commands.add_parser(
+        "train",
+        help="train a model on a table (CSV, .npz, .npy) and report its held-out score",
+        description="Train scikit-learn's MLP (fastbackprop's estimators) on a table: "
+        "features standardised, the task inferred from the target, early stopping on a "
+        "validation fraction, and the score on held-out rows.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     train.add_argument("data", help="CSV with a header, .npz (X, y) or .npy (last column y)")
-    train.add_argument("--target", help="CSV target column: a name or a 0-based index")
-    train.add_argument("--layers", default="64,32", help="hidden sizes, e.g. 64,32")
-    train.add_argument("--activation", default="relu")
-    train.add_argument("--loss", default="cross_entropy")
-    train.add_argument("--epochs", type=_positive_int, default=100)
-    train.add_argument("--batch-size", type=_positive_int, default=32)
-    train.add_argument("--learning-rate", type=float, default=0.01)
-    train.add_argument("--optimizer", default="sgd")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--verbose", type=int, help="print every N epochs (default epochs/10)")
-    train.add_argument("--save", metavar="MODEL.npz")
-    train.add_argument("--plot", metavar="REPORT.png")
+    train.add_argument("--target", help="the target column of a CSV: a name or a 0-based index")
+    train.add_argument(
+        "--task",
+        choices=("auto", "classification", "regression"),
+        default="auto",
+        help="auto: strings, booleans and few whole numbers are classes, other numbers a "
+        "regression",
+    )
+    train.add_argument("--layers", default="100", help="hidden layer sizes, e.g. 64,32")
+    train.add_argument(
+        "--activation", choices=TRAIN_ACTIVATIONS, default="relu", help="of the hidden layers"
+    )
+    train.add_argument(
+        "--solver",
+        choices=("adam", "sgd", "lbfgs"),
+        default="adam",
+        help="lbfgs: full-batch L-BFGS, often best on small tables",
+    )
+    train.add_argument("--learning-rate", type=float, default=0.001, help="the initial rate")
+    train.add_argument(
+        "--batch-size", type=_batch_size, default="auto", help="rows per step; auto: min(200, rows)"
+    )
+    train.add_argument("--epochs", type=_positive_int, default=200, help="at most this many")
+    train.add_argument("--alpha", type=float, default=0.0001, help="L2 penalty on the weights")
+    train.add_argument(
+        "--no-early-stopping",
+        action="store_true",
+        help="train every epoch instead of stopping on the validation rows' loss",
+    )
+    train.add_argument(
+        "--validation-fraction",
+        type=_fraction,
+        default=0.1,
+        help="of the training rows, held out for early stopping",
+    )
+    train.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=10,
+        help="epochs without improvement before stopping",
+    )
+    train.add_argument(
+        "--test-fraction",
+        type=_fraction,
+        default=0.2,
+        help="rows held out to score the model (0: train on every row)",
+    )
+    train.add_argument("--seed", type=int, default=0, help="the split, weights and shuffling")
+    train.add_argument("--verbose", action="store_true", help="print every epoch's loss")
+    train.add_argument("--save", metavar="MODEL.npz", help="write the model here")
+    train.add_argument("--plot", metavar="CURVES.png", help="save the training curves")
     train.set_defaults(handler=_cmd_train)
 
 
 def _add_predict(commands):
-    predict = commands.add_parser("predict", help="predict with a saved model")
+    predict = commands.add_parser(
+        "predict",
+        help="predict each row of a table with a saved model (stdout: predictions only)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     predict.add_argument("model", help="a .npz written by train --save")
-    predict.add_argument("data", help="CSV, .npz or .npy of features")
-    predict.add_argument("--target", help="CSV column to drop (default: the trained target)")
+    predict.add_argument(
+        "data", help="CSV, .npz or .npy; the features are found by name, a target is ignored"
+    )
+    predict.add_argument(
+        "--proba", action="store_true", help="class probabilities, with the classes as header"
+    )
     predict.add_argument("--out", metavar="PREDS.csv", help="write here instead of printing")
     predict.set_defaults(handler=_cmd_predict)
+    score = commands.add_parser(
+        "score",
+        help="a saved model's accuracy or R^2 on a labelled table",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    score.add_argument("model", help="a .npz written by train --save")
+    score.add_argument("data", help="CSV, .npz or .npy holding the target column")
+    score.add_argument("--target", help="the target column (default: the one trained on)")
+    score.set_defaults(handler=_cmd_score)
 
 
 def build_parser() -> argparse.ArgumentParser:

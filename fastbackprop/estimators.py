@@ -157,6 +157,20 @@ class _Settings:
     dtype: np.dtype | None
 
 
+class _LayerList(list):
+    """``coefs_`` and ``intercepts_``: a list of live views of the network's
+    parameters whose items can be assigned, as scikit-learn's list items
+    can (``clf.coefs_[0] = W`` copies ``W`` into the network)."""
+
+    def __setitem__(self, index, value):
+        if isinstance(index, slice):
+            raise TypeError("assign one layer at a time, or the whole list")
+        view = list.__getitem__(self, index)
+        if np.shape(value) != view.shape:
+            raise ValueError(f"layer {index} is shaped {view.shape}; got {np.shape(value)}")
+        view[...] = value
+
+
 def _check_unit(value, argument: str, *, closed: bool) -> float:
     """A float in [0, 1] (``closed``) or [0, 1)."""
     value = v.check_non_negative_float(value, argument)
@@ -261,7 +275,7 @@ class _BaseMLP(BaseEstimator):
             patience=self._patience(),
             alpha=v.check_non_negative_float(self.alpha, "alpha"),
             early_stopping=v.check_bool(self.early_stopping, "early_stopping"),
-            validation_fraction=v.check_fraction(self.validation_fraction, "validation_fraction"),
+            validation_fraction=self._validation_fraction(),
             watch_loss=v.check_name(
                 self.validation_metric, _VALIDATION_METRICS, "validation_metric"
             )
@@ -323,6 +337,14 @@ class _BaseMLP(BaseEstimator):
         if value is None or (isinstance(value, float) and value == math.inf):
             return math.inf
         return v.check_count(value, "n_iter_no_change", 1)
+
+    def _validation_fraction(self) -> float:
+        """In [0, 1), as scikit-learn; 0 holds out nothing, which only
+        ``early_stopping`` refuses (too small a validation set)."""
+        fraction = self.validation_fraction
+        if isinstance(fraction, numbers.Real) and not isinstance(fraction, bool) and fraction == 0:
+            return 0.0
+        return v.check_fraction(fraction, "validation_fraction")
 
     def _refuse_stochastic_extras(self) -> None:
         """lbfgs minimises the full-batch loss: the extensions that shape
@@ -605,14 +627,14 @@ class _BaseMLP(BaseEstimator):
         return converged
 
     @staticmethod
-    def _units(encoding, weights) -> LossUnits:
+    def _units(encoding, weights, targets=None) -> LossUnits:
         """scikit-learn's loss against the network's (``LossUnits``); for
         Poisson with its constant ``y log y - y``, summed over the outputs
-        and averaged over the (weighted) rows."""
+        and averaged over the (weighted) rows of ``targets`` (default all)."""
         units = LossUnits.of(encoding.loss, encoding.n_outputs)
         if encoding.loss != "poisson":
             return units
-        targets = encoding.targets
+        targets = encoding.targets if targets is None else targets
         constant = (xlogy(targets, targets) - targets).sum(axis=1)
         return dataclasses.replace(units, offset=float(np.average(constant, weights=weights)))
 
@@ -720,7 +742,10 @@ class _BaseMLP(BaseEstimator):
         return EpochRule(
             state,
             units=units,
-            alpha=settings.alpha,
+            # the network's loss carries alpha over exactly when the loss and
+            # gradient units are reciprocal; several squared-error outputs
+            # (scikit-learn's loss averages them, its gradient sums) leave this
+            residual_penalty=settings.alpha * (1.0 - units.loss * units.gradient),
             penalty_share=share,
             n_rows=n_rows,
             tol=settings.tol,
@@ -754,6 +779,7 @@ class _BaseMLP(BaseEstimator):
                 network_validation = (X[held], targets[held], held_weights)
             X, targets = X[train], targets[train]
             weights = None if weights is None else weights[train]
+            units = self._units(encoding, weights, targets)  # the training rows' constant
         n_rows = X.shape[0]
         batch = self._resolve_batch(settings, n_rows)
         share = self._penalty_share(weights, n_rows, batch, settings.shuffle)
@@ -911,7 +937,9 @@ class _BaseMLP(BaseEstimator):
         )
         if sparse.issparse(X):
             X = X.toarray()
-        return self.network_.forward(X.astype(self.network_.dtype, copy=False)), X.dtype
+        # as scikit-learn's: the input's dtype promoted with the weights'
+        dtype = np.result_type(X.dtype, self.network_.dtype)
+        return self.network_.forward(X.astype(self.network_.dtype, copy=False)), dtype
 
     @property
     def coefs_(self) -> list:
@@ -919,17 +947,17 @@ class _BaseMLP(BaseEstimator):
         the network's parameters (writing into them changes the model;
         assigning a list copies it in)."""
         check_is_fitted(self, "network_")
-        return self.network_.weights
+        return _LayerList(self.network_.weights)
 
     @coefs_.setter
-    def coefs_(self, values):
+    def coefs_(self, values):  # a list assigned whole is copied in
         self._write_parameters(values, self.network_.weights, "coefs_")
 
     @property
     def intercepts_(self) -> list:
         """Bias vectors ``(n_out,)``, one per layer, as live views."""
         check_is_fitted(self, "network_")
-        return self.network_.biases
+        return _LayerList(self.network_.biases)
 
     @intercepts_.setter
     def intercepts_(self, values):
@@ -1370,9 +1398,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         -------
         self
         """
-        if not hasattr(self, "network_") and classes is None:
-            if y is None or type_of_target(y) != "multilabel-indicator":
-                raise ValueError("classes must be passed on the first call to partial_fit.")
+        if not hasattr(self, "network_") and classes is None:  # multilabel too, as scikit-learn
+            raise ValueError("classes must be passed on the first call to partial_fit.")
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def predict_proba(self, X) -> np.ndarray:

@@ -851,9 +851,10 @@ class Network:
             scikit-learn's ``alpha``: each batch's gradient gains
             ``weight_penalty * W / sum(w)`` on every weight matrix ``W`` (not
             the biases), ``sum(w)`` being the batch's rows or their weights:
-            the gradient of ``weight_penalty / 2 * sum(W**2) / sum(w)`` added
-            to the batch's loss. Any optimizer; before clipping. (The logged
-            loss does not include the penalty.)
+            the gradient of ``weight_penalty / 2 * sum(W**2) / sum(w)``,
+            which the batch's logged loss includes (at its starting weights).
+            Any optimizer; before clipping. It costs a pass over the weights
+            a step.
         lr_schedule : None, str or Schedule
             See :mod:`fastbackprop.schedules`.
         sample_weight : array-like (n,), optional

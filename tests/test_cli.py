@@ -85,72 +85,6 @@ def _write_csv(path, X, labels):
 
 
 @pytest.mark.slow
-def test_train_save_predict_round_trip(cli_env, tmp_path):
-    X, y = moons(n_samples=60, noise=0.05, seed=0)
-    labels = np.where(y == 1, 7, 3)  # arbitrary class values must come back as given
-    _write_csv(tmp_path / "train.csv", X, labels)
-    model = tmp_path / "model.npz"
-    result = run(
-        cli_env,
-        "train",
-        "train.csv",
-        "--target",
-        "label",
-        "--layers",
-        "16",
-        "--epochs",
-        300,
-        "--batch-size",
-        60,
-        "--learning-rate",
-        0.5,
-        "--seed",
-        0,
-        "--save",
-        model,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    train_accuracy = float(re.search(r"train accuracy: (\d\.\d+)", result.stdout).group(1))
-    assert model.exists()
-
-    result = run(cli_env, "predict", model, "train.csv", "--out", "preds.csv", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    lines = (tmp_path / "preds.csv").read_text().splitlines()
-    assert lines[0] == "prediction"
-    predictions = np.array([int(float(v)) for v in lines[1:]])
-    assert set(predictions) <= {3, 7}
-    # the saved model predicts exactly as well as the trained one scored
-    assert np.mean(predictions == labels) == pytest.approx(train_accuracy, abs=1e-4)
-    assert train_accuracy >= 0.95
-
-
-@pytest.mark.slow
-def test_train_npy_with_mse_and_predict_prints(cli_env, tmp_path):
-    X, y = moons(n_samples=20, seed=0)
-    np.save(tmp_path / "data.npy", np.column_stack([X, y]))
-    model = tmp_path / "reg.npz"
-    result = run(
-        cli_env,
-        "train",
-        tmp_path / "data.npy",
-        "--loss",
-        "mse",
-        "--layers",
-        "4",
-        "--epochs",
-        5,
-        "--save",
-        model,
-    )
-    assert result.returncode == 0, result.stderr
-    result = run(cli_env, "predict", model, tmp_path / "data.npy")
-    assert result.returncode == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 20
-    assert all(np.isfinite(float(v)) for v in result.stdout.split())
-
-
-@pytest.mark.slow
 def test_info(cli_env):
     result = run(cli_env, "info")
     assert result.returncode == 0, result.stderr
@@ -195,101 +129,23 @@ def csv_file(tmp_path):
     return tmp_path / "d.csv"
 
 
-@pytest.mark.parametrize(
-    ("extra", "fragment"),
-    [
-        (["--target", "nope"], "'nope' is not a column"),
-        (["--target", "9"], "out of range"),
-        ([], "--target is required"),
-        (["--target", "label", "--layers", "8,x"], "--layers '8,x'"),
-        (["--target", "label", "--layers", "8,0"], ">= 1"),
-        (["--target", "label", "--activation", "swish"], "activation='swish'"),
-        (["--target", "label", "--learning-rate", "-1"], "learning_rate"),
-        (["--target", "label", "--epochs", "0"], "--epochs"),
-        (["--target", "label", "--optimizer", "nadam"], "nadam"),
-        (["--target", "label", "--loss", "hinge"], "loss='hinge'"),
-    ],
-)
-def test_bad_train_arguments(csv_file, capsys, extra, fragment):
-    # every case fails before any training, so this runs in-process and fast
-    epochs = [] if "--epochs" in extra else ["--epochs", "1"]
-    assert main(["train", str(csv_file), *epochs, *extra]) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("fastbackprop: error: ")
-    assert fragment in lines[0]
-
-
-def test_bad_files(tmp_path, capsys):
-    (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3\n")
-    (tmp_path / "text.csv").write_text("a,b\n1,x\n")
-    (tmp_path / "data.txt").write_text("1,2\n")
-    cases = [
-        (["train", str(tmp_path / "ragged.csv"), "--target", "b"], "line 3 has 1 fields"),
-        (["train", str(tmp_path / "text.csv"), "--target", "b"], "must be a number"),
-        (["train", str(tmp_path / "data.txt")], "unsupported format"),
-        (["predict", str(tmp_path / "text.csv"), str(tmp_path / "text.csv")], "not a model"),
-    ]
-    for argv, fragment in cases:
-        assert main(argv) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and fragment in err[0], (argv, err)
-
-
 def _one_error_line(capsys, fragment):
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("fastbackprop: error: "), lines
+    """One error line on stderr (besides train's own messages), no traceback."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("fastbackprop: error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
     assert fragment in lines[0], lines[0]
 
 
-def test_malformed_data_files_are_one_line_errors(tmp_path, capsys):
-    X, y = moons(n_samples=10, seed=0)
-    (tmp_path / "empty.npz").write_bytes(b"")
-    np.savez(tmp_path / "flat.npz", X=X[:, 0], y=y)
-    np.savez(tmp_path / "no_rows.npz", X=X[:0], y=y[:0])
-    np.savez(tmp_path / "nan_label.npz", X=X, y=np.where(y == 1, np.nan, 0.0))
-    np.savez(tmp_path / "fraction.npz", X=X, y=np.linspace(0, 1, 10))
-    cases = [
-        ("empty.npz", "empty.npz"),
-        ("flat.npz", "2-D table"),
-        ("no_rows.npz", "2-D table"),
-        ("nan_label.npz", "NaN or infinite labels"),
-        ("fraction.npz", "--loss mse"),
-    ]
-    for name, fragment in cases:
-        assert main(["train", str(tmp_path / name), "--epochs", "1"]) == 2, name
-        _one_error_line(capsys, fragment)
-    (tmp_path / "empty.npz").write_bytes(b"")
-    assert main(["predict", str(tmp_path / "empty.npz"), str(tmp_path / "flat.npz")]) == 2
-    _one_error_line(capsys, "the file is empty")
-
-
-def _train_and_predict(tmp_path, capsys, labels, loss="cross_entropy"):
-    X, _ = moons(n_samples=len(labels), seed=0)
-    np.savez(tmp_path / "data.npz", X=X, y=labels)
-    model = str(tmp_path / "m.npz")
-    argv = ["train", str(tmp_path / "data.npz"), "--epochs", "2", "--loss", loss, "--save", model]
-    assert main(argv) == 0
-    capsys.readouterr()
-    assert main(["predict", model, str(tmp_path / "data.npz")]) == 0
-    return capsys.readouterr().out.splitlines()
-
-
-def test_predictions_print_labels_exactly(tmp_path, capsys):
-    big = np.array([1234567, 7654321] * 5)
-    lines = _train_and_predict(tmp_path, capsys, big)
-    assert len(lines) == 10 and set(lines) <= {"1234567", "7654321"}
-    words = np.array(["cat", "dog, big"] * 5)  # a comma: the CSV quotes it
-    lines = _train_and_predict(tmp_path, capsys, words)
-    assert len(lines) == 10 and set(lines) <= {"cat", '"dog, big"'}
-    column = big[:, None]  # a target stored as a column vector
-    lines = _train_and_predict(tmp_path, capsys, column)
-    assert len(lines) == 10 and set(lines) <= {"1234567", "7654321"}
-    outputs = _train_and_predict(tmp_path, capsys, np.linspace(0, 1, 10), loss="mse")
-    # every digit of the outputs, not %g's six: they read back exactly
-    X, _ = moons(n_samples=10, seed=0)
-    expected = Network.load(tmp_path / "m.npz").predict(X)
-    assert [float(line) for line in outputs] == expected.tolist()
+def _table_model(tmp_path, name="m.npz"):
+    """A small model saved by ``train`` (two moons features x0, x1), and
+    its feature table ``x.npy``."""
+    X, y = moons(n_samples=40, seed=0)
+    _write_csv(tmp_path / "t.csv", X, y)
+    argv = ["train", str(tmp_path / "t.csv"), "--target", "label", "--epochs", "2"]
+    assert main([*argv, "--save", str(tmp_path / name)]) == 0
+    np.save(tmp_path / "x.npy", X[:4])
+    return tmp_path / name
 
 
 def test_output_paths_are_checked_before_training(csv_file, tmp_path, capsys, monkeypatch):
@@ -362,21 +218,6 @@ def test_train_save_never_writes_the_model_file_in_place(csv_file, tmp_path, mon
     assert Network.load(model).n_features == 2
 
 
-def test_predictions_file_of_several_outputs_has_a_column_each(tmp_path, capsys):
-    X, _ = moons(n_samples=8, seed=0)
-    net = Network([2, 3, 2], loss="mse", seed=0)
-    net.save(tmp_path / "m.npz")
-    np.save(tmp_path / "x.npy", X)
-    out = tmp_path / "p.csv"
-    assert (
-        main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "x.npy"), "--out", str(out)]) == 0
-    )
-    lines = out.read_text().splitlines()
-    assert lines[0] == "prediction_0,prediction_1"
-    values = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
-    np.testing.assert_array_equal(values, net.predict(X))
-
-
 def test_csv_with_a_byte_order_mark(tmp_path, capsys):
     # the target is the first column, whose name follows the mark
     X, y = moons(n_samples=10, seed=0)
@@ -387,35 +228,6 @@ def test_csv_with_a_byte_order_mark(tmp_path, capsys):
     assert main(["train", str(tmp_path / "bom.csv"), "--target", "label", "--epochs", "1"]) == 0
 
 
-def test_a_model_from_npz_keeps_a_csv_column_named_y(tmp_path, capsys):
-    X, y = moons(n_samples=10, seed=0)
-    np.savez(tmp_path / "d.npz", X=X, y=y)
-    model = str(tmp_path / "m.npz")
-    assert main(["train", str(tmp_path / "d.npz"), "--epochs", "1", "--save", model]) == 0
-    (tmp_path / "x.csv").write_text("x,y\n" + "".join(f"{a},{b}\n" for a, b in X))
-    capsys.readouterr()
-    assert main(["predict", model, str(tmp_path / "x.csv")]) == 0  # both columns are features
-    assert len(capsys.readouterr().out.splitlines()) == 10
-
-
-def test_models_with_whole_float_classes_print_integers(tmp_path, capsys):
-    # earlier versions stored a CSV's classes as floats, [3.0, 7.0]
-    from fastbackprop.cli import save_model
-
-    X, _ = moons(n_samples=6, seed=0)
-    net = Network([2, 3, 2], seed=0)
-    save_model(net, tmp_path / "m.npz", {"classes": np.array([3.0, 7.0])})
-    np.save(tmp_path / "x.npy", X)
-    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "x.npy")]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 6 and set(lines) <= {"3", "7"}
-    # fractional classes (older versions accepted them) print as they are
-    save_model(net, tmp_path / "f.npz", {"classes": np.array([0.5, 1.5])})
-    assert main(["predict", str(tmp_path / "f.npz"), str(tmp_path / "x.npy")]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 6 and set(lines) <= {"0.5", "1.5"}
-
-
 def test_a_malformed_csv_is_a_one_line_error(tmp_path, capsys):
     (tmp_path / "big.csv").write_text("a,b\n" + "1," + "9" * 200_000 + "\n")
     assert main(["train", str(tmp_path / "big.csv"), "--target", "b"]) == 2
@@ -423,9 +235,7 @@ def test_a_malformed_csv_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_predict_writes_through_a_symbolic_link(tmp_path, capsys):
-    X, _ = moons(n_samples=4, seed=0)
-    Network([2, 3, 2], seed=0).save(tmp_path / "m.npz")
-    np.save(tmp_path / "x.npy", X)
+    _table_model(tmp_path)
     (tmp_path / "real.csv").write_text("old\n")
     (tmp_path / "link.csv").symlink_to(tmp_path / "real.csv")
     argv = ["predict", str(tmp_path / "m.npz"), str(tmp_path / "x.npy")]
@@ -436,13 +246,11 @@ def test_predict_writes_through_a_symbolic_link(tmp_path, capsys):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_predict_writes_into_a_fifo_without_replacing_it(tmp_path, capsys):
-    X, _ = moons(n_samples=4, seed=0)
-    Network([2, 3, 2], seed=0).save(tmp_path / "m.npz")
-    np.save(tmp_path / "x.npy", X)
+    _table_model(tmp_path)
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     received = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
     reader.start()
     argv = ["predict", str(tmp_path / "m.npz"), str(tmp_path / "x.npy"), "--out", str(fifo)]
     assert main(argv) == 0
@@ -455,9 +263,7 @@ def test_predict_writes_into_a_fifo_without_replacing_it(tmp_path, capsys):
 def test_predict_to_a_link_into_proc_appends_like_dev_stdout(tmp_path, capsys):
     # /dev/stdout is such a link; here the descriptor is a file opened for
     # appending, as with "fastbackprop predict ... --out /dev/stdout >> log"
-    X, _ = moons(n_samples=4, seed=0)
-    Network([2, 3, 2], seed=0).save(tmp_path / "m.npz")
-    np.save(tmp_path / "x.npy", X)
+    _table_model(tmp_path)
     log = tmp_path / "log.csv"
     log.write_text("earlier line\n")
     with open(log, "a") as handle:

@@ -778,11 +778,18 @@ def test_decisions_use_the_networks_precision_whatever_the_input_dtype():
     X32 = (X * 10).astype(np.float32)
     as64 = X32.astype(np.float64)
     np.testing.assert_array_equal(clf.predict(X32), clf.predict(as64))
+    # a float64 model's outputs stay float64 for float32 input, as scikit-learn's
     proba32, proba64 = clf.predict_proba(X32), clf.predict_proba(as64)
-    assert proba32.dtype == np.float32 and proba64.dtype == np.float64
-    np.testing.assert_array_equal(proba32, proba64.astype(np.float32))
+    assert proba32.dtype == proba64.dtype == np.float64
+    np.testing.assert_array_equal(proba32, proba64)
     with np.errstate(divide="ignore"):
         np.testing.assert_array_equal(clf.predict_log_proba(X32), np.log(proba32))
+    small = clone(clf).set_params(dtype="float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        small.fit(X * 10, y)
+    assert small.predict_proba(X32).dtype == np.float32
+    assert small.predict_proba(as64).dtype == np.float64
 
 
 def test_poisson_regression_refuses_negative_targets_and_a_changed_loss():

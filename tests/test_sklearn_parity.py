@@ -51,9 +51,9 @@ def _assert_same_model(mine, theirs, rtol, atol=None):
 
 
 # every case runs full batches or batches without shuffling: the same steps.
-# The last number is the loss curve's tolerance: scikit-learn adds the alpha
-# penalty at each batch's starting weights, these estimators at the epoch's
-# (exact for full batches)
+# The last number is the loss curve's tolerance: with several squared-error
+# outputs, the part of the alpha penalty the loss units do not carry over is
+# added at the epoch's starting weights (scikit-learn: each batch's)
 SGD_CASES = {
     "binary-nesterov-alpha": (
         "MLPClassifier",
@@ -65,7 +65,20 @@ SGD_CASES = {
         "MLPClassifier",
         "multiclass",
         dict(momentum=0.5, nesterovs_momentum=False, alpha=1e-3, batch_size=16),
-        1e-4,
+        1e-9,
+    ),
+    # the rate changes every epoch: the momentum buffer is rescaled with it
+    "regression-invscaling-momentum-alpha": (
+        "MLPRegressor",
+        "regression1",
+        dict(momentum=0.9, learning_rate="invscaling", alpha=1.0, batch_size=10),
+        1e-9,
+    ),
+    "regression-adaptive-nesterov": (
+        "MLPRegressor",
+        "regression1",
+        dict(momentum=0.9, learning_rate="adaptive", n_iter_no_change=2, tol=1e-2, batch_size=10),
+        1e-9,
     ),
     "multilabel-logistic-invscaling": (
         "MLPClassifier",
@@ -77,7 +90,7 @@ SGD_CASES = {
         "MLPRegressor",
         "regression1",
         dict(momentum=0.9, alpha=1e-2, batch_size=20, sample_weight=True),
-        1e-3,
+        1e-9,
     ),
     "poisson-counts": (
         "MLPRegressor",
@@ -175,11 +188,15 @@ def test_early_stopping_holds_out_scikit_learns_rows_and_scores_them_alike():
     assert mine.best_loss_ is None and theirs.best_loss_ is None
 
 
-@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor", "poisson"])
+@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor", "three-outputs", "poisson"])
 def test_lbfgs_iterates_as_scikit_learns(name):
+    # three outputs: scikit-learn's gradient sums them where its loss
+    # averages them, and lbfgs follows that gradient here too
     X, score = _data()
     y = {"MLPClassifier": score.argmax(axis=1), "MLPRegressor": score[:, 0]}.get(name)
     extra = {}
+    if name == "three-outputs":
+        name, y = "MLPRegressor", score
     if name == "poisson":
         name, y, extra = "MLPRegressor", _targets("counts", score), {"loss": "poisson"}
     mine, theirs = _both(
@@ -236,3 +253,40 @@ def test_partial_fit_follows_scikit_learns_invscaling_rate():
             model.partial_fit(X, y)
     _assert_same_model(*models, rtol=1e-9)
     np.testing.assert_allclose(models[0].loss_curve_, models[1].loss_curve_, rtol=1e-9)
+
+
+def test_poisson_with_early_stopping_reports_scikit_learns_loss():
+    # the deviance's constant comes from the training rows, not the held-out
+    X, score = _data(n=100)
+    y = _targets("counts", score)
+    mine, theirs = _both(
+        "MLPRegressor",
+        X,
+        y,
+        loss="poisson",
+        hidden_layer_sizes=(6,),
+        solver="sgd",
+        learning_rate_init=0.01,
+        early_stopping=True,
+        validation_fraction=0.3,
+        shuffle=False,
+        batch_size=70,
+        max_iter=10,
+        random_state=0,
+    )
+    _assert_same_model(mine, theirs, rtol=1e-9)
+    np.testing.assert_allclose(mine.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(mine.validation_scores_, theirs.validation_scores_, rtol=1e-9)
+
+
+def test_a_layer_assigned_into_coefs_reaches_the_model_as_in_scikit_learn():
+    X, score = _data()
+    y = score.argmax(axis=1)
+    mine, theirs = _both(
+        "MLPClassifier", X, y, hidden_layer_sizes=(5,), solver="lbfgs", max_iter=5, random_state=0
+    )
+    for model in (mine, theirs):
+        model.coefs_[1] = np.zeros_like(model.coefs_[1])
+        model.intercepts_[1] = np.array([0.0, 1.0, 0.0])
+    np.testing.assert_allclose(mine.predict_proba(X), theirs.predict_proba(X), rtol=1e-12)
+    assert (mine.predict(X) == 1).all()

@@ -48,8 +48,13 @@ def test_full_batch_sgd_steps_add_alpha_times_weights_over_the_rows(backend):
     for _ in range(steps):  # by hand: p -= lr * (dL/dp + alpha / n * W)
         work.set_training_state(replace(work.get_training_state(), parameters=p))
         p = p - lr * (_flat_gradients(work, X, y) + alpha / len(X) * mask * p)
+    start = copy.deepcopy(net)
     net.fit(X, y, epochs=steps, shuffle=False, optimizer=SGD(lr), weight_penalty=alpha)
     np.testing.assert_allclose(net.get_training_state().parameters, p, rtol=1e-10, atol=1e-13)
+    # the first epoch's loss includes alpha / 2 * sum(W**2) / n at its start
+    squares = sum(float(np.sum(w**2)) for w in start.weights)
+    expected = start.compute_loss(X, y) + 0.5 * alpha * squares / len(X)
+    assert net.history.loss[0] == pytest.approx(expected, rel=1e-12)
     # the biases took no penalty: without it they would move otherwise
     plain = Network(SIZES, activation="tanh", seed=3, backend=backend)
     plain.fit(X, y, epochs=steps, shuffle=False, optimizer=SGD(lr))

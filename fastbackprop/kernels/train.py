@@ -515,6 +515,20 @@ def _add_scaled(grads, params, lo, hi, coefficient):
 
 
 @jit
+def _weight_squares(params, model):
+    """``sum(W**2)`` over every weight matrix (not the biases), in float64
+    and in order: the weight penalty's loss is ``alpha / 2`` times it over
+    the batch's weight."""
+    total = 0.0
+    for layer in range(model.layer_sizes.shape[0] - 1):
+        lo = model.w_offsets[layer]
+        for i in range(lo, lo + model.layer_sizes[layer] * model.layer_sizes[layer + 1]):
+            w = float(params[i])
+            total += w * w
+    return total
+
+
+@jit
 def _add_weight_penalty(grads, params, model, coefficient):
     """The weight penalty's gradient on every weight matrix, not the biases."""
     for layer in range(model.layer_sizes.shape[0] - 1):
@@ -948,6 +962,8 @@ def train_epochs(
                 for shard in range(n_shards):
                     if shard_weight[shard] > 0.0:
                         loss += shard_weight[shard] * inv_weight * shard_loss[shard]
+            if penalty != 0.0:  # at the batch's starting weights, as its gradient
+                loss += 0.5 * opt_hyper[HYPER_STEP_PENALTY] * _weight_squares(params, model)
             if not (weight > 0.0 and math.isfinite(loss)):
                 diverged = True
                 break

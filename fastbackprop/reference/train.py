@@ -191,16 +191,19 @@ def train_epochs(
                 correct += count_correct(out, Y[rows], model.loss_code)
                 if weightless:
                     continue
+                if opt_hyper[HYPER_PENALTY] != 0.0:
+                    # scikit-learn's alpha: alpha / 2 * sum(W**2) / (batch weight)
+                    # in the loss, alpha / (batch weight) * W in the gradient
+                    step_penalty = opt_hyper[HYPER_PENALTY] * (1.0 / float(w.sum(dtype=np.float64)))
+                    squares = sum(float(np.sum(layer.astype(np.float64) ** 2)) for layer in weights)
+                    loss += 0.5 * step_penalty * squares
+                    coefficient = X.dtype.type(step_penalty)
+                    for d_w, w_layer in zip(d_weights, weights):
+                        d_w += coefficient * w_layer
                 if not math.isfinite(loss):
                     diverged = True
                     break
                 losses.append((loss, len(rows)))
-                if opt_hyper[HYPER_PENALTY] != 0.0:
-                    # scikit-learn's alpha: alpha / (batch weight) * W, weights only
-                    total = float(w.sum(dtype=np.float64))
-                    coefficient = X.dtype.type(opt_hyper[HYPER_PENALTY] * (1.0 / total))
-                    for d_w, w_layer in zip(d_weights, weights):
-                        d_w += coefficient * w_layer
                 layer_grads = [g for pair in zip(d_weights, d_biases) for g in pair]
                 if clip_norm > 0:
                     _clip(layer_grads, clip_norm)
