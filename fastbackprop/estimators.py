@@ -41,7 +41,6 @@ import dataclasses
 import math
 import numbers
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,19 +53,14 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
     from sklearn.utils.metaestimators import available_if
-    from sklearn.utils.multiclass import (
-        check_classification_targets,
-        type_of_target,
-        unique_labels,
-    )
-    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+    from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as error:  # pragma: no cover - the test extra installs it
     raise ImportError(
         "fastbackprop.estimators needs scikit-learn >= 1.6: pip install 'fastbackprop[sklearn]'"
     ) from error
 
+from . import _sklearn_settings, _sklearn_targets
 from . import _validation as v
-from ._data import balanced_class_weights
 from ._lbfgs import fit_lbfgs
 from ._sklearn_rules import (
     EpochRule,
@@ -78,19 +72,17 @@ from ._sklearn_rules import (
     in_network_units,
     set_parameters,
 )
+from ._sklearn_settings import Settings
+from ._sklearn_targets import Targets
 from .history import NonFiniteLossError
 from .network import Network, stream_blocks
-from .optim import OPTIMIZERS, SGD, Adam, AdamW, Optimizer, RMSprop
-from .schedules import SCHEDULES, ReduceLROnPlateau, Schedule
+from .optim import SGD, Optimizer
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 _DEFAULT_BATCH = 200  # scikit-learn's batch_size="auto": min(200, n_samples)
-_SOLVERS = ("lbfgs", "sgd", "adam")
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
-_LEARNING_RATES = ("constant", "invscaling", "adaptive")
-_VALIDATION_METRICS = ("score", "loss")
 #: scikit-learn's words, which its tests match
 _NON_FINITE = (
     "Solver produced non-finite parameter weights. The input data may contain large values "
@@ -115,48 +107,6 @@ _FITTED = (
 )
 
 
-@dataclass
-class _Targets:
-    """What ``y`` becomes for the network: its targets, loss and output, the
-    classifier's ``classes_``, each row's class index (single-label only,
-    for ``class_weight``) and what scikit-learn's validation split
-    stratifies on (binary labels only, as scikit-learn)."""
-
-    targets: np.ndarray
-    n_outputs: int
-    loss: str
-    output: str
-    out_activation: str
-    classes: np.ndarray | None = None
-    labels: np.ndarray | None = None
-    stratify: np.ndarray | None = None
-
-
-@dataclass
-class _Settings:
-    """Every parameter, checked, as the training takes it."""
-
-    hidden: tuple
-    solver: str
-    epochs: int
-    batch_size: object  # "auto" or an int: resolved on the training rows
-    shuffle: bool
-    verbose: bool
-    tol: float
-    patience: float  # math.inf: never stops
-    alpha: float
-    early_stopping: bool
-    validation_fraction: float
-    watch_loss: bool
-    learning_rate: str
-    power_t: float
-    max_fun: int
-    optimizer: Optimizer | None  # None for lbfgs
-    schedule: object  # the user's lr_schedule, or None for scikit-learn's rates
-    clip_norm: float | None
-    dtype: np.dtype | None
-
-
 class _LayerList(list):
     """``coefs_`` and ``intercepts_``: a list of live views of the network's
     parameters whose items can be assigned, as scikit-learn's list items
@@ -169,15 +119,6 @@ class _LayerList(list):
         if np.shape(value) != view.shape:
             raise ValueError(f"layer {index} is shaped {view.shape}; got {np.shape(value)}")
         view[...] = value
-
-
-def _check_unit(value, argument: str, *, closed: bool) -> float:
-    """A float in [0, 1] (``closed``) or [0, 1)."""
-    value = v.check_non_negative_float(value, argument)
-    if value > 1.0 or (not closed and value == 1.0):
-        bound = "1" if closed else "1 (excluded)"
-        raise ValueError(f"{argument} must be between 0 and {bound}; got {value!r}")
-    return value
 
 
 class _BaseMLP(BaseEstimator):
@@ -256,207 +197,9 @@ class _BaseMLP(BaseEstimator):
         self.validation_metric = validation_metric
 
     # ------------------------------------------------------------- checks
-    def _settings(self) -> _Settings:
-        """Check every parameter, on every call: a later ``fit`` or
-        ``partial_fit`` sees ``set_params``' changes too."""
-        self._check_random_state()
-        solver = v.check_name(self.solver, _SOLVERS, "solver")
-        verbose = self.verbose
-        if not isinstance(verbose, (bool, np.bool_)):
-            verbose = v.check_count(verbose, "verbose", 0)
-        settings = _Settings(
-            hidden=self._hidden_sizes(),
-            solver=solver,
-            epochs=v.check_count(self.max_iter, "max_iter", 1),
-            batch_size=self._batch_size(),
-            shuffle=v.check_bool(self.shuffle, "shuffle"),
-            verbose=bool(verbose),
-            tol=v.check_non_negative_float(self.tol, "tol"),
-            patience=self._patience(),
-            alpha=v.check_non_negative_float(self.alpha, "alpha"),
-            early_stopping=v.check_bool(self.early_stopping, "early_stopping"),
-            validation_fraction=self._validation_fraction(),
-            watch_loss=v.check_name(
-                self.validation_metric, _VALIDATION_METRICS, "validation_metric"
-            )
-            == "loss",
-            learning_rate=v.check_name(self.learning_rate, _LEARNING_RATES, "learning_rate"),
-            power_t=v.check_non_negative_float(self.power_t, "power_t"),
-            max_fun=v.check_count(self.max_fun, "max_fun", 1),
-            optimizer=None,
-            schedule=None,
-            clip_norm=None
-            if self.clip_norm is None
-            else v.check_positive_float(self.clip_norm, "clip_norm"),
-            dtype=None if self.dtype is None else v.check_dtype(self.dtype),
-        )
-        # scikit-learn checks every parameter, whatever the solver uses
-        v.check_positive_float(self.learning_rate_init, "learning_rate_init")
-        _check_unit(self.momentum, "momentum", closed=True)
-        v.check_bool(self.nesterovs_momentum, "nesterovs_momentum")
-        _check_unit(self.beta_1, "beta_1", closed=False)
-        _check_unit(self.beta_2, "beta_2", closed=False)
-        self._epsilon()
-        v.check_dropout(self.dropout, len(settings.hidden))
-        if solver == "lbfgs":
-            self._refuse_stochastic_extras()
-        else:
-            settings.optimizer = self._make_optimizer(solver)
-            settings.schedule = self._schedule(settings)
-        return settings
-
-    def _hidden_sizes(self) -> tuple[int, ...]:
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, np.ndarray) and sizes.ndim == 0:
-            sizes = sizes.item()
-        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
-            sizes = (sizes,)
-        if isinstance(sizes, str) or not hasattr(sizes, "__iter__"):
-            raise TypeError(
-                f"hidden_layer_sizes must be an int or a sequence of ints; got {sizes!r}"
-            )
-        sizes = tuple(sizes)
-        for size in sizes:
-            if isinstance(size, bool) or not isinstance(size, numbers.Integral):
-                raise TypeError(
-                    f"hidden_layer_sizes must hold ints; got {self.hidden_layer_sizes!r}"
-                )
-            if size < 1:
-                raise ValueError(f"hidden_layer_sizes must be > 0, got {list(sizes)}.")
-        return tuple(int(size) for size in sizes)
-
-    def _batch_size(self):
-        if isinstance(self.batch_size, str) and self.batch_size == "auto":
-            return "auto"
-        return v.check_count(self.batch_size, "batch_size", 1)
-
-    def _patience(self) -> float:
-        """``n_iter_no_change``: an int >= 1, or ``np.inf`` (or None) for a
-        rule that never stops."""
-        value = self.n_iter_no_change
-        if value is None or (isinstance(value, float) and value == math.inf):
-            return math.inf
-        return v.check_count(value, "n_iter_no_change", 1)
-
-    def _validation_fraction(self) -> float:
-        """In [0, 1), as scikit-learn; 0 holds out nothing, which only
-        ``early_stopping`` refuses (too small a validation set)."""
-        fraction = self.validation_fraction
-        if isinstance(fraction, numbers.Real) and not isinstance(fraction, bool) and fraction == 0:
-            return 0.0
-        return v.check_fraction(fraction, "validation_fraction")
-
-    def _refuse_stochastic_extras(self) -> None:
-        """lbfgs minimises the full-batch loss: the extensions that shape
-        stochastic steps have no meaning there."""
-        extras = {
-            "optimizer": self.optimizer is not None,
-            "weight_decay": self.weight_decay is not None,
-            "lr_schedule": self.lr_schedule is not None,
-            "clip_norm": self.clip_norm is not None,
-            "dropout": np.any(np.asarray(self.dropout, dtype=float) > 0),
-        }
-        given = [name for name, is_set in extras.items() if is_set]
-        if given:
-            raise ValueError(
-                f"solver='lbfgs' minimises the full-batch loss; {', '.join(given)} apply only "
-                "to solver='sgd' or 'adam'"
-            )
-
-    def _make_optimizer(self, solver: str) -> Optimizer:
-        """The stochastic rule, in scikit-learn's units: ``solver``'s, or the
-        ``optimizer`` extension's (which wins: a name takes
-        ``learning_rate_init`` and the matching scikit-learn settings, an
-        object its own). ``solver`` must then be its default ``"adam"`` or
-        name the same rule."""
-        chosen = self.optimizer
-        if chosen is None:
-            name = solver
-        elif isinstance(chosen, Optimizer):
-            name = None
-        else:
-            name = v.check_name(chosen, tuple(OPTIMIZERS), "optimizer")
-        family = name if name is not None else type(chosen).__name__.lower()
-        if chosen is not None and solver != "adam" and family != solver:
-            raise ValueError(
-                f"solver={solver!r} contradicts optimizer={chosen!r}; set one of them (the "
-                "optimizer extension needs solver='adam', the default, or the same rule)"
-            )
-        decay = self.weight_decay
-        if decay is not None:
-            decay = v.check_non_negative_float(decay, "weight_decay")
-        if name is None:
-            if decay is not None:
-                raise ValueError(
-                    "weight_decay was given together with an optimizer object; set it on "
-                    "the optimizer instead (e.g. Adam(learning_rate=0.01, weight_decay=0.1))"
-                )
-            return copy.deepcopy(chosen)
-        rate = v.check_positive_float(self.learning_rate_init, "learning_rate_init")
-        if name == "sgd":
-            momentum = _check_unit(self.momentum, "momentum", closed=True)
-            nesterov = v.check_bool(self.nesterovs_momentum, "nesterovs_momentum")
-            return SGD(rate, momentum, nesterov and momentum > 0, decay or 0.0)
-        if name == "rmsprop":
-            return RMSprop(rate, eps=self._epsilon(), weight_decay=decay or 0.0)
-        betas = (
-            _check_unit(self.beta_1, "beta_1", closed=False),
-            _check_unit(self.beta_2, "beta_2", closed=False),
-        )
-        # scikit-learn adds epsilon before Adam's bias correction
-        if name == "adamw":
-            extra = {} if decay is None else {"weight_decay": decay}
-            return AdamW(rate, *betas, self._epsilon(), eps_before_correction=True, **extra)
-        return Adam(rate, *betas, self._epsilon(), decay or 0.0, eps_before_correction=True)
-
-    def _epsilon(self) -> float:
-        return v.check_positive_float(self.epsilon, "epsilon")
-
-    def _schedule(self, settings: _Settings):
-        """The ``lr_schedule`` extension for ``Network.fit`` (copied: a
-        plateau schedule keeps state), or None for scikit-learn's
-        ``learning_rate``, which it replaces: the two are refused together."""
-        schedule = self.lr_schedule
-        if schedule is None:
-            return None
-        if settings.learning_rate != "constant":
-            raise ValueError(
-                f"lr_schedule replaces learning_rate={settings.learning_rate!r}; set one of them"
-            )
-        if isinstance(schedule, str) and schedule == "plateau":
-            return ReduceLROnPlateau(monitor="loss")
-        if isinstance(schedule, Schedule):
-            logged = {"loss", "learning_rate"} | ({"accuracy"} if self._is_classifier else set())
-            if settings.early_stopping:
-                logged |= {"val_" + name for name in logged - {"learning_rate"}}
-            unknown = [name for name in schedule.monitored_metrics() if name not in logged]
-            if unknown:
-                needs = (
-                    "" if settings.early_stopping else " (val_ metrics need early_stopping=True)"
-                )
-                raise ValueError(
-                    f"lr_schedule watches {unknown[0]!r}, which this fit does not log; it logs "
-                    f"{', '.join(sorted(logged))}{needs}"
-                )
-            return copy.deepcopy(schedule)
-        if not (isinstance(schedule, str) and schedule in SCHEDULES):
-            raise (TypeError if not isinstance(schedule, str) else ValueError)(
-                f"lr_schedule must be None, a Schedule or one of {', '.join(SCHEDULES)}; "
-                f"got {schedule!r}"
-            )
-        return schedule
-
-    def _check_random_state(self) -> None:
-        state = self.random_state
-        if state is None or isinstance(state, np.random.RandomState):
-            return
-        if not isinstance(state, numbers.Integral) or isinstance(state, bool):
-            raise TypeError(
-                "random_state must be None, an int >= 0 or a numpy RandomState; "
-                f"got {type(state).__name__}"
-            )
-        if state < 0:
-            raise ValueError(f"random_state must be an int >= 0; got {state}")
+    def _settings(self):
+        """Every parameter, checked (``_sklearn_settings.read``)."""
+        return _sklearn_settings.read(self)
 
     @staticmethod
     def _sample_weight(sample_weight, n_samples: int):
@@ -504,7 +247,7 @@ class _BaseMLP(BaseEstimator):
         set_parameters(network, initial)
         return network
 
-    def _check_same_network(self, network: Network, settings: _Settings) -> None:
+    def _check_same_network(self, network: Network, settings: Settings) -> None:
         """``warm_start`` and ``partial_fit`` continue the fitted network: its
         shape cannot change under them."""
         changed = []
@@ -679,7 +422,7 @@ class _BaseMLP(BaseEstimator):
         finite = [s for s in scores if not math.isnan(s)]
         return max(finite) if finite else math.nan
 
-    def _resolve_batch(self, settings: _Settings, n_rows: int) -> int:
+    def _resolve_batch(self, settings: Settings, n_rows: int) -> int:
         """scikit-learn's batch size on the training rows: ``"auto"`` is
         ``min(200, n)``, and a larger one is clipped, with its warning."""
         if settings.batch_size == "auto":
@@ -1187,108 +930,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.class_weight = class_weight
 
     # ------------------------------------------------------------ targets
-    def _encode_targets(self, y, continuing: bool, classes, incremental: bool) -> _Targets:
-        """scikit-learn's label binarisation: class indices and softmax for
-        three or more classes, a 0/1 column and one logistic output for two
-        (or one), the indicator itself for multilabel ``y``."""
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        kind = type_of_target(y)
-        if kind == "multiclass-multioutput":
-            raise ValueError(
-                "MLPClassifier does not support multiclass-multioutput y (several columns of "
-                "labels); give one column of labels or a 0/1 multilabel indicator"
-            )
-        multilabel = kind == "multilabel-indicator"
-        known = self._known_classes(y, multilabel, continuing, classes, incremental)
-        if multilabel:
-            if y.shape[1] != len(known):
-                raise ValueError(
-                    f"y has {y.shape[1]} labels (columns) but the estimator has {len(known)}"
-                )
-            targets = np.asarray(y, dtype=np.float64)
-            return _Targets(
-                targets, len(known), "binary_cross_entropy", "sigmoid", "logistic", known
-            )
-        index = np.searchsorted(known, y)
-        index[index == len(known)] = 0  # out of range: caught just below
-        unknown = known[index] != y
-        if unknown.any():
-            raise ValueError(
-                f"`y` has classes not in `self.classes_`. `self.classes_` has {known}. "
-                f"'y' has {unique_labels(y)}."
-            )
-        if len(known) <= 2:  # one logistic output, positive class classes_[1]
-            positive = (index == 1).reshape(-1, 1)
-            return _Targets(
-                positive.astype(np.float64),
-                1,
-                "binary_cross_entropy",
-                "sigmoid",
-                "logistic",
-                known,
-                labels=index.astype(np.int64),
-                stratify=positive,
-            )
-        return _Targets(
-            index.astype(np.int64),
-            len(known),
-            "cross_entropy",
-            "softmax",
-            "softmax",
-            known,
-            labels=index.astype(np.int64),
-        )
-
-    def _known_classes(self, y, multilabel, continuing, classes, incremental) -> np.ndarray:
-        """``classes_`` for this call: new ones for a new fit (``classes`` on
-        ``partial_fit``'s first call), else the fitted ones, checked against
-        ``y`` as scikit-learn checks them."""
-        given = None if classes is None else self._check_classes(classes)
-        if not continuing:
-            if multilabel:
-                known = np.arange(y.shape[1])
-                if given is not None and not np.array_equal(given, known):
-                    raise ValueError(
-                        "for a multilabel indicator y, classes must be None or "
-                        f"range({y.shape[1]}), one per column; got {given.tolist()}"
-                    )
-                return known
-            return np.unique(y) if given is None else given
-        fitted_multilabel = self.out_activation_ == "logistic" and self.n_outputs_ > 1
-        if multilabel != fitted_multilabel:
-            fitted = "a multilabel indicator" if fitted_multilabel else "single labels"
-            raise ValueError(
-                f"y must be {fitted}, as when the estimator was first fitted; "
-                "fit with warm_start=False to change that"
-            )
-        known = self.classes_
-        if given is not None and not np.array_equal(given, known):
-            raise ValueError(
-                f"classes={given.tolist()} is not the same as the classes_ the estimator "
-                f"was fitted with ({known.tolist()})"
-            )
-        if not incremental and not multilabel:
-            present = unique_labels(y)
-            if set(present.tolist()) != set(known.tolist()):
-                raise ValueError(
-                    "warm_start can only be used where `y` has the same classes as in the "
-                    f"previous call to fit. Previously got {known}, `y` has {present}"
-                )
-        return known
-
-    @staticmethod
-    def _check_classes(classes) -> np.ndarray:
-        """``partial_fit``'s ``classes``: 1-D, non-empty, no NaN; sorted and unique."""
-        given = np.asarray(classes)
-        if given.ndim != 1 or given.size == 0:
-            raise ValueError(
-                f"classes must be a non-empty 1-D list of labels; got shape {given.shape}"
-            )
-        if given.dtype.kind == "f" and np.isnan(given).any():
-            raise ValueError("classes must not hold NaN")
-        return np.unique(given)
+    def _encode_targets(self, y, continuing: bool, classes, incremental: bool) -> Targets:
+        return _sklearn_targets.encode_labels(self, y, continuing, classes, incremental)
 
     def _validation_scorer(self, X_held, encoding, held, weights):
         """Accuracy of the held-out rows (subset accuracy for multilabel),
@@ -1314,64 +957,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return decided[:, 0] if decided.shape[1] == 1 else decided
 
     def _row_weights(self, sample_weight, encoding, incremental: bool):
-        """``sample_weight`` times ``class_weight``'s weight of each row's
-        class."""
-        if self.class_weight is None:
-            return sample_weight
-        if encoding.labels is None:
-            raise ValueError("class_weight needs single-label y, not a multilabel indicator")
-        classes, labels = encoding.classes, encoding.labels
-        if isinstance(self.class_weight, str):
-            if self.class_weight != "balanced":
-                raise ValueError(
-                    f"class_weight must be None, 'balanced' or a dict; got {self.class_weight!r}"
-                )
-            if incremental:
-                # one block of a stream would weigh its classes unlike the next
-                # (scikit-learn's SGDClassifier refuses it too)
-                raise ValueError(
-                    "class_weight='balanced' is not supported by partial_fit; "
-                    "give a dict of weights computed over the whole data"
-                )
-            per_class = balanced_class_weights(labels, len(classes), sample_weight)
-        elif isinstance(self.class_weight, dict):
-            per_class = self._dict_class_weights(classes)
-        else:
-            raise TypeError(
-                "class_weight must be None, 'balanced' or a dict; "
-                f"got {type(self.class_weight).__name__}"
-            )
-        weights = per_class[labels]
-        if sample_weight is not None:  # checked by _sample_weight
-            weights = weights * sample_weight
-        if not weights.sum() > 0:
-            raise ValueError("class_weight (times sample_weight) leaves every row with weight 0")
-        return weights
-
-    def _dict_class_weights(self, classes) -> np.ndarray:
-        """Each class's weight from the ``class_weight`` dict, by
-        scikit-learn's rule: a class without a key weighs 1, and keys for
-        labels ``y`` lacks are allowed when every class has a weight (a
-        cross-validation fold may lack a class), refused otherwise (a key
-        that matches nothing is then likely a mistake)."""
-        position = {label: i for i, label in enumerate(classes.tolist())}
-        per_class = np.ones(len(classes))
-        weighted, strangers = set(), []
-        for label, weight in self.class_weight.items():
-            weight = v.check_non_negative_float(weight, f"class_weight[{label!r}]")
-            key = label.item() if isinstance(label, np.generic) else label
-            if key in position:
-                per_class[position[key]] = weight
-                weighted.add(position[key])
-            else:
-                strangers.append(label)
-        if strangers and len(weighted) < len(classes):
-            unweighted = [c for i, c in enumerate(classes.tolist()) if i not in weighted]
-            raise ValueError(
-                f"class_weight has keys {strangers!r} that are not classes of y, and the classes "
-                f"{unweighted!r} have no weight; the classes are {classes.tolist()!r}"
-            )
-        return per_class
+        return _sklearn_targets.class_row_weights(self, sample_weight, encoding, incremental)
 
     # ------------------------------------------------------------ methods
     @available_if(_BaseMLP._stochastic)
@@ -1535,7 +1121,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         )
         self.loss = loss
 
-    def _encode_targets(self, y, continuing: bool, classes, incremental: bool) -> _Targets:
+    def _encode_targets(self, y, continuing: bool, classes, incremental: bool) -> Targets:
         loss = v.check_name(self.loss, ("squared_error", "poisson"), "loss")
         targets = y.reshape(-1, 1) if y.ndim == 1 else y
         if continuing and targets.shape[1] != self.n_outputs_:
@@ -1551,8 +1137,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if loss == "poisson":  # the log link: exp outputs, counts or rates >= 0
             if (targets < 0).any():
                 raise ValueError("y must hold counts or rates >= 0 for loss='poisson'")
-            return _Targets(targets, targets.shape[1], "poisson", "exp", "exp")
-        return _Targets(targets, targets.shape[1], "mse", "identity", "identity")
+            return Targets(targets, targets.shape[1], "poisson", "exp", "exp")
+        return Targets(targets, targets.shape[1], "mse", "identity", "identity")
 
     def _validation_scorer(self, X_held, encoding, held, weights):
         """R^2 of the held-out rows, NaN when the outputs are not finite."""
