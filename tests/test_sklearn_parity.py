@@ -232,14 +232,15 @@ def test_the_input_dtype_is_the_models_as_in_scikit_learn(dtype):
     assert mine.predict(X.astype(dtype)).dtype == theirs.predict(X.astype(dtype)).dtype == dtype
 
 
-def test_partial_fit_follows_scikit_learns_invscaling_rate():
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_partial_fit_follows_scikit_learns_invscaling_rate(momentum):
     X, score = _data()
     y = score[:, 0]
     models = [
         module.MLPRegressor(
             hidden_layer_sizes=(5,),
             solver="sgd",
-            momentum=0.0,
+            momentum=momentum,
             learning_rate="invscaling",
             learning_rate_init=0.05,
             batch_size=60,
