@@ -39,6 +39,7 @@ class Table:
     names: list
     columns: dict
     lines: np.ndarray
+    unnamed: bool = False  # an array's columns, named x0, x1, ... and y by position
 
     @property
     def n_rows(self) -> int:
@@ -112,13 +113,27 @@ def read_csv(path) -> Table:
     """A CSV with a header row; blank lines are skipped, a row with another
     number of fields than the header is refused by its line."""
     # utf-8-sig: a byte-order mark (Excel writes one) is not part of the first name
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        numbered = [(n, row) for n, row in enumerate(csv.reader(handle), start=1) if row]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            # the line a record starts on (a quoted field may span lines)
+            numbered, start = [], 1
+            for row in reader:
+                if row:
+                    numbered.append((start, row))
+                start = reader.line_num + 1
+    except UnicodeDecodeError as error:
+        raise TableError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     if len(numbered) < 2:
         raise TableError(f"{path}: a CSV needs a header row and at least one data row")
     names = [name.strip() for name in numbered[0][1]]
-    if len(set(names)) != len(names) or "" in names:
-        raise TableError(f"{path}: the header's column names must be distinct and non-empty")
+    if "" in names:
+        raise TableError(
+            f"{path}: the header's column {names.index('') + 1} has no name (a trailing comma?)"
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise TableError(f"{path}: the header names {', '.join(map(repr, repeated))} twice")
     body = numbered[1:]
     for line, row in body:
         if len(row) != len(names):
@@ -146,68 +161,83 @@ def from_arrays(path, X, y=None) -> Table:
             raise TableError(f"{path}: y must be one value per row of X; got shape {y.shape}")
         names.append("y")
         columns["y"] = y
-    return Table(str(path), names, columns, np.arange(1, X.shape[0] + 1))
+    return Table(str(path), names, columns, np.arange(1, X.shape[0] + 1), unnamed=True)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def target_column(table: Table, name: str) -> np.ndarray:
+    """The target as the table holds it, checked and normalised: stripped
+    strings, booleans as ``True``/``False`` whatever their case, and
+    numbers as float64 when every field is one. An empty or non-finite
+    target is refused by its line."""
+    values = table.column(name)
+    if values.dtype.kind == "b":
+        return np.where(values, "True", "False")
+    if values.dtype.kind in "iuf":
+        numbers = values.astype(np.float64)
+    elif values.dtype.kind == "U":
+        labels = np.char.strip(values)
+        empty = labels == ""
+        if empty.any():
+            line = table.lines[int(np.argmax(empty))]
+            raise TableError(f"{table.path}: line {line}: the target {name!r} is empty")
+        lowered = np.char.lower(labels)
+        if set(lowered.tolist()) <= _TRUE_FALSE:
+            return np.where(lowered == "true", "True", "False")
+        try:
+            numbers = np.array([float(text) for text in labels])
+        except ValueError:
+            return labels
+    else:
+        raise TableError(
+            f"{table.path}: the target {name!r} must hold numbers, booleans or strings; "
+            f"got {values.dtype} values"
+        )
+    bad = ~np.isfinite(numbers)
+    if bad.any():
+        line = table.lines[int(np.argmax(bad))]
+        raise TableError(f"{table.path}: line {line}: the target {name!r} is not finite")
+    return numbers
 
 
 def infer_task(values) -> tuple[str, str]:
-    """``(task, reason)`` for a target column: strings and booleans are
-    classes; numbers are classes when they are whole and few (at most
-    ``MAX_CLASSES_ALWAYS`` distinct values, or at most ``CLASS_FRACTION`` of
+    """``(task, reason)`` for a target from :func:`target_column`: strings
+    and booleans are classes; numbers are classes when they are whole and
+    few (at most ``MAX_CLASSES_ALWAYS`` distinct values, or at most
+    ``CLASS_FRACTION`` of the rows) but not one a row or so (at most half
     the rows), and a regression target otherwise."""
-    numbers = _as_numbers(values)
-    if numbers is None:
-        kind = "booleans" if _booleans(values) else "strings"
-        distinct = len(np.unique(values))
-        return "classification", f"it holds {kind}, {distinct} distinct values"
-    distinct = len(np.unique(numbers))
-    if not np.all(numbers == np.round(numbers)):
-        return "regression", f"it holds fractional numbers ({distinct} distinct values)"
-    few = distinct <= MAX_CLASSES_ALWAYS or distinct <= CLASS_FRACTION * len(numbers)
-    if few:
-        return "classification", f"it holds {distinct} distinct whole numbers"
-    return "regression", f"it holds {distinct} distinct whole numbers in {len(numbers)} rows"
-
-
-def _booleans(values) -> bool:
-    if values.dtype.kind == "b":
-        return True
-    return values.dtype.kind == "U" and set(np.char.lower(np.char.strip(values))) <= _TRUE_FALSE
-
-
-def _as_numbers(values) -> np.ndarray | None:
-    """A target column as float64 when every field is a finite number."""
-    if values.dtype.kind == "b":
-        return None
-    if values.dtype.kind in "iuf":
-        return values.astype(np.float64)
-    try:
-        numbers = np.array([float(text) for text in values])
-    except ValueError:
-        return None
-    return numbers if np.isfinite(numbers).all() else None
+    distinct = len(np.unique(values))
+    if values.dtype.kind == "U":
+        kind = "booleans" if set(values.tolist()) <= {"True", "False"} else "strings"
+        return "classification", f"it holds {kind}, {_plural(distinct, 'distinct value')}"
+    if not np.all(values == np.round(values)):
+        return "regression", f"it holds fractional numbers, {_plural(distinct, 'distinct value')}"
+    n = len(values)
+    few = distinct <= MAX_CLASSES_ALWAYS or distinct <= CLASS_FRACTION * n
+    if few and distinct <= max(2, n // 2):
+        return "classification", f"it holds {_plural(distinct, 'distinct whole number')}"
+    return "regression", f"it holds {distinct} distinct whole numbers in {_plural(n, 'row')}"
 
 
 def target_values(values, task: str, name: str, path: str) -> np.ndarray:
-    """The target as the estimator takes it: the table's own labels
-    (stripped strings, or the numbers of an array) for classification,
-    float64 for regression."""
+    """A :func:`target_column` as the estimator takes it: for
+    classification, labels in the table's words, whole numbers as int64 (a
+    CSV's ``1`` and ``1.0`` are one class); float64 for regression."""
     if task == "classification":
-        if values.dtype.kind == "U":
-            labels = np.char.strip(values)
-            if (labels == "").any():
-                line = int(np.argmax(labels == ""))
-                raise TableError(f"{path}: the target {name!r} is empty on row {line + 1}")
-            return labels
-        if values.dtype.kind == "f" and not np.isfinite(values).all():
-            raise TableError(f"{path}: the target {name!r} holds NaN or infinite values")
+        if values.dtype.kind == "f":
+            if np.all(values == np.round(values)) and np.all(np.abs(values) < 2**53):
+                return values.astype(np.int64)
+            return values.astype(str)  # fractional classes, as --task says
         return values
-    numbers = _as_numbers(values)
-    if numbers is None:
+    if values.dtype.kind != "f":
         raise TableError(
             f"{path}: --task regression needs a numeric target, but {name!r} holds "
-            "non-numbers (or NaN/inf)"
+            "strings or booleans"
         )
-    return numbers
+    return values
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The ``fastbackprop`` command line: ``demo``, ``train``, ``predict``, ``info``.
+"""The ``fastbackprop`` command line: ``demo``, ``train``, ``predict``,
+``score``, ``info``, ``compile`` and ``tune``.
 
 Every user mistake (a bad argument, a missing file, a bad column, a value
 the library rejects) ends as one line ``fastbackprop: error: ...`` on stderr
@@ -251,8 +252,14 @@ def load_table(path, n_features=None) -> _tables.Table:
 
 
 def _table_rows(table: _tables.Table, model: _tables.TableModel) -> np.ndarray:
-    """The model's feature columns of ``table``, by name; an .npy without
-    its target column names its features ``x0 ...`` like one with it."""
+    """The model's feature columns of ``table``, by name. Arrays have no
+    names: theirs (``x0 ...``) must be exactly as many as the model's."""
+    if table.unnamed:
+        width = len([name for name in table.names if name != "y"])
+        if width != len(model.features):
+            raise CLIError(
+                f"{table.path} has {width} feature columns; the model takes {len(model.features)}"
+            )
     return table.features(list(model.features))
 
 
@@ -322,8 +329,10 @@ def _table_model(net, meta, path) -> _tables.TableModel:
         )
     model = _tables.TableModel.from_meta(meta, net.n_features, path)
     if model.task == "classification":
-        n_outputs = 1 if len(model.classes) <= 2 else len(model.classes)
-        if model.classes is None or model.classes.ndim != 1 or net.n_outputs != n_outputs:
+        classes = model.classes
+        if classes is None or classes.ndim != 1 or len(classes) < 2:
+            raise CLIError(f"{path}: the stored classes do not fit the network")
+        if net.n_outputs != (1 if len(classes) == 2 else len(classes)):
             raise CLIError(f"{path}: the stored classes do not fit the network")
     return model
 
@@ -364,18 +373,25 @@ def _estimator(task, args):
 
 def _held_out(task, y, fraction, seed):
     """``(train_rows, test_rows)``: scikit-learn's ``train_test_split``,
-    stratified for classes that have two rows or more; no test rows for
-    ``fraction`` 0."""
+    stratified where it can be (every class twice, a row of each on both
+    sides); no test rows for ``fraction`` 0."""
     rows = np.arange(len(y))
     if fraction == 0:
         return rows, rows[:0]
     from sklearn.model_selection import train_test_split
 
+    n_test = int(np.ceil(fraction * len(y)))
+    if len(y) - n_test < 2:
+        raise CLIError(
+            f"--test-fraction {fraction} leaves {len(y) - n_test} of {len(y)} rows for "
+            "training; give more rows, or --test-fraction 0 to train on all of them"
+        )
     stratify = None
     if task == "classification":
         _, counts = np.unique(y, return_counts=True)
-        stratify = y if counts.min() >= 2 else None
-    return train_test_split(rows, test_size=fraction, random_state=seed, stratify=stratify)
+        fits = counts.min() >= 2 and min(n_test, len(y) - n_test) >= len(counts)
+        stratify = y if fits else None
+    return train_test_split(rows, test_size=n_test, random_state=seed, stratify=stratify)
 
 
 def _cmd_train(args) -> int:
@@ -391,7 +407,8 @@ def _cmd_train(args) -> int:
     if args.target is None and "y" not in table.names:
         raise CLIError(f"{args.data}: an .npz for training needs arrays X and y")
     target = table.target_name("y" if args.target is None else args.target)
-    task, reason = _tables.infer_task(table.column(target))
+    column = _tables.target_column(table, target)
+    task, reason = _tables.infer_task(column)
     if args.task != "auto":
         task, reason = args.task, "as --task says"
     else:
@@ -401,12 +418,21 @@ def _cmd_train(args) -> int:
     if not features:
         raise CLIError(f"{args.data}: the table has no feature columns besides {target!r}")
     X = table.features(features)
-    y = _tables.target_values(table.column(target), task, target, table.path)
+    y = _tables.target_values(column, task, target, table.path)
+    if task == "classification" and len(np.unique(y)) < 2:
+        raise CLIError(f"{args.data}: the target {target!r} has one class; nothing to learn")
     train, test = _held_out(task, y, args.test_fraction, args.seed)
+    if task == "classification" and len(np.unique(y[train])) < 2:
+        raise CLIError(
+            f"{args.data}: the {len(train)} training rows left by --test-fraction "
+            f"{args.test_fraction} hold one class; give more rows or a smaller fraction"
+        )
     model = _tables.TableModel.fit_scaling(task, target, features, X[train], y[train])
     estimator = _estimator(task, args)
     held = int(np.ceil(args.validation_fraction * len(train)))
-    if estimator.early_stopping and held < 2:
+    if args.solver == "lbfgs":
+        estimator.set_params(early_stopping=False)  # full batch: no epochs to stop
+    elif estimator.early_stopping and held < 2:
         # scikit-learn needs two validation rows; a tiny table trains without
         estimator.set_params(early_stopping=False)
         _say(
@@ -428,15 +454,15 @@ def _cmd_train(args) -> int:
     if task == "classification":
         model.classes = estimator.classes_
     net = estimator.network_
-    stopped = "early stopping on the validation rows" if estimator.early_stopping else "its rule"
-    _say(
-        f"trained {estimator.n_iter_} epochs on {len(train)} rows"
-        + (
-            f" (stopped at --epochs {args.epochs} before converging)"
-            if ran_out
-            else f" ({stopped})"
-        )
-    )
+    if args.solver == "lbfgs":
+        how = "lbfgs iterations, full batch"
+    elif estimator.early_stopping:
+        how = "epochs, early stopping on the validation rows' loss"
+    else:
+        how = "epochs, stopping when the training loss stopped improving"
+    if ran_out:
+        how += f"; stopped at --epochs {args.epochs} before converging"
+    _say(f"trained {estimator.n_iter_} {how}, on {len(train)} rows")
     metric = "accuracy" if task == "classification" else "R^2"
     if len(test):
         score = model.score(net, X[test], y[test])
@@ -484,6 +510,8 @@ def _write_rows(header, rows, out):
 
 def _cmd_predict(args) -> int:
     _check_output(args.out, "--out")
+    if args.out and os.path.exists(args.out) and os.path.samefile(args.out, args.data):
+        raise CLIError(f"--out {args.out!r} is the input table; write the predictions elsewhere")
     net, meta = load_model(args.model)
     model = _table_model(net, meta, args.model)
     X = _table_rows(load_table(args.data, net.n_features), model)
@@ -505,7 +533,7 @@ def _cmd_predict(args) -> int:
 def _cmd_score(args) -> int:
     net, meta = load_model(args.model)
     model = _table_model(net, meta, args.model)
-    table = load_table(args.data)
+    table = load_table(args.data)  # an .npy: the features, then the target
     X = _table_rows(table, model)
     target = model.target if args.target is None else table.target_name(args.target)
     if target not in table.names:
@@ -513,7 +541,7 @@ def _cmd_score(args) -> int:
             f"{args.data} has no target column {target!r} to score against; its columns: "
             f"{', '.join(table.names)}"
         )
-    y = _tables.target_values(table.column(target), model.task, target, table.path)
+    y = _tables.target_values(_tables.target_column(table, target), model.task, target, table.path)
     metric = "accuracy" if model.task == "classification" else "R^2"
     print(f"{metric}: {model.score(net, X, y):.4f} ({table.n_rows} rows)")
     return 0
@@ -748,7 +776,9 @@ def _add_predict(commands):
     )
     score.add_argument("model", help="a .npz written by train --save")
     score.add_argument("data", help="CSV, .npz or .npy holding the target column")
-    score.add_argument("--target", help="the target column (default: the one trained on)")
+    score.add_argument(
+        "--target", help="the target column; by default the one the model was trained on"
+    )
     score.set_defaults(handler=_cmd_score)
 
 

@@ -182,10 +182,13 @@ def test_a_regression_target_is_scaled_for_training_and_unscaled_in_predictions(
 @pytest.mark.parametrize(
     ("values", "task", "reason"),
     [
-        (np.array(["a", "b", "a"]), "classification", "strings"),
-        (np.array(["True", "false", "TRUE"]), "classification", "booleans"),
+        (np.array(["a", "b", "a"]), "classification", "strings, 2 distinct values"),
+        (np.array(["True", "false", "TRUE"]), "classification", "booleans, 2 distinct values"),
         (np.array([True, False]), "classification", "booleans"),
-        (np.array(["0", "1", "1"]), "classification", "2 distinct whole numbers"),
+        (np.array(["0", "1", "1.0"]), "classification", "2 distinct whole numbers"),
+        (np.array(["3"] * 9 + ["4", "5"]), "classification", "3 distinct whole numbers"),
+        # one value a row: prices, not classes, even when few
+        (np.array([str(v) for v in range(100, 118)]), "regression", "18 distinct whole numbers"),
         # 25 distinct of 30 rows: more than 20, and more than 5% of the rows
         (np.arange(30) % 25, "regression", "25 distinct whole numbers in 30 rows"),
         (np.arange(1000) % 40, "classification", "40 distinct whole numbers"),  # 4% of rows
@@ -194,7 +197,8 @@ def test_a_regression_target_is_scaled_for_training_and_unscaled_in_predictions(
     ],
 )
 def test_the_task_is_inferred_from_the_target(values, task, reason):
-    inferred, said = _tables.infer_task(values)
+    table = _tables.Table("t.csv", ["y"], {"y": values}, np.arange(2, len(values) + 2))
+    inferred, said = _tables.infer_task(_tables.target_column(table, "y"))
     assert inferred == task and reason in said
 
 
@@ -214,7 +218,11 @@ def test_bad_tables_are_one_line_errors_and_write_no_model(tmp_path, capsys):
         "text.csv": ("a,b,label\n1,2,x\n3,four,y\n", "line 3, column 'b': 'four' is not a number"),
         "inf.csv": ("a,b,label\n1,inf,x\n3,4,y\n", "line 2, column 'b' is not finite"),
         "ragged.csv": ("a,b,label\n1,2,x\n3,4\n", "line 3 has 2 fields but the header has 3"),
-        "header.csv": ("a,a,label\n1,2,x\n", "column names must be distinct"),
+        "header.csv": ("a,a,label\n1,2,x\n", "the header names 'a' twice"),
+        "trailing.csv": ("a,b,label,\n1,2,x,\n", "the header's column 4 has no name"),
+        "nan.csv": ("a,label\n1,1.5\n2,nan\n3,2\n", "line 3: the target 'label' is not finite"),
+        "blank.csv": ("a,label\n1,x\n2,\n3,y\n", "line 3: the target 'label' is empty"),
+        "one.csv": ("a,label\n1,x\n2,x\n3,x\n", "the target 'label' has one class"),
     }
     model = tmp_path / "m.npz"
     for name, (text, fragment) in cases.items():
@@ -273,3 +281,62 @@ def test_help_shows_every_choice_and_default(capsys):
         "(default: 0.2)",
     ):
         assert fragment in text, fragment
+
+
+def test_labels_are_the_tables_own_words_and_numbers_one_class_each(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((80, 2))
+    words = np.where(X[:, 0] > 0, "1", "1.0")  # written two ways, one class
+    words[X[:, 1] > 0.5] = "2"
+    table = _export(tmp_path / "n.csv", X, words, ["a", "b"], "k")
+    model = tmp_path / "m.npz"
+    argv = ["train", str(table), "--target", "k", "--solver", "lbfgs", "--save", str(model)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "2 distinct whole numbers" in err and "lbfgs iterations, full batch" in err
+    assert main(["predict", str(model), str(table)]) == 0
+    assert set(capsys.readouterr().out.split()) <= {"1", "2"}
+    flags = np.where(X[:, 0] > 0, "TRUE", "false")
+    table = _export(tmp_path / "b.csv", X, flags, ["a", "b"], "ok")
+    argv = ["train", str(table), "--target", "ok", "--solver", "lbfgs", "--save", str(model)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["predict", str(model), str(table), "--proba"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "False,True"
+
+
+def test_small_tables_train_or_say_why_not(tmp_path, capsys):
+    X = np.arange(30.0).reshape(10, 3)
+    table = _export(
+        tmp_path / "ten.csv",
+        X,
+        ["a", "b", "c", "a", "b", "c", "a", "b", "c", "a"],
+        ["x", "y", "z"],
+        "k",
+    )
+    assert main(["train", str(table), "--target", "k", "--epochs", "3"]) == 0  # unstratified
+    capsys.readouterr()
+    two = _export(tmp_path / "two.csv", X[:2], ["a", "b"], ["x", "y", "z"], "k")
+    assert main(["train", str(two), "--target", "k"]) == 2
+    _error(capsys, "--test-fraction 0.2 leaves 1 of 2 rows for training")
+
+
+def test_arrays_must_have_the_models_width(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 3))
+    np.savez(tmp_path / "d.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    model = tmp_path / "m.npz"
+    argv = ["train", str(tmp_path / "d.npz"), "--solver", "lbfgs", "--save", str(model)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    np.savez(tmp_path / "wide.npz", X=np.hstack([X, X]))
+    assert main(["predict", str(model), str(tmp_path / "wide.npz")]) == 2
+    _error(capsys, "has 6 feature columns; the model takes 3")
+    np.save(tmp_path / "x.npy", X)
+    assert main(["predict", str(model), str(tmp_path / "x.npy")]) == 0
+    assert len(capsys.readouterr().out.split()) == 40
+    assert (
+        main(["predict", str(model), str(tmp_path / "x.npy"), "--out", str(tmp_path / "x.npy")])
+        == 2
+    )
+    _error(capsys, "is the input table")
