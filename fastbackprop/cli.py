@@ -174,15 +174,7 @@ def _save_plot(run: DemoRun, path):
     if run.X.shape[1] == 2 and run.net.loss != "mse":
         plotting.training_report(run.net, run.X, run.y, run.history, path)
         return
-    import matplotlib.pyplot as plt  # plot_history has already checked it is there
-
-    axes = plotting.plot_history(run.history)
-    figure = axes[0].figure
-    try:
-        figure.suptitle(f"{list(run.net.layer_sizes)} network, {run.net.loss}: training curves")
-        plotting._save_figure(figure, path)
-    finally:
-        plt.close(figure)
+    _save_curves(run.net, run.history, path)
 
 
 def _cmd_demo(args) -> int:
@@ -473,18 +465,18 @@ def _cmd_train(args) -> int:
         save_model(net, args.save, model.meta())
         _say(f"saved the model to {args.save}")
     if args.plot:
-        _save_curves(net, args.plot)
+        _save_curves(net, net.history, args.plot)
         _say(f"saved the training curves to {args.plot}")
     return 0
 
 
-def _save_curves(net, path):
-    """The training curves of ``net``'s history."""
-    import matplotlib.pyplot as plt
+def _save_curves(net, history, path):
+    """The training curves of ``history``, titled by ``net``."""
+    import matplotlib.pyplot as plt  # plot_history checks that it is there
 
     from . import plotting
 
-    axes = plotting.plot_history(net.history)
+    axes = plotting.plot_history(history)
     figure = axes[0].figure
     try:
         figure.suptitle(f"{list(net.layer_sizes)} network, {net.loss}: training curves")
