@@ -664,6 +664,29 @@ def _positive_int(text):
     return value
 
 
+def _number(text, *, positive):
+    """A finite float, > 0 (``positive``) or >= 0: checked here, so the
+    error names the option, not the estimator's parameter."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from None
+    if not np.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise argparse.ArgumentTypeError(f"must be a finite number {bound}; got {text!r}")
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int; got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 2**32); got {value}")
+    return value
+
+
 def _add_demo(commands):
     demo = commands.add_parser("demo", help="run one of the seed examples")
     demo.add_argument("name", choices=list(DEMOS), help="which example")
@@ -710,12 +733,22 @@ def _add_train(commands):
         default="adam",
         help="lbfgs: full-batch L-BFGS, often best on small tables",
     )
-    train.add_argument("--learning-rate", type=float, default=0.001, help="the initial rate")
+    train.add_argument(
+        "--learning-rate",
+        type=lambda text: _number(text, positive=True),
+        default=0.001,
+        help="the initial rate",
+    )
     train.add_argument(
         "--batch-size", type=_batch_size, default="auto", help="rows per step; auto: min(200, rows)"
     )
     train.add_argument("--epochs", type=_positive_int, default=200, help="at most this many")
-    train.add_argument("--alpha", type=float, default=0.0001, help="L2 penalty on the weights")
+    train.add_argument(
+        "--alpha",
+        type=lambda text: _number(text, positive=False),
+        default=0.0001,
+        help="L2 penalty on the weights",
+    )
     train.add_argument(
         "--no-early-stopping",
         action="store_true",
@@ -739,7 +772,7 @@ def _add_train(commands):
         default=0.2,
         help="rows held out to score the model (0: train on every row)",
     )
-    train.add_argument("--seed", type=int, default=0, help="the split, weights and shuffling")
+    train.add_argument("--seed", type=_seed, default=0, help="the split, weights and shuffling")
     train.add_argument("--verbose", action="store_true", help="print every epoch's loss")
     train.add_argument("--save", metavar="MODEL.npz", help="write the model here")
     train.add_argument("--plot", metavar="CURVES.png", help="save the training curves")

@@ -340,3 +340,17 @@ def test_arrays_must_have_the_models_width(tmp_path, capsys):
         == 2
     )
     _error(capsys, "is the input table")
+
+
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        (["--seed", "-1"], "--seed: must lie in [0, 2**32); got -1"),
+        (["--learning-rate", "0"], "--learning-rate: must be a finite number > 0"),
+        (["--alpha", "nan"], "--alpha: must be a finite number >= 0"),
+    ],
+)
+def test_options_are_refused_in_their_own_names(tmp_path, capsys, option, fragment):
+    (tmp_path / "t.csv").write_text("a,label\n1,x\n2,y\n")
+    assert main(["train", str(tmp_path / "t.csv"), "--target", "label", *option]) == 2
+    _error(capsys, fragment)
