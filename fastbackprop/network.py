@@ -656,6 +656,10 @@ class Network:
         """Loss and flat gradients of one batch, through the training
         loop's own forward and backward code (one shard, no dropout)."""
         ws = TrainingWorkspace(self._layout, X.shape[0], self.dtype)
+        return self._gradient_pass(ws, X, Y, W), ws.grads
+
+    def _gradient_pass(self, ws, X, Y, W) -> float:
+        """The loss of checked ``(X, Y, W)``, its gradients left in ``ws.grads``."""
         with _warmup.announcing("gradients", self.dtype):
             loss = self._train.batch_gradients(
                 ws.arena,
@@ -669,7 +673,7 @@ class Network:
                 self._ops(),
                 self._phases(),
             )
-        return float(loss), ws.grads
+        return float(loss)
 
     # ------------------------------------------------------------- inference
     def forward(self, X) -> np.ndarray:
@@ -757,7 +761,6 @@ class Network:
         """
         X, Y, W = self._check_Xy(X, y, sample_weight)
         ws = TrainingWorkspace(self._layout, X.shape[0], self.dtype)
-        model, ops, phases = self._model(dropout=False), self._ops(), self._phases()
 
         def objective(theta):
             theta = np.asarray(theta)
@@ -767,11 +770,7 @@ class Network:
                     f"got {theta.shape}"
                 )
             self._params[...] = theta
-            with _warmup.announcing("gradients", self.dtype):
-                loss = self._train.batch_gradients(
-                    ws.arena, ws.bounds, ws.grads, self._params, X, Y, W, model, ops, phases
-                )
-            return float(loss), ws.grads.astype(np.float64)
+            return self._gradient_pass(ws, X, Y, W), ws.grads.astype(np.float64)
 
         return objective
 

@@ -94,8 +94,9 @@ def _sigmoid_bce_forward_single(out, row_loss, logits, targets):
 
 
 @jit_inline
-def _sigmoid_bce_backward_row(i, dlogits, out, targets, row_scale):
-    # dL/dz = (sigmoid - t) * row_scale
+def _output_minus_target_row(i, dlogits, out, targets, row_scale):
+    # dL/dz = (out - t) * row_scale: a canonical link's gradient (sigmoid
+    # with binary cross-entropy, exp with Poisson)
     scale = row_scale[i]
     for j in range(dlogits.shape[1]):
         dlogits[i, j] = (out[i, j] - targets[i, j]) * scale
@@ -103,7 +104,7 @@ def _sigmoid_bce_backward_row(i, dlogits, out, targets, row_scale):
 
 @jit_inline
 def _sigmoid_bce_backward_single(dlogits, out, targets, row_scale):
-    """``_sigmoid_bce_backward_row`` over every row of a single-output
+    """``_output_minus_target_row`` over every row of a single-output
     network, as one vectorised loop down the column."""
     d, o, t = single_column(dlogits), single_column(out), single_column(targets)
     for i in range(d.shape[0]):
@@ -146,14 +147,6 @@ def _poisson_forward_row(i, out, row_loss, logits, targets):
     row_loss[i] = loss
 
 
-@jit_inline
-def _poisson_backward_row(i, dlogits, out, targets, row_scale):
-    # dL/dz = (exp(z) - y) * row_scale
-    scale = row_scale[i]
-    for j in range(dlogits.shape[1]):
-        dlogits[i, j] = (out[i, j] - targets[i, j]) * scale
-
-
 # One thread each: inside the training loop every shard already has its own
 # core, and a parallel region per op cost more to compile (a gufunc each)
 # than it ever saved (docs/decisions.md).
@@ -186,7 +179,7 @@ def sigmoid_bce_backward(dlogits, out, targets, row_scale):
         _sigmoid_bce_backward_single(dlogits, out, targets, row_scale)
     else:
         for i in range(dlogits.shape[0]):
-            _sigmoid_bce_backward_row(i, dlogits, out, targets, row_scale)
+            _output_minus_target_row(i, dlogits, out, targets, row_scale)
 
 
 @jit
@@ -223,7 +216,7 @@ def poisson_forward(out, row_loss, logits, targets):
 @jit
 def poisson_backward(dlogits, out, targets, row_scale):
     for i in range(dlogits.shape[0]):
-        _poisson_backward_row(i, dlogits, out, targets, row_scale)
+        _output_minus_target_row(i, dlogits, out, targets, row_scale)
 
 
 @jit
