@@ -23,6 +23,7 @@ after the other and give bit-identical results.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -162,3 +163,35 @@ def blas_single_threaded(active: bool = True):
             if _holders == 0:
                 for lib, n in zip(_blas_libraries(), _saved_threads):
                     lib.set_num_threads(n)
+
+
+def _dask_worker_threads() -> int | None:
+    """The thread count of the Dask worker whose task is running on this
+    thread, or None outside a worker's task. Dask's nanny sets the OpenMP
+    and BLAS variables to it, but Numba reads only ``NUMBA_NUM_THREADS``
+    and would take every core of the machine in each worker."""
+    distributed = sys.modules.get("distributed")  # never imported for this
+    if distributed is None:
+        return None
+    try:
+        worker = distributed.get_worker()
+    except ValueError:  # not in a worker's task
+        return None
+    return int(worker.state.nthreads)
+
+
+@contextlib.contextmanager
+def caller_threads():
+    """Run the block with the calling thread's kernels held to its Dask
+    worker's thread count when it is a worker's task (Numba's thread count
+    is per calling thread); elsewhere, unchanged."""
+    limit = _dask_worker_threads()
+    before = numba.get_num_threads()
+    if limit is None or limit >= before:
+        yield
+        return
+    numba.set_num_threads(limit)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from . import _bench_estimators, _peers
+from . import _bench_dask, _bench_estimators, _peers
 from ._atomic import atomic_write, check_writable
 from ._blas_provider import provider as blas_provider
 from ._machine import cpu_model, cpu_vendor, vector_isa, version
@@ -145,7 +145,24 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="skip the scikit-learn section (the swapped import against scikit-learn's MLP)",
     )
+    parser.add_argument(
+        "--dask",
+        nargs="?",
+        const="default",
+        default=None,
+        metavar="SYNC_EVERY,...",
+        help="also run the Dask section: local SGD on a LocalCluster of two 1-thread "
+        "workers against one 1-thread process (needs the [dask] extra); optionally the "
+        "sync_every values to time, comma-separated (default: the estimators' default)",
+    )
     args = parser.parse_args(argv)
+    if args.dask not in (None, "default"):
+        try:
+            args.dask = [int(value) for value in args.dask.split(",")]
+        except ValueError:
+            parser.error(f"--dask takes comma-separated ints; got {args.dask!r}")
+        if min(args.dask) < 1:
+            parser.error("--dask values must be at least 1")
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     if args.json is not None:  # found now, not after minutes of timing
@@ -651,6 +668,16 @@ def main(argv=None) -> int:
         if estimators is not None:
             print()
             print(_bench_estimators.format_rows(estimators))
+    distributed = None
+    if args.dask is not None:
+        sync_every = (None,) if args.dask == "default" else tuple(args.dask)
+        distributed = _bench_dask.compare(sync_every=sync_every)
+        print()
+        print(
+            "Dask section skipped: pip install 'fastbackprop[dask]'"
+            if distributed is None
+            else _bench_dask.format_report(distributed)
+        )
     startup = None
     if not args.skip_startup:
         startup = startup_seconds()
@@ -671,6 +698,7 @@ def main(argv=None) -> int:
             "predict_latency_us": latency,
             "startup": startup,
             "estimators": estimators,
+            "dask": distributed,
         }
         with atomic_write(args.json, "w", encoding="utf-8", durable=False) as handle:
             json.dump(report, handle, indent=2)

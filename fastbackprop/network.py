@@ -144,7 +144,8 @@ def _one_fit_at_a_time(fit):
                 "trains one fit at a time (train a copy.deepcopy of it in parallel)"
             )
         try:
-            return fit(self, *args, **kwargs)
+            with _parallel.caller_threads():  # a Dask worker's own thread count
+                return fit(self, *args, **kwargs)
         finally:
             self._fit_lock.release()
 
@@ -573,7 +574,8 @@ class Network:
                     out[lo:hi], X[lo:hi], targets[lo:hi], W[lo:hi], with_loss
                 )
 
-            parts = _parallel.run_parts(evaluate_part, _parallel.row_parts(n, EVAL_CHUNK))
+            with _parallel.caller_threads():
+                parts = _parallel.run_parts(evaluate_part, _parallel.row_parts(n, EVAL_CHUNK))
             loss_sum = sum(part[0] for part in parts)  # in row order: fixed bits
             weight_sum = sum(part[1] for part in parts)
             correct = sum(part[2] for part in parts)
