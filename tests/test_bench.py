@@ -168,6 +168,8 @@ def test_predict_latency_reports_every_round():
         (["--json", "newdir/"], "Not a file path"),
         (["--json", "."], "Is a directory"),
         (["--workloads", "huge"], "huge"),
+        (["--dask", "64,x"], "--dask takes comma-separated ints"),
+        (["--dask", "0"], "--dask values must be at least 1"),
     ],
 )
 def test_bad_bench_options_stop_before_any_timing(argv, fragment, capsys):
@@ -175,6 +177,12 @@ def test_bad_bench_options_stop_before_any_timing(argv, fragment, capsys):
         bench.parse_args(argv)
     assert stop.value.code == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_the_dask_option_reads_its_sync_every_values():
+    assert bench.parse_args(["--dask", "64,256"]).dask == [64, 256]
+    assert bench.parse_args(["--dask"]).dask == "default"
+    assert bench.parse_args([]).dask is None
 
 
 def test_cold_compile_refuses_an_unknown_configuration():

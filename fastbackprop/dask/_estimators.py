@@ -356,9 +356,11 @@ class _Run:
             for xs, ys, worker in zip(x_per_rank, y_per_rank, self.workers)
         ]
         self.futures += self.staged
-        self.rows = client.gather(
-            [client.submit(_inputs.rows_of, staged, pure=False) for staged in self.staged]
+        summaries = client.gather(
+            [client.submit(_inputs.summary, staged, pure=False) for staged in self.staged]
         )
+        self.rows = [rows for rows, _ in summaries]
+        self.labels = [labels for _, labels in summaries]
         if sum(self.rows) == 0:
             raise ValueError("X holds no rows")
 
@@ -383,10 +385,7 @@ class _Run:
             return None
         if given is not None:
             return np.asarray(given)
-        labels = self.client.gather(
-            [self.client.submit(_inputs.labels_of, s, pure=False) for s in self.staged]
-        )
-        return np.unique(np.concatenate([part for part in labels if part is not None]))
+        return np.unique(np.concatenate([part for part in self.labels if part is not None]))
 
     def train(self, given_classes, continuing, single_epoch):
         est = self.estimator
@@ -416,38 +415,19 @@ class _Run:
                 for n, batch in zip(self.rows, batches)
             ]
             averaged = None
-        n_rounds = _local_sgd.rounds_per_epoch(self.rows, settings.batch_size, self.sync_every)
         epochs = 1 if single_epoch else settings.epochs
         first_epoch = est.n_iter_ if continuing else 0
         losses, rows_seen, rounds = [], 0, 0
         best, stale = (min(est.loss_curve_) if continuing else math.inf), 0
         warning = None
-        # The rounds chain on the cluster: a rank's round takes its last
-        # round's result and the last average, both futures, so the client
-        # waits once an epoch, not once a round. A worker's death loses
-        # futures that Dask recomputes from this chain, from the same inputs.
-        # Earlier rounds' futures are dropped as they are replaced: Dask
-        # keeps what a later task needs, and the chain of task specs.
-        average = None if averaged is None else (averaged, 0.0, 0)
+        state = (ranks, None if averaged is None else (averaged, 0.0, 0))
+        # One epoch is submitted ahead: the cluster trains epoch e + 1 while
+        # the client reads epoch e's loss (a stop discards it).
+        pending = self._submit_epoch(first_epoch, *state, settings, batches, classes)
         for e in range(first_epoch, first_epoch + epochs):
-            windows = [
-                _local_sgd.epoch_windows(self.seed, e, k, n, batch, settings.shuffle)
-                for k, (n, batch) in enumerate(zip(self.rows, batches))
-            ]
-            totals = []
-            for j in range(n_rounds):
-                bounds = [
-                    _local_sgd.round_bounds(n, settings.batch_size, self.sync_every, j)
-                    for n in self.rows
-                ]
-                active = [k for k, (lo, hi) in enumerate(bounds) if hi > lo]
-                for k in active:
-                    pieces = _local_sgd.round_pieces(windows[k], *bounds[k])
-                    ranks[k] = self.submit(
-                        _round_task, ranks[k], average, self.staged[k], pieces, classes, rank=k
-                    )
-                average = self.submit(_average_task, *(ranks[k] for k in active), rank=active[0])
-                totals.append(self.submit(_round_totals, average, rank=active[0]))
+            state, totals = pending
+            if e + 1 < first_epoch + epochs:
+                pending = self._submit_epoch(e + 1, *state, settings, batches, classes)
             epoch_totals = self.client.gather(totals)
             rounds += len(epoch_totals)
             rows_seen += sum(n for _, n in epoch_totals)
@@ -465,6 +445,8 @@ class _Run:
                     f"Stochastic Optimizer: Maximum iterations ({settings.epochs}) reached and "
                     "the optimization hasn't converged yet."
                 )
+        del pending  # an epoch submitted ahead of a stop is released
+        ranks, average = state
         averaged = self.client.gather(average)[0]
         ranks = [
             result[0] if isinstance(result, tuple) else result
@@ -480,6 +462,39 @@ class _Run:
             "rounds": rounds,
             "warning": warning,
         }
+
+    def _submit_epoch(self, epoch, ranks, average, settings, batches, classes):
+        """Epoch ``epoch``'s rounds as tasks, from the ranks' models (or
+        their last rounds' futures) and the last average: returns the state
+        it ends with and the futures of its rounds' ``(loss sum, rows)``.
+
+        The rounds chain on the cluster: a rank's round takes its last
+        round's result and the last average, both futures, so the client
+        waits once an epoch, not once a round. Futures of earlier rounds are
+        dropped as they are replaced: Dask keeps what a later task needs, and
+        the chain of task specs to recompute what a dead worker held.
+        """
+        ranks = list(ranks)
+        windows = [
+            _local_sgd.epoch_windows(self.seed, epoch, k, n, batch, settings.shuffle)
+            for k, (n, batch) in enumerate(zip(self.rows, batches))
+        ]
+        totals = []
+        n_rounds = _local_sgd.rounds_per_epoch(self.rows, settings.batch_size, self.sync_every)
+        for j in range(n_rounds):
+            bounds = [
+                _local_sgd.round_bounds(n, settings.batch_size, self.sync_every, j)
+                for n in self.rows
+            ]
+            active = [k for k, (lo, hi) in enumerate(bounds) if hi > lo]
+            for k in active:
+                pieces = _local_sgd.round_pieces(windows[k], *bounds[k])
+                ranks[k] = self.submit(
+                    _round_task, ranks[k], average, self.staged[k], pieces, classes, rank=k
+                )
+            average = self.submit(_average_task, *(ranks[k] for k in active), rank=active[0])
+            totals.append(self.submit(_round_totals, average, rank=active[0]))
+        return (ranks, average), totals
 
 
 class DaskMLPClassifier(_DaskMLP, MLPClassifier):

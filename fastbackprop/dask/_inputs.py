@@ -81,16 +81,9 @@ def stage(x_blocks, y_blocks):
     return np.ascontiguousarray(X), y
 
 
-def rows_of(staged) -> int:
-    """Rows a rank holds."""
-    return 0 if staged is None else int(staged[0].shape[0])
-
-
-def labels_of(staged):
-    """The distinct labels a rank holds."""
-    return np.unique(staged[1]) if staged is not None else None
-
-
-def block_labels(block):
-    """The distinct labels in one block of ``y`` (for ``classes``)."""
-    return np.unique(as_numpy(block))
+def summary(staged) -> tuple:
+    """A rank's rows and the distinct values of its ``y`` (its labels, for
+    a classifier), in one task."""
+    if staged is None:
+        return 0, None
+    return int(staged[0].shape[0]), np.unique(staged[1])
