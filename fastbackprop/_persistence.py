@@ -10,6 +10,7 @@ broken model behind.
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 
@@ -85,16 +86,32 @@ def load(path, network_class):
             raise ValueError("not an .npz archive")
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+    except _UNREADABLE as error:
         reason = describe_load_error(error, "not an .npz archive")
         raise ValueError(f"{path} is not a readable fastbackprop model file ({reason})") from None
     try:
         with archive:
+            # every member's declared size is checked against what the file
+            # holds, and the model's arrays against its architecture, before
+            # any array is read: a crafted header allocates nothing
+            headers = _member_headers(archive, path)
+            _check_declared_architecture(archive, headers, path)
             data = {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+    except _UNREADABLE as error:
+        if isinstance(error, _RefusedFile):
+            raise ValueError(str(error)) from None
         pickled = "it holds object arrays, which load only with pickle, never used here"
         reason = describe_load_error(error, pickled)
         raise ValueError(f"{path} is not a readable fastbackprop model file ({reason})") from None
+    try:
+        return _build(data, path, network_class)
+    except (TypeError, KeyError, IndexError, OverflowError, AttributeError) as error:
+        # a member of the wrong kind where a scalar, string or list belongs
+        raise ValueError(f"{path} holds an inconsistent model: {error!r}") from None
+
+
+def _build(data: dict, path, network_class):
+    """The network that the checked arrays of a model file describe."""
     missing = [key for key in _REQUIRED if key not in data]
     if missing or str(data.get("format", "")) != FORMAT:
         what = ", ".join(missing) or "format tag"
@@ -102,6 +119,12 @@ def load(path, network_class):
     if int(data["format_version"]) > FORMAT_VERSION:
         raise ValueError(
             f"{path} was written by a newer fastbackprop (format {data['format_version']})"
+        )
+    if data["dropout"].dtype != np.float64 or data["dropout"].ndim != 1:
+        # written as float64 rates: another dtype would round them to other rates
+        raise ValueError(
+            f"{path} holds an inconsistent model: dropout is "
+            f"{data['dropout'].dtype}{list(data['dropout'].shape)}, not float64 rates"
         )
     try:
         net = network_class(
@@ -151,6 +174,95 @@ def load(path, network_class):
     except (ValueError, TypeError, KeyError) as error:
         raise ValueError(f"{path} holds an inconsistent model: {error}") from None
     return net
+
+
+#: what reading a broken or crafted archive raises: zipfile's own errors, an
+#: unknown compression method (NotImplementedError), an encrypted member or
+#: a missing codec (RuntimeError)
+_UNREADABLE = (
+    zipfile.BadZipFile,
+    OSError,
+    ValueError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+)
+#: ``layer_sizes`` longer than this is not a model this library writes
+_MAX_LAYERS = 1024
+#: a member may decompress to at most this many times its stored bytes (plus
+#: 1 MiB): ``save`` stores members uncompressed, so only a crafted file
+#: (a zip bomb) goes beyond
+_MAX_EXPANSION = 64
+
+
+class _RefusedFile(ValueError):
+    """A file refused before reading its arrays; the message names it."""
+
+
+def _member_headers(archive, path) -> dict:
+    """``{name: (shape, dtype)}`` of every ``.npy`` member, read from the
+    headers alone, each checked against the bytes the member holds."""
+    headers = {}
+    for info in archive.zip.infolist():
+        if not info.filename.endswith(".npy"):
+            continue
+        name = info.filename[:-4]
+        if info.file_size > _MAX_EXPANSION * info.compress_size + (1 << 20):
+            raise _RefusedFile(
+                f"{path} is not a readable fastbackprop model file (member {name!r} "
+                f"expands to {info.file_size} bytes from {info.compress_size})"
+            )
+        with archive.zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+            else:
+                raise _RefusedFile(
+                    f"{path} is not a readable fastbackprop model file (member {name!r} "
+                    f"has .npy format {version})"
+                )
+            header_bytes = member.tell()
+        if dtype.hasobject:
+            raise _RefusedFile(
+                f"{path} is not a readable fastbackprop model file (member {name!r} holds "
+                "object arrays, which load only with pickle, never used here)"
+            )
+        declared = math.prod(shape) * dtype.itemsize
+        if declared != info.file_size - header_bytes:
+            raise _RefusedFile(
+                f"{path} is not a readable fastbackprop model file (member {name!r} declares "
+                f"{dtype}{list(shape)}, {declared} bytes, but holds "
+                f"{info.file_size - header_bytes})"
+            )
+        headers[name] = (tuple(shape), dtype)
+    return headers
+
+
+def _check_declared_architecture(archive, headers, path) -> None:
+    """The parameter arrays' declared shapes against the architecture's
+    ``layer_sizes``, before either is allocated."""
+    if "layer_sizes" not in headers or "params" not in headers or "opt_state" not in headers:
+        return  # reported with the other missing members
+    shape, dtype = headers["layer_sizes"]
+    if len(shape) != 1 or not 2 <= shape[0] <= _MAX_LAYERS or dtype.kind not in "iu":
+        raise _RefusedFile(
+            f"{path} holds an inconsistent model: layer_sizes is {dtype}{list(shape)}, not 2 "
+            f"to {_MAX_LAYERS} integers"
+        )
+    sizes = [int(size) for size in archive["layer_sizes"]]
+    if min(sizes) < 1:
+        raise _RefusedFile(
+            f"{path} holds an inconsistent model: layer_sizes {sizes} must all be >= 1"
+        )
+    n_params = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    for name, wanted in (("params", (n_params,)), ("opt_state", (2, n_params))):
+        if headers[name][0] != wanted:
+            raise _RefusedFile(
+                f"{path} holds an inconsistent model: {name} is {list(headers[name][0])}, "
+                f"layer_sizes {sizes} need {list(wanted)}"
+            )
 
 
 def describe_load_error(error: BaseException, pickled: str) -> str:
