@@ -1173,7 +1173,8 @@ class Network:
             if failed >= 0:
                 bad_epoch = done + completed + 1
                 raise NonFiniteLossError(
-                    f"loss became non-finite in epoch {bad_epoch}/{epochs}; parameters "
+                    f"loss became non-finite, or parameters left the dtype's safe range (their "
+                    f"squares would overflow), in epoch {bad_epoch}/{epochs}; parameters "
                     f"were restored to the start of that epoch. Try a lower learning_rate "
                     f"(it was {float(rates[completed]):g}).",
                     epoch=bad_epoch,
@@ -1299,7 +1300,8 @@ class Network:
             if failed >= 0:
                 block = len(losses) + 1
                 raise NonFiniteLossError(
-                    f"loss became non-finite in block {block} of this partial_fit; parameters "
+                    f"loss became non-finite, or parameters left the dtype's safe range (their "
+                    f"squares would overflow), in block {block} of this partial_fit; parameters "
                     f"were restored to the start of that block and the blocks before it stay "
                     f"trained. Try a lower learning_rate (it was {float(rate):g}).",
                     epoch=block,

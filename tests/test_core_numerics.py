@@ -181,3 +181,36 @@ def test_no_numba_flags_outside_config():
         if path.name != "_config.py" and pattern.search(path.read_text())
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize(("dtype", "huge"), [("float64", 1e308), ("float32", 3e38)])
+def test_inputs_that_blow_the_weights_up_are_caught_as_divergence(backend, dtype, huge):
+    # finite inputs, accepted; once the weights' squares would overflow the
+    # fit stops like a divergence, instead of "training" a model whose
+    # ordinary outputs are NaN (issue 22)
+    net = Network([3, 8, 2], seed=0, backend=backend, dtype=dtype)
+    before = net.get_training_state()
+    X = np.full((64, 3), huge, dtype=dtype)
+    with pytest.raises(NonFiniteLossError, match="safe range") as raised:
+        net.fit(X, np.arange(64) % 2, epochs=3, batch_size=16)
+    assert raised.value.epoch == 1
+    np.testing.assert_array_equal(net.get_training_state().parameters, before.parameters)
+    assert np.isfinite(net.predict_proba(np.ones((4, 3), dtype=dtype))).all()
+
+
+def test_parameters_at_the_range_bound_train_and_beyond_it_diverge():
+    # the bound is sqrt(finfo.max): a network whose weights sit just above
+    # it is refused at its first epoch; the same network just below trains
+    X = np.zeros((8, 2))
+    y = np.arange(8) % 2
+    bound = np.sqrt(np.finfo(np.float64).max)
+    for scale, diverges in ((0.5, False), (2.0, True)):
+        net = Network([2, 3, 2], seed=0)
+        net.weights[0][...] = scale * bound  # zero inputs: no gradient reaches W0
+        if diverges:
+            with pytest.raises(NonFiniteLossError):
+                net.fit(X, y, epochs=1, batch_size=8)
+        else:
+            net.fit(X, y, epochs=1, batch_size=8)
+            assert net.weights[0].max() == scale * bound

@@ -227,3 +227,19 @@ def all_finite(values):  # values: (n,)
     for i in range(values.shape[0]):
         probe += values[i] * 0
     return math.isfinite(probe)
+
+
+@jit
+def all_in_range(values):  # values: (n,)
+    """Whether every value is finite and at most the square root of the
+    dtype's largest value in magnitude: a parameter beyond it has a square
+    that overflows (the L2 penalty, Adam's second moment, the clipping norm)
+    and makes ordinary outputs overflow, so training treats it as
+    divergence."""
+    bound = math.sqrt(np.finfo(values.dtype).max)
+    probe = 0.0
+    peak = 0.0
+    for i in range(values.shape[0]):
+        probe += values[i] * 0
+        peak = max(peak, abs(values[i]))
+    return math.isfinite(probe) and peak <= bound

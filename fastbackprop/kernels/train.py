@@ -33,7 +33,7 @@ from .flat import c_matrix
 from .linear import add_bias, column_block_sums, linear_forward
 from .losses import weighted_mean
 from .ops import activation_backward, activation_forward, ops_type, read_ops
-from .optim import all_finite, clip_gradients
+from .optim import all_finite, all_in_range, clip_gradients
 from .pointers import PointerTable, PointerTableType, pointer, table_reader
 from .scalars import as_flag, as_int
 
@@ -1035,7 +1035,7 @@ def train_epochs(
                     )
             counters[Counter.OPTIMIZER_STEP] = step + 1
             counters[Counter.GLOBAL_STEP] = global_step + 1
-        if diverged or not all_finite(params):
+        if diverged or not all_in_range(params):
             _copy(params, backup[Saved.PARAMS])
             _copy(opt_state[OptSlot.FIRST], backup[Saved.FIRST])
             _copy(opt_state[OptSlot.SECOND], backup[Saved.SECOND])

@@ -100,3 +100,10 @@ def clip_gradients(grads, max_norm):
 
 def all_finite(values):
     return bool(np.isfinite(values).all())
+
+
+def all_in_range(values):
+    """The kernels' ``all_in_range``: finite, and no larger in magnitude than
+    the square root of the dtype's largest value."""
+    bound = np.sqrt(np.finfo(values.dtype).max)
+    return bool(np.isfinite(values).all() and np.abs(values).max(initial=0.0) <= bound)

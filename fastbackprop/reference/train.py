@@ -23,7 +23,7 @@ from .._layout import Counter, Model, OptSlot, TableRow
 from .activations import activation_backward, activation_forward
 from .dropout import dropout_backward, dropout_forward, dropout_key
 from .losses import count_correct, loss_backward, loss_forward, output_forward
-from .optim import all_finite, update_slice
+from .optim import all_in_range, update_slice
 
 
 def unpack(flat, layer_sizes):
@@ -220,7 +220,7 @@ def train_epochs(
                     )
                 counters[Counter.OPTIMIZER_STEP] = step + 1
                 counters[Counter.GLOBAL_STEP] += 1
-            if diverged or not all_finite(params):
+            if diverged or not all_in_range(params):
                 params[:], opt_state[:], counters[:] = saved
                 return epoch
             # no batch with weight: NaN, as the kernel's 0 / 0
