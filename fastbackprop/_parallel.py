@@ -100,23 +100,35 @@ _executor_lock = threading.Lock()
 
 
 def run_parts(task, parts):
-    """``[task(lo, hi) for lo, hi in parts]``, the parts on separate Python
-    threads (the kernels release the GIL) while BLAS is held to one thread,
-    or one after another when the caller's thread count is 1."""
+    """``[task(lo, hi) for lo, hi in parts]``, the parts on as many Python
+    threads as the caller's thread count (the kernels release the GIL),
+    each thread's parts one after another, while BLAS is held to one
+    thread; all on the calling thread when its thread count is 1. The parts
+    themselves never depend on the thread count, so neither do the bits."""
     global _executor
-    if len(parts) == 1:
-        return [task(*parts[0])]
-    with blas_single_threaded():
-        if numba.get_num_threads() == 1:
+    threads = min(numba.get_num_threads(), len(parts))
+    if threads == 1:
+        if len(parts) == 1:
+            return [task(*parts[0])]
+        with blas_single_threaded():
             return [task(lo, hi) for lo, hi in parts]
+
+    def run_group(group):
+        return [task(lo, hi) for lo, hi in group]
+
+    groups = [parts[k::threads] for k in range(threads)]
+    with blas_single_threaded():
         with _executor_lock:
             if _executor is None:
                 workers = max(1, numba.config.NUMBA_NUM_THREADS - 1)
                 _executor = ThreadPoolExecutor(workers, thread_name_prefix="fastbackprop")
-        # the caller computes the first part itself
-        futures = [_executor.submit(task, lo, hi) for lo, hi in parts[1:]]
-        first = task(*parts[0])
-        return [first] + [future.result() for future in futures]
+        # the caller computes the first group itself
+        futures = [_executor.submit(run_group, group) for group in groups[1:]]
+        done = [run_group(groups[0])] + [future.result() for future in futures]
+    results = [None] * len(parts)
+    for k, group_results in enumerate(done):
+        results[k::threads] = group_results
+    return results
 
 
 _lock = threading.Lock()
@@ -186,8 +198,11 @@ def caller_threads():
     worker's thread count when it is a worker's task (Numba's thread count
     is per calling thread); elsewhere, unchanged."""
     limit = _dask_worker_threads()
+    if limit is None:  # outside Dask: Numba's threads are not even asked for
+        yield
+        return
     before = numba.get_num_threads()
-    if limit is None or limit >= before:
+    if limit >= before:
         yield
         return
     numba.set_num_threads(limit)

@@ -453,3 +453,79 @@ def test_parameters_are_scikit_learns_plus_the_dask_ones():
     assert params["sync_every"] == 9 and params["alpha"] == 0.5 and params["client"] is None
     assert set(params) == set(MLPRegressor().get_params()) | {"sync_every", "n_ranks", "client"}
     assert clone(est).get_params() == params
+
+
+# ------------------------------------------------- found by an independent review
+def test_pickling_leaves_the_live_estimator_whole(client):
+    est = DaskMLPClassifier(**PARAMS, client=client)
+    pickle.dumps(est)
+    copied = __import__("copy").deepcopy(est)
+    assert est.get_params()["client"] is client and copied.get_params()["client"] is None
+
+
+def test_multilabel_targets_train_and_score(client):
+    X, _ = blobs(600)
+    Y = (X[:, :3] > 0).astype(int)
+    dX = da.from_array(X, chunks=(200, -1))
+    dY = da.from_array(Y, chunks=(200, -1))
+    est = DaskMLPClassifier(**PARAMS, n_ranks=2).fit(dX, dY)
+    local = est.to_local()
+    np.testing.assert_array_equal(est.predict(dX).compute(), local.predict(X))
+    assert est.score(dX, dY) == pytest.approx(local.score(X, Y), abs=1e-12)
+
+
+def test_parameters_set_between_calls_apply_to_every_rank(client):
+    X, y = blobs(600)
+    dX = da.from_array(X, chunks=(300, -1))
+    dy = da.from_array(y, chunks=300)
+    changed = DaskMLPClassifier(**PARAMS, n_ranks=2).partial_fit(dX, dy)
+    kept = pickle.loads(pickle.dumps(changed))
+    changed.set_params(alpha=10.0)  # read on every call, as by one process's partial_fit
+    changed.partial_fit(dX, dy)
+    kept.partial_fit(dX, dy)
+    assert not np.array_equal(changed.coefs_[0], kept.coefs_[0])
+    assert all(rank.alpha == 10.0 for rank in changed._ranks_)
+    before = [w.copy() for w in changed.coefs_]
+    changed.set_params(solver="sgd")  # refused by the ranks' partial_fit, as one process's
+    with pytest.raises(ValueError, match="optimizer"):
+        changed.partial_fit(dX, dy)
+    for got, want in zip(changed.coefs_, before):
+        np.testing.assert_array_equal(got, want)
+    changed.set_params(solver="adam", n_ranks=3)
+    with pytest.raises(ValueError, match="n_ranks"):
+        changed.partial_fit(dX, dy)
+
+
+def test_empty_partitions_predict_and_unknown_chunks_score(client):
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y = blobs(900)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    frame["label"] = y
+    parts = dd.from_pandas(frame, npartitions=3, sort=False)
+    filtered = parts[parts.f0 < 10.0]  # keeps every row, but the sizes are unknown
+    filtered = dd.concat([filtered, parts[parts.f0 > 100.0]])  # an empty partition
+    features, labels = filtered.drop(columns="label"), filtered[["label"]]
+    est = DaskMLPClassifier(**PARAMS, n_ranks=2).fit(features, labels["label"])
+    local = est.to_local()
+    assert est.predict(features).compute().shape == (900,)
+    assert est.score(features, labels) == pytest.approx(local.score(X, y), abs=1e-12)
+    unknown = labels["label"].to_dask_array()  # chunks of unknown sizes
+    assert est.score(features, unknown) == pytest.approx(local.score(X, y), abs=1e-12)
+    with pytest.raises(ValueError, match="6 row chunks but y has 3"):
+        est.score(features, da.from_array(y, chunks=300))
+
+
+def test_regressor_score_and_output_dtype_follow_the_plain_estimator(client):
+    X, _ = blobs(800)
+    Y = np.column_stack([X[:, 0] * 2.0, X[:, 1] - X[:, 2]])
+    dX = da.from_array(X, chunks=(200, -1))
+    dY = da.from_array(Y, chunks=(200, -1))
+    est = DaskMLPRegressor(**PARAMS, dtype="float32", n_ranks=2).fit(dX, dY)
+    local = est.to_local()
+    predicted = est.predict(dX)
+    assert predicted.dtype == local.predict(X).dtype == np.float64
+    np.testing.assert_array_equal(predicted.compute(), local.predict(X))
+    assert est.score(dX, dY) == pytest.approx(local.score(X, Y), rel=1e-9)
+    constant = da.from_array(np.ones((800, 2)), chunks=(200, -1))
+    assert est.score(dX, constant) == pytest.approx(local.score(X, np.ones((800, 2))))

@@ -178,3 +178,24 @@ def test_repeated_fits_do_not_grow_memory():
         one_fit(seed)
     after = _rss_kb()
     assert after - before < 4 * 1024, f"RSS grew by {(after - before) / 1024:.1f} MB"
+
+
+def test_whole_data_evaluation_uses_at_most_the_callers_threads():
+    # the parts are fixed by the machine (fixed bits); the threads running
+    # them are the caller's count (a Dask worker's, say), never more
+    parts = [(k, k + 1) for k in range(8)]
+
+    def task(lo, hi):
+        return lo, threading.get_ident()
+
+    before = numba.get_num_threads()
+    try:
+        for threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
+            numba.set_num_threads(threads)
+            results = _parallel.run_parts(task, parts)
+            assert [lo for lo, _ in results] == list(range(8))
+            assert len({ident for _, ident in results}) <= threads
+            if threads == 1:
+                assert {ident for _, ident in results} == {threading.get_ident()}
+    finally:
+        numba.set_num_threads(before)

@@ -17,6 +17,7 @@ import math
 import numbers
 import warnings
 
+import dask
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -136,8 +137,33 @@ def _round_totals(average):
 
 
 def _predict_block(block, model, method):
-    """``model.method`` on one block (a task; ``model`` was scattered once)."""
-    return getattr(model, method)(_inputs.as_numpy(block))
+    """``model.method`` on one block (a task; ``model`` was scattered once).
+    An empty block (a filtered partition) gives an empty result."""
+    X = _inputs.as_numpy(block)
+    if X.shape[0] == 0:
+        one = getattr(model, method)(np.zeros((1, model.n_features_in_), dtype=X.dtype))
+        return one[:0]
+    return getattr(model, method)(X)
+
+
+def _score_block(x_block, y_block, model):
+    """A block's share of the score (a task): ``(right, rows)`` for a
+    classifier; ``(rows, mean, M2, squared residuals)`` per output for a
+    regressor; None for an empty block."""
+    X, y = _inputs.as_numpy(x_block), _inputs.as_numpy(y_block)
+    if X.shape[0] == 0:
+        return None
+    predicted = model.predict(X)
+    if getattr(model, "_is_classifier", False):
+        if predicted.ndim == 1:
+            right = predicted == (y[:, 0] if y.ndim == 2 else y)
+        else:  # multilabel: every label of a row right
+            right = (predicted == y).all(axis=1)
+        return int(right.sum()), int(X.shape[0])
+    y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
+    predicted = np.asarray(predicted, dtype=np.float64).reshape(X.shape[0], -1)
+    mean = y.mean(axis=0)
+    return X.shape[0], mean, ((y - mean) ** 2).sum(axis=0), ((y - predicted) ** 2).sum(axis=0)
 
 
 class _DaskMLP:
@@ -167,7 +193,8 @@ class _DaskMLP:
         return sync_every, n_ranks
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # a copy: object.__getstate__ returns the live __dict__ itself
+        state = dict(super().__getstate__())
         state.pop("client", None)  # a connection is not pickled; the current one is used
         return state
 
@@ -205,11 +232,13 @@ class _DaskMLP:
             raise ValueError(f"{type(self).__name__} does not support sample_weight yet")
         sync_every, n_ranks = self._check_dask_parameters()
         client = _client(self.client)
-        x_blocks = _inputs.row_blocks(X, "X", two_d=True)
-        y_blocks = _inputs.row_blocks(_inputs.aligned_targets(X, y), "y", two_d=False)
-        if len(x_blocks) != len(y_blocks):
-            raise ValueError(f"X has {len(x_blocks)} row chunks but y has {len(y_blocks)}")
+        x_blocks, y_blocks = _inputs.paired_blocks(X, y)
         if continuing:
+            if n_ranks is not None and n_ranks != len(self._ranks_):
+                raise ValueError(
+                    f"n_ranks is {n_ranks} but the fitted model has {len(self._ranks_)} ranks; "
+                    "continuing keeps them: fit with warm_start=False to start afresh"
+                )
             n_ranks = len(self._ranks_)
         elif n_ranks is None:
             n_ranks = min(len(client.scheduler_info()["workers"]), len(x_blocks)) or 1
@@ -251,6 +280,11 @@ class _DaskMLP:
         if result["warning"]:
             warnings.warn(result["warning"], ConvergenceWarning, stacklevel=4)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False  # fit takes dask collections of dense rows
+        return tags
+
     def to_local(self):
         """The fitted model as a plain :mod:`fastbackprop.estimators`
         estimator (a copy), for use without Dask.
@@ -269,6 +303,15 @@ class _DaskMLP:
         return local
 
     # --------------------------------------------------------------- predict
+    def _output_dtype(self, X):
+        """The dtype values come back in, as the plain estimator's: the
+        input's promoted with the network's (float64 for other inputs)."""
+        check_is_fitted(self, "network_")
+        dtype = getattr(X, "dtype", None)
+        if dtype is None or not isinstance(dtype, np.dtype) or dtype.kind != "f":
+            dtype = np.dtype(np.float64)
+        return np.result_type(dtype, self.network_.dtype)
+
     def _blockwise(self, X, method: str, n_columns: int | None, dtype):
         """``method`` over the row blocks of dask ``X``: a dask array. The
         model is scattered to the cluster once for the call."""
@@ -285,12 +328,13 @@ class _DaskMLP:
 
     def score(self, X, y, sample_weight=None):
         """The mean accuracy (classifier) or R² (regressor) on dask data,
-        computed on the cluster; NumPy data are scored locally.
+        computed block by block on the cluster (the blocks of ``X`` and
+        ``y`` paired as in ``fit``); NumPy data are scored locally.
 
         Parameters
         ----------
         X : dask array or dataframe, or array-like
-        y : dask array or series, or array-like
+        y : dask array, series or dataframe, or array-like
         sample_weight : array-like, optional
             For NumPy data only.
 
@@ -302,11 +346,16 @@ class _DaskMLP:
             return super().score(X, y, sample_weight=sample_weight)
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported with dask data in score")
-        if hasattr(y, "to_dask_array"):
-            y = y.to_dask_array()
-        predicted = self.predict(X)
+        check_is_fitted(self, "network_")
+        x_blocks, y_blocks = _inputs.paired_blocks(X, y)
+        client = _client(self.client)
         with _dask_failures(f"{type(self).__name__}.score"):
-            return self._dask_score(predicted, y)
+            model = client.scatter(self.to_local(), hash=False)
+            parts = [
+                dask.delayed(_score_block)(xb, yb, model) for xb, yb in zip(x_blocks, y_blocks)
+            ]
+            stats = client.gather(client.compute(parts))
+        return self._combine_scores([part for part in stats if part is not None])
 
 
 def _signature(local_class):
@@ -359,8 +408,9 @@ class _Run:
         summaries = client.gather(
             [client.submit(_inputs.summary, staged, pure=False) for staged in self.staged]
         )
-        self.rows = [rows for rows, _ in summaries]
-        self.labels = [labels for _, labels in summaries]
+        self.rows = [rows for rows, _, _ in summaries]
+        self.labels = [labels for _, labels, _ in summaries]
+        self.label_columns = next((c for n, _, c in summaries if n), None)
         if sum(self.rows) == 0:
             raise ValueError("X holds no rows")
 
@@ -385,6 +435,8 @@ class _Run:
             return None
         if given is not None:
             return np.asarray(given)
+        if self.label_columns is not None:  # a multilabel indicator: its columns
+            return np.arange(self.label_columns)
         return np.unique(np.concatenate([part for part in self.labels if part is not None]))
 
     def train(self, given_classes, continuing, single_epoch):
@@ -394,21 +446,28 @@ class _Run:
         if continuing and classes is not None:
             unseen = np.setdiff1d(classes, est.classes_)
             if unseen.size:
+                where = "classes" if given_classes is not None else "y"
                 raise ValueError(
-                    f"y holds labels the model was not fitted on: {unseen.tolist()}; "
+                    f"{where} holds labels the model was not fitted on: {unseen.tolist()}; "
                     f"fitted classes: {est.classes_.tolist()}"
                 )
             classes = est.classes_
         params = {**est._local_parameters(), "random_state": self.seed}
         batches = [_local_sgd.local_batch(settings.batch_size, n) for n in self.rows]
         if continuing:
-            ranks = list(est._ranks_)
+            # copies: a call that fails leaves the estimator's ranks as they were
+            ranks = copy.deepcopy(list(est._ranks_))
             averaged = _local_sgd.parameters(est)
             template = next(model for model in ranks if model is not None)
             ranks = [
                 model if model is not None or n == 0 else copy.deepcopy(template)
                 for model, n in zip(ranks, self.rows)
             ]
+            # this call's parameters and batches, checked by the ranks'
+            # partial_fit as one process's would be (a changed solver is refused)
+            for model, batch in zip(ranks, batches):
+                if model is not None:
+                    model.set_params(**{**params, "batch_size": batch})
         else:
             ranks = [
                 _local_sgd.new_rank_model(est._local_class, params, batch) if n else None
@@ -546,7 +605,7 @@ class DaskMLPClassifier(_DaskMLP, MLPClassifier):
 
     __init__.__signature__ = _signature(MLPClassifier)
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch of local SGD over dask ``(X, y)``, continuing the
         model and every rank's optimizer state.
 
@@ -554,9 +613,9 @@ class DaskMLPClassifier(_DaskMLP, MLPClassifier):
         ----------
         X : dask array or dataframe
         y : dask array or series
+        sample_weight : None
         classes : array-like, optional
             Every label ``y`` may hold (default: those in ``y`` on the first call).
-        sample_weight : None
 
         Returns
         -------
@@ -578,12 +637,12 @@ class DaskMLPClassifier(_DaskMLP, MLPClassifier):
         if not _inputs.is_dask_collection(X):
             return super().predict_proba(X)
         n_columns = max(self.n_outputs_, 2) if self.n_outputs_ == 1 else self.n_outputs_
-        return self._blockwise(X, "predict_proba", n_columns, self.network_.dtype)
+        return self._blockwise(X, "predict_proba", n_columns, self._output_dtype(X))
 
-    def _dask_score(self, predicted, y):
-        if predicted.ndim == 2:  # multilabel: every label of a row right
-            return float((predicted == y).all(axis=1).mean().compute())
-        return float((predicted == y.ravel()).mean().compute())
+    @staticmethod
+    def _combine_scores(parts) -> float:
+        """The accuracy over every block's ``(right, rows)``."""
+        return sum(right for right, _ in parts) / sum(rows for _, rows in parts)
 
 
 class DaskMLPRegressor(_DaskMLP, MLPRegressor):
@@ -627,20 +686,23 @@ class DaskMLPRegressor(_DaskMLP, MLPRegressor):
         if not _inputs.is_dask_collection(X):
             return super().predict(X)
         n_columns = None if self.n_outputs_ == 1 else self.n_outputs_
-        return self._blockwise(X, "predict", n_columns, self.network_.dtype)
+        return self._blockwise(X, "predict", n_columns, self._output_dtype(X))
 
-    def _dask_score(self, predicted, y):
-        """R², averaged uniformly over the outputs, as scikit-learn's."""
-        y = y.reshape(predicted.shape) if y.ndim != predicted.ndim else y
-        residual = ((y - predicted) ** 2).sum(axis=0)
-        total = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
-        residual, total = (np.asarray(a, dtype=np.float64) for a in _compute(residual, total))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r2 = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), 0.0)
+    @staticmethod
+    def _combine_scores(parts) -> float:
+        """R² from every block's ``(rows, mean, M2, squared residuals)``:
+        the total sum of squares combined by Chan et al.'s pairwise update
+        (no second pass, no cancellation), averaged uniformly over the
+        outputs, with scikit-learn's rule for a constant target (1 if
+        predicted exactly, else 0)."""
+        n, mean, total, residual = parts[0]
+        for m, mean_b, total_b, residual_b in parts[1:]:
+            delta = mean_b - mean
+            total = total + total_b + delta**2 * n * m / (n + m)
+            mean = mean + delta * m / (n + m)
+            residual = residual + residual_b
+            n += m
+        constant = total == 0
+        r2 = np.where(constant, (residual == 0).astype(float), 0.0)
+        r2 = np.where(constant, r2, 1 - residual / np.where(constant, 1, total))
         return float(np.mean(r2))
-
-
-def _compute(*collections):
-    import dask
-
-    return dask.compute(*collections)

@@ -53,6 +53,15 @@ def aligned_targets(X, y):
     return y
 
 
+def paired_blocks(X, y) -> tuple[list, list]:
+    """The row blocks of ``X`` and of ``y``, paired by index."""
+    x_blocks = row_blocks(X, "X", two_d=True)
+    y_blocks = row_blocks(aligned_targets(X, y), "y", two_d=False)
+    if len(x_blocks) != len(y_blocks):
+        raise ValueError(f"X has {len(x_blocks)} row chunks but y has {len(y_blocks)}")
+    return x_blocks, y_blocks
+
+
 def as_numpy(block, dtype=None):
     """A block of a dask array or dataframe as a NumPy array."""
     values = block.to_numpy() if hasattr(block, "to_numpy") else np.asarray(block)
@@ -82,8 +91,9 @@ def stage(x_blocks, y_blocks):
 
 
 def summary(staged) -> tuple:
-    """A rank's rows and the distinct values of its ``y`` (its labels, for
-    a classifier), in one task."""
+    """A rank's rows, the distinct values of its ``y`` (its labels, for a
+    classifier) and, for a 2-D ``y``, its columns, in one task."""
     if staged is None:
-        return 0, None
-    return int(staged[0].shape[0]), np.unique(staged[1])
+        return 0, None, None
+    y = staged[1]
+    return int(staged[0].shape[0]), np.unique(y), (y.shape[1] if y.ndim == 2 else None)
