@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from . import _bench_dask, _bench_estimators, _peers
+from . import _bench_dask, _bench_estimators, _bench_reliability, _peers
 from ._atomic import atomic_write, check_writable
 from ._blas_provider import provider as blas_provider
 from ._machine import cpu_model, cpu_vendor, vector_isa, version
@@ -154,6 +154,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="also run the Dask section: local SGD on a LocalCluster of two 1-thread "
         "workers against one 1-thread process (needs the [dask] extra); optionally the "
         "sync_every values to time, comma-separated (default: the estimators' default)",
+    )
+    parser.add_argument(
+        "--reliability",
+        action="store_true",
+        help="also run the reliability section: predict throughput from 1 and 2 threads "
+        "sharing one network, and the memory of streaming a 2 GiB memmap (written to a "
+        "temporary file) through partial_fit",
     )
     args = parser.parse_args(argv)
     if args.dask not in (None, "default"):
@@ -678,6 +685,18 @@ def main(argv=None) -> int:
             if distributed is None
             else _bench_dask.format_report(distributed)
         )
+    reliability = None
+    if args.reliability:
+        reliability = {
+            "predict_throughput": _bench_reliability.predict_throughput(),
+            "memmap_stream": _bench_reliability.memmap_stream(),
+        }
+        print()
+        print(
+            _bench_reliability.format_report(
+                reliability["predict_throughput"], reliability["memmap_stream"]
+            )
+        )
     startup = None
     if not args.skip_startup:
         startup = startup_seconds()
@@ -699,6 +718,7 @@ def main(argv=None) -> int:
             "startup": startup,
             "estimators": estimators,
             "dask": distributed,
+            "reliability": reliability,
         }
         with atomic_write(args.json, "w", encoding="utf-8", durable=False) as handle:
             json.dump(report, handle, indent=2)

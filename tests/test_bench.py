@@ -179,6 +179,16 @@ def test_bad_bench_options_stop_before_any_timing(argv, fragment, capsys):
     assert fragment in capsys.readouterr().err
 
 
+def test_the_reliability_section_measures_both_thread_counts():
+    from fastbackprop import _bench_reliability
+
+    rows = _bench_reliability.predict_throughput(seconds=0.05, threads=(1, 2), rows=(1,))
+    assert [(r["threads"], r["rows"]) for r in rows] == [(1, 1), (2, 1)]
+    assert all(r["rows_per_s"] > 0 for r in rows)
+    assert bench.parse_args(["--reliability"]).reliability is True
+    assert "| 1 |" in _bench_reliability.format_report(rows, None)
+
+
 def test_the_dask_option_reads_its_sync_every_values():
     assert bench.parse_args(["--dask", "64,256"]).dask == [64, 256]
     assert bench.parse_args(["--dask"]).dask == "default"
