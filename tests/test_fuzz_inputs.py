@@ -109,7 +109,7 @@ def call(method, *args, **kwargs):
 
 
 METHODS = ["fit", "partial_fit", "predict", "predict_proba", "score", "compute_loss",
-           "gradients", "train_step", "forward"]  # fmt: skip
+           "gradients", "train_step", "forward", "gradient_stats", "flat_objective"]  # fmt: skip
 
 
 @FUZZ
@@ -145,7 +145,56 @@ def test_network_methods_raise_only_clear_errors_and_change_nothing(
         assert result.shape[0] == np.asarray(X).shape[0]
         if method != "predict":
             assert np.isfinite(result).all()
+    if method == "flat_objective":  # a function of the flat parameters
+        theta = net.get_training_state().parameters.copy()
+        try:
+            result(theta)
+        except ALLOWED:
+            pass
     assert np.isfinite(net.get_training_state().parameters).all()
+
+
+FIT_OPTIONS = ["epochs", "batch_size", "learning_rate", "shuffle", "verbose", "optimizer",
+               "clip_norm", "weight_penalty", "lr_schedule", "sample_weight", "class_weight",
+               "validation_data", "validation_split", "callbacks", "progress"]  # fmt: skip
+
+
+@FUZZ
+@given(
+    layer_sizes=st.one_of(
+        st.lists(st.integers(-2, 6), max_size=4), anything(), st.tuples(st.integers(1, 4))
+    ),
+    activation=st.one_of(st.sampled_from(["relu", "tanh", "nope", ""]), anything()),
+    loss=st.one_of(st.sampled_from(["mse", "cross_entropy", "poisson", "x"]), anything()),
+    dtype=st.one_of(st.sampled_from(["float32", "float64", "int8"]), anything()),
+    dropout=st.one_of(st.sampled_from([0.0, 0.5, 1.0, -0.1]), anything()),
+)
+def test_network_construction_raises_only_clear_errors(
+    layer_sizes, activation, loss, dtype, dropout
+):
+    try:
+        net = Network(layer_sizes, activation=activation, loss=loss, dtype=dtype, dropout=dropout)
+    except (ValueError, TypeError) as error:
+        event(f"Network(): {type(error).__name__}")
+        return
+    event("Network(): built")
+    assert np.isfinite(net.get_training_state().parameters).all()
+
+
+@FUZZ
+@given(option=st.sampled_from(FIT_OPTIONS), value=anything(), data=near_valid())
+def test_fit_options_raise_only_clear_errors_and_change_nothing(option, value, data):
+    X, y = data
+    net = Network([3, 4, 2], seed=0)
+    before = state_of(net)
+    kwargs = {"epochs": 1, "batch_size": 2, option: value}
+    try:
+        call(net.fit, X, y, **kwargs)
+    except ALLOWED as error:
+        event(f"fit({option}=...): {type(error).__name__}")
+        assert_unchanged(net, before)
+        return
+    event(f"fit({option}=...): returned")
 
 
 @FUZZ
@@ -169,11 +218,17 @@ def test_estimators_raise_only_clear_errors(kind, inputs, predict_on):
         assert not hasattr(est, "network_")  # a failed fit leaves no model behind
         return
     event("fit: returned")
-    try:
-        predicted = call(est.predict, predict_on)
-    except ALLOWED:
-        return
-    assert len(predicted) == np.asarray(predict_on).shape[0]
+    for method in ("predict", "score", "partial_fit"):
+        try:
+            if method == "predict":
+                predicted = call(est.predict, predict_on)
+                assert len(predicted) == np.asarray(predict_on).shape[0]
+            elif method == "score":
+                assert isinstance(call(est.score, predict_on, y), float)
+            else:
+                call(est.partial_fit, predict_on, y)
+        except ALLOWED:
+            pass
 
 
 CELLS = st.one_of(
