@@ -102,6 +102,8 @@ def memmap_stream(gib: float = 2.0, n_features: int = 512) -> dict | None:
         del X
     return {
         "gib": gib,
+        "rows": net.last_pass.rows,
+        "loss": net.last_pass.loss,
         "seconds": seconds,
         "anon_growth_mb": (peak["RssAnon"] - baseline["RssAnon"]) / 1024,
         "peak_rss_mb": peak["VmRSS"] / 1024,

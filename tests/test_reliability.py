@@ -152,38 +152,14 @@ def test_a_hundred_fits_and_a_hundred_thousand_one_row_predicts_do_not_grow_memo
 
 @pytest.mark.slow
 @pytest.mark.skipif(not LINUX_PROC, reason="needs /proc/self/status")
-def test_partial_fit_streams_a_2_gb_memmap_in_little_anonymous_memory(tmp_path):
-    n_features, rows = 512, (2 << 30) // (512 * 4)  # 2 GiB of float32
-    path = tmp_path / "big.f32"
-    data = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, n_features))
-    block = np.random.default_rng(0).standard_normal((8192, n_features)).astype(np.float32)
-    for start in range(0, rows, 8192):
-        data[start : start + 8192] = block[: rows - start]
-    data.flush()
-    del data
-    X = np.load(path, mmap_mode="r")
-    y = (np.arange(rows) % 2).astype(np.int64)
-    net = Network([n_features, 16, 2], seed=0, dtype="float32")
-    peak, stop = [0], threading.Event()
+def test_partial_fit_streams_a_2_gb_memmap_in_little_anonymous_memory():
+    # the bench's own measurement (python -m fastbackprop.bench --reliability)
+    from fastbackprop._bench_reliability import memmap_stream
 
-    def watch():
-        while not stop.is_set():
-            peak[0] = max(peak[0], _status_kb("RssAnon"))
-            time.sleep(0.005)
-
-    baseline = _status_kb("RssAnon")
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        net.partial_fit(X, y, batch_size=256)
-        report = net.last_pass
-    finally:
-        stop.set()
-        watcher.join()
-    assert report.rows == rows and np.isfinite(report.loss)
-    grown_mb = (peak[0] - baseline) / 1024
-    print(f"streaming 2 GiB: anonymous memory peak +{grown_mb:.1f} MB")
-    assert grown_mb < 300, f"anonymous memory grew by {grown_mb:.0f} MB while streaming 2 GiB"
+    report = memmap_stream(gib=2.0, n_features=512)
+    assert report["rows"] == (2 << 30) // (512 * 4) and np.isfinite(report["loss"])
+    print(f"streaming 2 GiB: anonymous memory peak +{report['anon_growth_mb']:.1f} MB")
+    assert report["anon_growth_mb"] < 300
 
 
 def test_fit_makes_no_full_copy_of_ready_input():
