@@ -32,6 +32,7 @@ import math
 import warnings
 
 import numpy as np
+import sklearn
 
 from ..network import STREAM_BLOCK
 
@@ -123,7 +124,9 @@ def train_round(model, averaged, X, y, pieces, classes):
     if averaged is not None and hasattr(model, "network_"):
         model.network_._params[...] = averaged
     loss_sum, rows = 0.0, 0
-    with warnings.catch_warnings():
+    # the network checks every value of X itself: scikit-learn's own pass
+    # over the window would be a second one
+    with warnings.catch_warnings(), sklearn.config_context(assume_finite=True):
         # a last piece may hold fewer rows than the batch: clipped, as intended
         warnings.filterwarnings("ignore", message="Got `batch_size`")
         for lo, hi in pieces:

@@ -14,6 +14,10 @@ def _warm_worker(dtypes) -> dict:
     with caller_threads():
         report = fastbackprop.compile(dtypes)
         threads = numba.get_num_threads()
+    # the estimators' modules too (scikit-learn's import takes about half a
+    # second, which the first round of a fit would otherwise pay)
+    from .. import estimators  # noqa: F401
+
     return {
         "version": fastbackprop.__version__,
         "numba": numba.__version__,
