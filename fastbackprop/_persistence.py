@@ -96,7 +96,9 @@ def load(path, network_class):
             # any array is read: a crafted header allocates nothing
             headers = _member_headers(archive, path)
             _check_declared_architecture(archive, headers, path)
-            data = {key: archive[key] for key in archive.files}
+            # only the model's own members are read (a caller's extras, such
+            # as the command line's, are read by the caller, checked above)
+            data = {key: archive[key] for key in _REQUIRED if key in headers}
     except _UNREADABLE as error:
         if isinstance(error, _RefusedFile):
             raise ValueError(str(error)) from None
@@ -105,7 +107,14 @@ def load(path, network_class):
         raise ValueError(f"{path} is not a readable fastbackprop model file ({reason})") from None
     try:
         return _build(data, path, network_class)
-    except (TypeError, KeyError, IndexError, OverflowError, AttributeError) as error:
+    except (
+        TypeError,
+        KeyError,
+        IndexError,
+        OverflowError,
+        AttributeError,
+        RecursionError,
+    ) as error:
         # a member of the wrong kind where a scalar, string or list belongs
         raise ValueError(f"{path} holds an inconsistent model: {error!r}") from None
 
@@ -116,10 +125,11 @@ def _build(data: dict, path, network_class):
     if missing or str(data.get("format", "")) != FORMAT:
         what = ", ".join(missing) or "format tag"
         raise ValueError(f"{path} is not a fastbackprop model file (missing {what})")
-    if int(data["format_version"]) > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} was written by a newer fastbackprop (format {data['format_version']})"
-        )
+    version = data["format_version"]
+    if version.shape != () or version.dtype.kind not in "iu" or int(version) < 1:
+        raise ValueError(f"{path} holds an inconsistent model: format_version {version!r}")
+    if int(version) > FORMAT_VERSION:
+        raise ValueError(f"{path} was written by a newer fastbackprop (format {int(version)})")
     if data["dropout"].dtype != np.float64 or data["dropout"].ndim != 1:
         # written as float64 rates: another dtype would round them to other rates
         raise ValueError(
@@ -187,6 +197,8 @@ _UNREADABLE = (
     NotImplementedError,
     RuntimeError,
 )
+#: no array dimension (nor element count) of a model goes beyond this
+_MAX_ELEMENTS = 2**62
 #: ``layer_sizes`` longer than this is not a model this library writes
 _MAX_LAYERS = 1024
 #: a member may decompress to at most this many times its stored bytes (plus
@@ -203,11 +215,19 @@ def _member_headers(archive, path) -> dict:
     """``{name: (shape, dtype)}`` of every ``.npy`` member, read from the
     headers alone, each checked against the bytes the member holds."""
     headers = {}
+    total = 0
+    allowed = _MAX_EXPANSION * os.path.getsize(path) + (1 << 20)
     for info in archive.zip.infolist():
-        if not info.filename.endswith(".npy"):
-            continue
+        # NumPy reads a member without the suffix too, and prefers it: every
+        # member must be a named .npy, once
         name = info.filename[:-4]
-        if info.file_size > _MAX_EXPANSION * info.compress_size + (1 << 20):
+        if not info.filename.endswith(".npy") or name in headers or not name:
+            raise _RefusedFile(
+                f"{path} is not a readable fastbackprop model file (member "
+                f"{info.filename!r}: every member is a .npy array, named once)"
+            )
+        total += info.file_size
+        if info.file_size > _MAX_EXPANSION * info.compress_size + (1 << 20) or total > allowed:
             raise _RefusedFile(
                 f"{path} is not a readable fastbackprop model file (member {name!r} "
                 f"expands to {info.file_size} bytes from {info.compress_size})"
@@ -224,6 +244,13 @@ def _member_headers(archive, path) -> dict:
                     f"has .npy format {version})"
                 )
             header_bytes = member.tell()
+        if any(not 0 <= size <= _MAX_ELEMENTS for size in shape) or (
+            math.prod(shape) > _MAX_ELEMENTS
+        ):
+            raise _RefusedFile(
+                f"{path} is not a readable fastbackprop model file (member {name!r} declares "
+                f"shape {list(shape)})"
+            )
         if dtype.hasobject:
             raise _RefusedFile(
                 f"{path} is not a readable fastbackprop model file (member {name!r} holds "
@@ -243,8 +270,11 @@ def _member_headers(archive, path) -> dict:
 def _check_declared_architecture(archive, headers, path) -> None:
     """The parameter arrays' declared shapes against the architecture's
     ``layer_sizes``, before either is allocated."""
-    if "layer_sizes" not in headers or "params" not in headers or "opt_state" not in headers:
-        return  # reported with the other missing members
+    missing = [name for name in ("layer_sizes", "params", "opt_state") if name not in headers]
+    if missing:
+        raise _RefusedFile(
+            f"{path} is not a fastbackprop model file (missing {', '.join(missing)})"
+        )
     shape, dtype = headers["layer_sizes"]
     if len(shape) != 1 or not 2 <= shape[0] <= _MAX_LAYERS or dtype.kind not in "iu":
         raise _RefusedFile(

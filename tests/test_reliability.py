@@ -89,6 +89,7 @@ def test_predicting_while_a_fit_runs_is_well_formed_and_leaves_the_fit_alone():
     quiet = make()
     quiet.fit(X, y, epochs=8, batch_size=32, optimizer=Adam(1e-3))
     busy = make()
+    busy.predict_proba(X[:256])  # compiled before the fit: the readers read during it
     stop, seen, errors = threading.Event(), [], []
 
     def read():
