@@ -19,7 +19,10 @@ SECONDS = float(os.environ.get("FASTBACKPROP_SOAK_SECONDS", "600"))
 
 def random_configuration(rng) -> dict:
     n_hidden = int(rng.integers(0, 4))
-    sizes = [int(rng.integers(1, 40))] + [int(rng.integers(1, 64)) for _ in range(n_hidden)]
+    # one in four large enough (16,384 parameters or more, batches of 32 rows
+    # or more) for the parallel step's update chunks, the others small
+    widest = 200 if rng.integers(0, 4) == 0 else 64
+    sizes = [int(rng.integers(1, widest))] + [int(rng.integers(1, widest)) for _ in range(n_hidden)]
     loss = str(rng.choice(list(LOSS_CODES)))
     n_out = int(rng.integers(2, 6)) if loss == "cross_entropy" else int(rng.integers(1, 4))
     return {
@@ -34,7 +37,7 @@ def random_configuration(rng) -> dict:
         "rows": int(rng.integers(1, 300)),
         "fit": {
             "epochs": int(rng.integers(1, 4)),
-            "batch_size": int(rng.integers(1, 80)),
+            "batch_size": int(rng.integers(1, 80 if widest == 64 else 160)),
             "optimizer": str(rng.choice(list(OPTIMIZERS))),
             "learning_rate": float(10 ** rng.uniform(-4, 0)),
             "clip_norm": float(rng.choice([0.0, 1.0])) or None,
@@ -61,7 +64,7 @@ def test_random_configurations_keep_every_invariant(tmp_path):
     threads_before = get_num_threads()
     most = min(2, threads_before)
     deadline = time.monotonic() + SECONDS
-    done = diverged = 0
+    done = diverged = chunked = 0
     try:
         while time.monotonic() < deadline:
             config = random_configuration(rng)
@@ -81,7 +84,12 @@ def test_random_configurations_keep_every_invariant(tmp_path):
             np.testing.assert_array_equal(loaded.forward(X), net.forward(X))
             done += 1
             diverged += failed
+            batch = min(config["fit"]["batch_size"], config["rows"])
+            chunked += net.count_parameters() >= 1 << 14 and batch >= 32
     finally:
         set_num_threads(threads_before)
-    print(f"soak: {done} configurations in {SECONDS:.0f} s, {diverged} diverged and restored")
-    assert done >= 10
+    print(
+        f"soak: {done} configurations in {SECONDS:.0f} s, {diverged} diverged and restored, "
+        f"{chunked} large enough for the chunked parallel step"
+    )
+    assert done >= 10 and chunked >= 1
