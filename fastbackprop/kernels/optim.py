@@ -232,11 +232,9 @@ def all_finite(values):  # values: (n,)
 @jit
 def all_in_range(values):  # values: (n,)
     """Whether every value is finite and at most the square root of the
-    dtype's largest value in magnitude. Training treats a parameter or an
-    optimizer state beyond it as divergence: a parameter's square overflows
-    (the L2 penalty, the clipping norm) and so do ordinary outputs; Adam's
-    second moment beyond it means a gradient whose square overflows soon
-    (the kernel and the twin would overflow at different steps)."""
+    dtype's largest value in magnitude: training treats a parameter beyond
+    it as divergence, since its square overflows (the L2 penalty, the
+    clipping norm) and so do ordinary outputs."""
     bound = math.sqrt(np.finfo(values.dtype).max)
     probe = 0.0
     peak = 0.0

@@ -1035,14 +1035,9 @@ def train_epochs(
                     )
             counters[Counter.OPTIMIZER_STEP] = step + 1
             counters[Counter.GLOBAL_STEP] = global_step + 1
-        # the optimizer's state too: Adam's second moment grows with the
-        # gradient's square, not the parameters'
-        if (
-            diverged
-            or not all_in_range(params)
-            or not all_in_range(opt_state[OptSlot.FIRST])
-            or not all_in_range(opt_state[OptSlot.SECOND])
-        ):
+        # (not the optimizer's state: an Adam or RMSprop second moment of inf
+        # takes a zero step for its entries, as torch's, and training goes on)
+        if diverged or not all_in_range(params):
             _copy(params, backup[Saved.PARAMS])
             _copy(opt_state[OptSlot.FIRST], backup[Saved.FIRST])
             _copy(opt_state[OptSlot.SECOND], backup[Saved.SECOND])

@@ -220,9 +220,7 @@ def train_epochs(
                     )
                 counters[Counter.OPTIMIZER_STEP] = step + 1
                 counters[Counter.GLOBAL_STEP] += 1
-            # the optimizer's state too: Adam's second moment grows with the
-            # gradient's square, not the parameters'
-            if diverged or not all_in_range(params) or not all_in_range(opt_state.reshape(-1)):
+            if diverged or not all_in_range(params):
                 params[:], opt_state[:], counters[:] = saved
                 return epoch
             # no batch with weight: NaN, as the kernel's 0 / 0
