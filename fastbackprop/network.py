@@ -795,7 +795,17 @@ class Network:
                 "data have diverged; try a lower learning_rate.",
                 epoch=0,
             )
-        self._params -= self.dtype.type(lr) * grads
+        with np.errstate(over="ignore", invalid="ignore"):
+            stepped = self._params - self.dtype.type(lr) * grads
+        if not self._train.all_in_range(stepped):
+            # the fit's rule: a step beyond the dtype's safe range is divergence
+            raise NonFiniteLossError(
+                "the step would take parameters beyond the dtype's safe range (their "
+                "squares would overflow); no step taken. Try a lower learning_rate "
+                f"(it was {lr:g}).",
+                epoch=0,
+            )
+        self._params[...] = stepped
         return loss
 
     @_one_fit_at_a_time
