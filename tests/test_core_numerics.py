@@ -214,3 +214,16 @@ def test_parameters_at_the_range_bound_train_and_beyond_it_diverge():
         else:
             net.fit(X, y, epochs=1, batch_size=8)
             assert net.weights[0].max() == scale * bound
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_a_train_step_beyond_the_safe_range_is_refused_and_takes_no_step(backend):
+    # found by tests/test_fuzz_inputs.py: learning_rate=1e308 wrote inf
+    net = Network([3, 4, 2], seed=0, backend=backend)
+    before = net.get_training_state().parameters.copy()
+    X = np.full((2, 3), 3.0)
+    with pytest.raises(NonFiniteLossError, match="safe range"):
+        net.train_step(X, np.array([0, 0]), 1e308)
+    np.testing.assert_array_equal(net.get_training_state().parameters, before)
+    net.train_step(X, np.array([0, 0]), 0.1)  # an ordinary step still goes through
+    assert not np.array_equal(net.get_training_state().parameters, before)
