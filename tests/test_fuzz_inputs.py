@@ -5,6 +5,7 @@ failed call leaves the network exactly as it was."""
 
 import contextlib
 import io
+import os
 import warnings
 
 import numpy as np
@@ -16,8 +17,13 @@ from hypothesis.extra import numpy as hnp
 from fastbackprop import Network, NonFiniteLossError
 
 ALLOWED = (ValueError, TypeError, NonFiniteLossError)
+# Derandomized: CI runs the same examples every time (a search that differs
+# per run would make CI's verdict depend on luck). FASTBACKPROP_FUZZ_EXPLORE=1
+# searches afresh on each run instead.
+EXPLORE = bool(os.environ.get("FASTBACKPROP_FUZZ_EXPLORE"))
 FUZZ = settings(
     max_examples=400,
+    derandomize=not EXPLORE,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -284,7 +290,12 @@ def tables(draw):
     return "\n".join([",".join(header)] + [",".join(row) for row in rows]) + "\n"
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=80,
+    deadline=None,
+    derandomize=not EXPLORE,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(train=tables(), new=tables())
 def test_command_line_train_and_predict_on_generated_files(tmp_path_factory, train, new):
     pytest.importorskip("sklearn")
