@@ -276,7 +276,7 @@ def _kill_when_training(client, done: threading.Event, killed: list):
     """Kill a worker (os._exit) the first time it runs a training round."""
     while not done.is_set():
         for worker, keys in client.processing().items():
-            if any("_round_task" in str(key) for key in keys):
+            if any("round_task" in str(key) for key in keys):
                 try:
                     client.run(os._exit, 1, workers=[worker])
                 except Exception:  # noqa: BLE001 - the worker died while answering

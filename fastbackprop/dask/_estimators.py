@@ -2,18 +2,15 @@
 estimators of :mod:`fastbackprop.estimators`, trained across a Dask cluster
 by local SGD with periodic model averaging (``_local_sgd``).
 
-Every round is an ordinary Dask task per rank. Its inputs are the rank's
-rows, kept on a worker as a future, and the rank's model, held by the client
-between rounds: so a task whose worker dies is rerun elsewhere from the same
-inputs, and gives the same bits.
+The training itself runs in ``_run`` (the rounds, chained as Dask tasks of
+``_tasks``); this module holds the estimators' parameters, checks, fitted
+attributes and blockwise prediction.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import inspect
-import math
 import numbers
 import warnings
 
@@ -26,8 +23,10 @@ from sklearn.utils.validation import check_is_fitted
 from .. import _sklearn_settings
 from .. import _validation as v
 from ..estimators import MLPClassifier, MLPRegressor
-from . import _inputs, _local_sgd
+from . import _inputs
 from ._local_sgd import DEFAULT_SYNC_EVERY
+from ._run import Run, current_client, dask_failures
+from ._tasks import predict_block, score_block
 
 #: what a fit copies from its final model onto the Dask estimator
 _FITTED_FROM_MODEL = (
@@ -39,131 +38,11 @@ _FITTED_FROM_MODEL = (
     "n_features_in_",
     "_rule_state",
 )
-_DASK_PARAMETERS = ("sync_every", "n_ranks", "client")
 _REFUSED = {
     "solver": ("lbfgs", "lbfgs is a full-batch method: use fastbackprop.estimators on one machine"),
     "early_stopping": (True, "early stopping holds out rows of one machine's data"),
     "learning_rate": ("adaptive", "'adaptive' watches a single process's epochs"),
 }
-
-
-def _client(client):
-    """``client``, or the current ``distributed`` client."""
-    if client is not None:
-        return client
-    from distributed import get_client
-
-    try:
-        return get_client()
-    except ValueError:
-        raise ValueError(
-            "no Dask client: create one (distributed.Client(...)) or pass client= to the estimator"
-        ) from None
-
-
-@contextlib.contextmanager
-def _dask_failures(action: str):
-    """Dask's failure exceptions, as errors that say what happened."""
-    from concurrent.futures import CancelledError
-
-    from distributed import KilledWorker
-
-    try:
-        yield
-    except KilledWorker as error:
-        raise RuntimeError(
-            f"{action} failed: a task's worker died as often as Dask allows "
-            f"(distributed.scheduler.allowed-failures), so Dask gave up ({error}). "
-            "The estimator is unchanged."
-        ) from error
-    except CancelledError as error:  # distributed's Future(s)CancelledError
-        raise RuntimeError(
-            f"{action} failed: input data were lost with a worker and cannot be "
-            "recomputed (data the client scattered lives only on the worker that held "
-            f"it; build the dask collection from a source Dask can reload) ({error}). "
-            "The estimator is unchanged."
-        ) from error
-
-
-def _rank_workers(client, blocks_per_rank) -> list:
-    """The worker each rank's tasks prefer: the one holding most of its
-    blocks' bytes, a different worker for each rank while there are enough."""
-    keys = [block.key for blocks in blocks_per_rank for block in blocks]
-    holders = client.who_has(keys)
-    sizes = client.nbytes(keys)
-    workers = sorted(client.scheduler_info()["workers"])
-    taken: dict = {}
-    chosen = [None] * len(blocks_per_rank)
-    by_size = sorted(
-        range(len(blocks_per_rank)),
-        key=lambda k: -sum(sizes.get(b.key, 0) for b in blocks_per_rank[k]),
-    )
-    for k in by_size:
-        held = dict.fromkeys(workers, 0)
-        for block in blocks_per_rank[k]:
-            for worker in holders.get(block.key, ()):
-                if worker in held:
-                    held[worker] += sizes.get(block.key, 0)
-        # fewest ranks first, then most bytes held, then the name (fixed)
-        chosen[k] = min(workers, key=lambda w: (taken.get(w, 0), -held[w], w))
-        taken[chosen[k]] = taken.get(chosen[k], 0) + 1
-    return chosen
-
-
-def _round_task(previous, average, staged, pieces, classes):
-    """One rank's round, as a Dask task: ``previous`` is the rank's model,
-    or the result of its last round; ``average`` the last round's average
-    (None before the first)."""
-    model = previous[0] if isinstance(previous, tuple) else previous
-    X, y = staged
-    averaged = None if average is None else average[0]
-    return _local_sgd.train_round(model, averaged, X, y, pieces, classes)
-
-
-def _average_task(*results):
-    """The round's average of the ranks' results ``(model, loss, rows)``,
-    and its ``(loss sum, rows)``. (Averaging the models directly, rather
-    than a small task's copy of their parameters, saves a scheduler hop a
-    round for one model transfer.)"""
-    flat = [_local_sgd.parameters(model) for model, _, _ in results]
-    rows = [n for _, _, n in results]
-    average = _local_sgd.average(flat, rows)
-    return average, sum(loss * n for _, loss, n in results), sum(rows)
-
-
-def _round_totals(average):
-    """``(loss sum, rows)`` of a round, without its parameters."""
-    return average[1], average[2]
-
-
-def _predict_block(block, model, method):
-    """``model.method`` on one block (a task; ``model`` was scattered once).
-    An empty block (a filtered partition) gives an empty result."""
-    X = _inputs.as_numpy(block)
-    if X.shape[0] == 0:
-        one = getattr(model, method)(np.zeros((1, model.n_features_in_), dtype=X.dtype))
-        return one[:0]
-    return getattr(model, method)(X)
-
-
-def _score_block(x_block, y_block, model):
-    """A block's share of the score (a task): ``(right, rows)`` for a
-    classifier; ``(rows, mean, M2, squared residuals)`` per output for a
-    regressor; None for an empty block."""
-    X, y = _inputs.as_numpy(x_block), _inputs.as_numpy(y_block)
-    if X.shape[0] == 0:
-        return None
-    predicted = model.predict(X)
-    if getattr(model, "_is_classifier", False):
-        if predicted.ndim == 1:
-            right = predicted == (y[:, 0] if y.ndim == 2 else y)
-        else:  # multilabel: every label of a row right
-            right = (predicted == y).all(axis=1)
-        return int(right.sum()), int(X.shape[0])
-    y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
-    predicted = np.asarray(predicted, dtype=np.float64).reshape(X.shape[0], -1)
-    mean = y.mean(axis=0)
-    return X.shape[0], mean, ((y - mean) ** 2).sum(axis=0), ((y - predicted) ** 2).sum(axis=0)
 
 
 class _DaskMLP:
@@ -231,7 +110,7 @@ class _DaskMLP:
         if sample_weight is not None:
             raise ValueError(f"{type(self).__name__} does not support sample_weight yet")
         sync_every, n_ranks = self._check_dask_parameters()
-        client = _client(self.client)
+        client = current_client(self.client)
         x_blocks, y_blocks = _inputs.paired_blocks(X, y)
         if continuing:
             if n_ranks is not None and n_ranks != len(self._ranks_):
@@ -243,8 +122,8 @@ class _DaskMLP:
         elif n_ranks is None:
             n_ranks = min(len(client.scheduler_info()["workers"]), len(x_blocks)) or 1
         seed = self._seed_ if continuing else self._draw_seed()
-        with _dask_failures(f"{type(self).__name__}.fit"):
-            run = _Run(self, client, x_blocks, y_blocks, n_ranks, sync_every, seed)
+        with dask_failures(f"{type(self).__name__}.fit"):
+            run = Run(self, client, x_blocks, y_blocks, n_ranks, sync_every, seed)
             try:
                 result = run.train(classes, continuing, single_epoch)
             finally:
@@ -319,11 +198,11 @@ class _DaskMLP:
         if hasattr(X, "to_dask_array"):
             X = X.to_dask_array()
         _inputs.row_blocks(X, "X", two_d=True)  # checks the chunking
-        model = _client(self.client).scatter(self.to_local(), hash=False)
+        model = current_client(self.client).scatter(self.to_local(), hash=False)
         if n_columns is None:
-            return X.map_blocks(_predict_block, model, method, dtype=dtype, drop_axis=1)
+            return X.map_blocks(predict_block, model, method, dtype=dtype, drop_axis=1)
         return X.map_blocks(
-            _predict_block, model, method, dtype=dtype, chunks=(X.chunks[0], (n_columns,))
+            predict_block, model, method, dtype=dtype, chunks=(X.chunks[0], (n_columns,))
         )
 
     def score(self, X, y, sample_weight=None):
@@ -348,12 +227,10 @@ class _DaskMLP:
             raise ValueError("sample_weight is not supported with dask data in score")
         check_is_fitted(self, "network_")
         x_blocks, y_blocks = _inputs.paired_blocks(X, y)
-        client = _client(self.client)
-        with _dask_failures(f"{type(self).__name__}.score"):
+        client = current_client(self.client)
+        with dask_failures(f"{type(self).__name__}.score"):
             model = client.scatter(self.to_local(), hash=False)
-            parts = [
-                dask.delayed(_score_block)(xb, yb, model) for xb, yb in zip(x_blocks, y_blocks)
-            ]
+            parts = [dask.delayed(score_block)(xb, yb, model) for xb, yb in zip(x_blocks, y_blocks)]
             stats = client.gather(client.compute(parts))
         return self._combine_scores([part for part in stats if part is not None])
 
@@ -368,192 +245,6 @@ def _signature(local_class):
         inspect.Parameter("client", inspect.Parameter.KEYWORD_ONLY, default=None),
     ]
     return base.replace(parameters=[*base.parameters.values(), *extra])
-
-
-class _Run:
-    """One call's training: the ranks' data on the cluster, and the loop."""
-
-    def __init__(self, estimator, client, x_blocks, y_blocks, n_ranks, sync_every, seed):
-        self.estimator = estimator
-        self.client = client
-        self.sync_every = sync_every
-        self.seed = seed
-        self.n_ranks = n_ranks
-        self.futures = []
-        x_futures = client.compute(x_blocks)
-        y_futures = client.compute(y_blocks)
-        self.futures += x_futures + y_futures
-        parts = _local_sgd.rank_partitions(len(x_futures), n_ranks)
-        x_per_rank = [[x_futures[i] for i in part] for part in parts]
-        y_per_rank = [[y_futures[i] for i in part] for part in parts]
-        from distributed import wait
-
-        wait(self.futures)
-        for future in self.futures:
-            if future.status != "finished":
-                future.result()  # raises what stopped it (a lost worker, lost data)
-        self.workers = _rank_workers(client, x_per_rank)
-        self.staged = [
-            client.submit(
-                _inputs.stage,
-                xs,
-                ys,
-                workers=[worker],
-                allow_other_workers=True,
-                pure=False,
-            )
-            for xs, ys, worker in zip(x_per_rank, y_per_rank, self.workers)
-        ]
-        self.futures += self.staged
-        summaries = client.gather(
-            [client.submit(_inputs.summary, staged, pure=False) for staged in self.staged]
-        )
-        self.rows = [rows for rows, _, _ in summaries]
-        self.labels = [labels for _, labels, _ in summaries]
-        self.label_columns = next((c for n, _, c in summaries if n), None)
-        if sum(self.rows) == 0:
-            raise ValueError("X holds no rows")
-
-    def submit(self, function, *args, rank: int):
-        """``function(*args)`` as a task on rank ``rank``'s worker (elsewhere
-        if that one is gone)."""
-        return self.client.submit(
-            function,
-            *args,
-            workers=[self.workers[rank]],
-            allow_other_workers=True,
-            pure=False,
-        )
-
-    def release(self) -> None:
-        for future in self.futures:
-            future.release()
-
-    def classes(self, given):
-        """The classifier's labels: ``given``, or every label in ``y``."""
-        if not self.estimator._is_classifier:
-            return None
-        if given is not None:
-            return np.asarray(given)
-        if self.label_columns is not None:  # a multilabel indicator: its columns
-            return np.arange(self.label_columns)
-        return np.unique(np.concatenate([part for part in self.labels if part is not None]))
-
-    def train(self, given_classes, continuing, single_epoch):
-        est = self.estimator
-        settings = _sklearn_settings.read(est._local_class(**est._local_parameters()))
-        classes = self.classes(given_classes)
-        if continuing and classes is not None:
-            unseen = np.setdiff1d(classes, est.classes_)
-            if unseen.size:
-                where = "classes" if given_classes is not None else "y"
-                raise ValueError(
-                    f"{where} holds labels the model was not fitted on: {unseen.tolist()}; "
-                    f"fitted classes: {est.classes_.tolist()}"
-                )
-            classes = est.classes_
-        params = {**est._local_parameters(), "random_state": self.seed}
-        batches = [_local_sgd.local_batch(settings.batch_size, n) for n in self.rows]
-        if continuing:
-            # copies: a call that fails leaves the estimator's ranks as they were
-            ranks = copy.deepcopy(list(est._ranks_))
-            averaged = _local_sgd.parameters(est)
-            template = next(model for model in ranks if model is not None)
-            ranks = [
-                model if model is not None or n == 0 else copy.deepcopy(template)
-                for model, n in zip(ranks, self.rows)
-            ]
-            # this call's parameters and batches, checked by the ranks'
-            # partial_fit as one process's would be (a changed solver is refused)
-            for model, batch in zip(ranks, batches):
-                if model is not None:
-                    model.set_params(**{**params, "batch_size": batch})
-        else:
-            ranks = [
-                _local_sgd.new_rank_model(est._local_class, params, batch) if n else None
-                for n, batch in zip(self.rows, batches)
-            ]
-            averaged = None
-        epochs = 1 if single_epoch else settings.epochs
-        first_epoch = est.n_iter_ if continuing else 0
-        losses, rows_seen, rounds = [], 0, 0
-        best, stale = (min(est.loss_curve_) if continuing else math.inf), 0
-        warning = None
-        state = (ranks, None if averaged is None else (averaged, 0.0, 0))
-        # One epoch is submitted ahead: the cluster trains epoch e + 1 while
-        # the client reads epoch e's loss (a stop discards it).
-        pending = self._submit_epoch(first_epoch, *state, settings, batches, classes)
-        for e in range(first_epoch, first_epoch + epochs):
-            state, totals = pending
-            if e + 1 < first_epoch + epochs:
-                pending = self._submit_epoch(e + 1, *state, settings, batches, classes)
-            epoch_totals = self.client.gather(totals)
-            rounds += len(epoch_totals)
-            rows_seen += sum(n for _, n in epoch_totals)
-            losses.append(sum(loss for loss, _ in epoch_totals) / sum(self.rows))
-            if settings.verbose:
-                print(f"Iteration {e + 1}, loss = {losses[-1]:.8f}")
-            # scikit-learn's rule on the training loss
-            stale = stale + 1 if losses[-1] > best - settings.tol else 0
-            best = min(best, losses[-1])
-            if not single_epoch and stale > settings.patience:
-                break
-        else:
-            if not single_epoch:
-                warning = (
-                    f"Stochastic Optimizer: Maximum iterations ({settings.epochs}) reached and "
-                    "the optimization hasn't converged yet."
-                )
-        del pending  # an epoch submitted ahead of a stop is released
-        ranks, average = state
-        averaged = self.client.gather(average)[0]
-        ranks = [
-            result[0] if isinstance(result, tuple) else result
-            for result in self.client.gather(ranks)
-        ]
-        model = copy.deepcopy(ranks[next(k for k, n in enumerate(self.rows) if n)])
-        model.network_._params[...] = averaged
-        return {
-            "model": model,
-            "ranks": ranks,
-            "losses": losses,
-            "rows": rows_seen,
-            "rounds": rounds,
-            "warning": warning,
-        }
-
-    def _submit_epoch(self, epoch, ranks, average, settings, batches, classes):
-        """Epoch ``epoch``'s rounds as tasks, from the ranks' models (or
-        their last rounds' futures) and the last average: returns the state
-        it ends with and the futures of its rounds' ``(loss sum, rows)``.
-
-        The rounds chain on the cluster: a rank's round takes its last
-        round's result and the last average, both futures, so the client
-        waits once an epoch, not once a round. Futures of earlier rounds are
-        dropped as they are replaced: Dask keeps what a later task needs, and
-        the chain of task specs to recompute what a dead worker held.
-        """
-        ranks = list(ranks)
-        windows = [
-            _local_sgd.epoch_windows(self.seed, epoch, k, n, batch, settings.shuffle)
-            for k, (n, batch) in enumerate(zip(self.rows, batches))
-        ]
-        totals = []
-        n_rounds = _local_sgd.rounds_per_epoch(self.rows, settings.batch_size, self.sync_every)
-        for j in range(n_rounds):
-            bounds = [
-                _local_sgd.round_bounds(n, settings.batch_size, self.sync_every, j)
-                for n in self.rows
-            ]
-            active = [k for k, (lo, hi) in enumerate(bounds) if hi > lo]
-            for k in active:
-                pieces = _local_sgd.round_pieces(windows[k], *bounds[k])
-                ranks[k] = self.submit(
-                    _round_task, ranks[k], average, self.staged[k], pieces, classes, rank=k
-                )
-            average = self.submit(_average_task, *(ranks[k] for k in active), rank=active[0])
-            totals.append(self.submit(_round_totals, average, rank=active[0]))
-        return (ranks, average), totals
 
 
 class DaskMLPClassifier(_DaskMLP, MLPClassifier):

@@ -55,9 +55,9 @@ def warm_up(client=None, dtypes=("float64", "float32")) -> dict:
 
     import fastbackprop
 
-    from ._estimators import _client
+    from ._run import current_client
 
-    client = _client(client)
+    client = current_client(client)
     # as tasks, on the workers' task threads: a compile may take a minute,
     # too long to block a worker's event loop (client.run would)
     workers = sorted(client.scheduler_info()["workers"])
