@@ -6,6 +6,7 @@ against the same averaging written out with the public estimators, a fit
 through a worker's death against one without.
 """
 
+import contextlib
 import os
 import pickle
 import threading
@@ -272,15 +273,23 @@ def test_pickling_between_calls_equals_training_straight_through(client):
     assert pickled.loss_curve_ == straight.loss_curve_ and len(straight.loss_curve_) == 3
 
 
+def kill_worker(client, worker):
+    """``os._exit`` on ``worker``, then wait until the scheduler has seen it
+    go (the nanny starts a new worker under another address)."""
+    with contextlib.suppress(Exception):  # the worker dies while answering
+        client.run(os._exit, 1, workers=[worker])
+    deadline = time.monotonic() + 30
+    while worker in client.scheduler_info()["workers"]:
+        assert time.monotonic() < deadline, f"{worker} did not die"
+        time.sleep(0.01)
+
+
 def _kill_when_training(client, done: threading.Event, killed: list):
     """Kill a worker (os._exit) the first time it runs a training round."""
     while not done.is_set():
         for worker, keys in client.processing().items():
             if any("round_task" in str(key) for key in keys):
-                try:
-                    client.run(os._exit, 1, workers=[worker])
-                except Exception:  # noqa: BLE001 - the worker died while answering
-                    pass
+                kill_worker(client, worker)
                 killed.append(worker)
                 return
         time.sleep(0.005)
@@ -333,10 +342,7 @@ def test_lost_scattered_data_is_a_clear_error(client):
     future = client.scatter(X, hash=False, workers=[worker])
     dX = da.from_delayed(future, shape=X.shape, dtype=X.dtype)
     dy = da.from_array(y, chunks=-1)
-    try:
-        client.run(os._exit, 1, workers=[worker])
-    except Exception:  # noqa: BLE001 - the worker died while answering
-        pass
+    kill_worker(client, worker)
     with pytest.raises(RuntimeError, match="lost"):
         DaskMLPClassifier(**PARAMS).fit(dX, dy)
     client.wait_for_workers(2, timeout=60)
