@@ -56,7 +56,9 @@ class _DaskMLP:
         params = self.get_params(deep=False)
         return {name: params[name] for name in self._local_class._get_param_names()}
 
-    def _check_dask_parameters(self) -> tuple[int, int | None]:
+    def _check_dask_parameters(self) -> tuple:
+        """``(settings, sync_every, n_ranks)``: the plain parameters checked
+        once for the call, and the Dask ones."""
         local = self._local_class(**self._local_parameters())
         settings = _sklearn_settings.read(local)  # every plain parameter, checked
         for name, (value, why) in _REFUSED.items():
@@ -69,7 +71,7 @@ class _DaskMLP:
             )
         sync_every = v.check_count(self.sync_every, "sync_every", 1)
         n_ranks = None if self.n_ranks is None else v.check_count(self.n_ranks, "n_ranks", 1)
-        return sync_every, n_ranks
+        return settings, sync_every, n_ranks
 
     def __getstate__(self):
         # a copy: object.__getstate__ returns the live __dict__ itself
@@ -109,7 +111,7 @@ class _DaskMLP:
     def _train(self, X, y, sample_weight, classes, *, continuing, single_epoch):
         if sample_weight is not None:
             raise ValueError(f"{type(self).__name__} does not support sample_weight yet")
-        sync_every, n_ranks = self._check_dask_parameters()
+        settings, sync_every, n_ranks = self._check_dask_parameters()
         client = current_client(self.client)
         x_blocks, y_blocks = _inputs.paired_blocks(X, y)
         if continuing:
@@ -125,7 +127,7 @@ class _DaskMLP:
         with dask_failures(f"{type(self).__name__}.fit"):
             run = Run(self, client, x_blocks, y_blocks, n_ranks, sync_every, seed)
             try:
-                result = run.train(classes, continuing, single_epoch)
+                result = run.train(settings, classes, continuing, single_epoch)
             finally:
                 run.release()
         self._adopt(result, seed, continuing)

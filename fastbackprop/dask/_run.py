@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 
-from .. import _sklearn_settings
 from . import _inputs, _local_sgd
 from ._tasks import average_task, round_task, round_totals
 
@@ -147,9 +146,9 @@ class Run:
             return np.arange(self.label_columns)
         return np.unique(np.concatenate([part for part in self.labels if part is not None]))
 
-    def train(self, given_classes, continuing, single_epoch):
+    def train(self, settings, given_classes, continuing, single_epoch):
+        """Train the call's epochs from the checked ``settings``."""
         est = self.estimator
-        settings = _sklearn_settings.read(est._local_class(**est._local_parameters()))
         classes = self.classes(given_classes)
         if continuing and classes is not None:
             unseen = np.setdiff1d(classes, est.classes_)
